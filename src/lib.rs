@@ -1,0 +1,1 @@
+//! restock: reorders household staples through a real browser, safely.
