@@ -1,1 +1,7 @@
 //! restock: reorders household staples through a real browser, safely.
+//!
+//! Data flows one way: [`intake`] -> [`queue`] -> [`engine`] -> [`purchase`]
+//! -> result -> [`queue`] / notify.
+
+pub mod model;
+pub mod purchase;
