@@ -3,5 +3,8 @@
 //! Data flows one way: [`intake`] -> [`queue`] -> [`engine`] -> [`purchase`]
 //! -> result -> [`queue`] / notify.
 
+pub mod catalog;
+pub mod config;
 pub mod model;
 pub mod purchase;
+pub mod queue;

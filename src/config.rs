@@ -1,0 +1,383 @@
+//! Configuration: built-in defaults <- optional TOML file <- `RESTOCK_*`
+//! environment variables, merged by figment into one typed [`Config`] that
+//! is validated once at startup.
+//!
+//! Durations are humane strings (`90s`, `5m`, `3h`) parsed by `humantime`.
+//! Every error names the variable or file key, the value, and what is
+//! expected, because the person reading it is editing an env file at 2 am.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Money;
+
+/// Every setting, with its default. Field names are the TOML keys; the
+/// environment variable is `RESTOCK_` + the upper-cased name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Database, browser profiles and screenshots live here.
+    pub state_dir: PathBuf,
+    /// The catalog TOML: which items exist and where to buy them.
+    pub catalog: PathBuf,
+    /// Address of the intake HTTP API.
+    pub listen: SocketAddr,
+    /// When set, required on every intake route but `/health`.
+    pub intake_token: Option<String>,
+    /// Stop every buy before Place Order. On by default: money moves only
+    /// when the owner says so.
+    pub dry_run: bool,
+    /// How often the idle engine looks for orders written by another process.
+    #[serde(with = "human_duration")]
+    pub poll_interval: Duration,
+    /// A second request for an item within this window is not queued again.
+    #[serde(with = "human_duration")]
+    pub debounce: Duration,
+    /// Hard limit on one buy, all sources included.
+    #[serde(with = "human_duration")]
+    pub buy_timeout: Duration,
+    /// Default cooldown after a placed order, for items that set none.
+    #[serde(with = "human_duration")]
+    pub cooldown: Duration,
+    /// `/health` answers 503 when the loop has not turned (nor a buy made
+    /// progress) for this long.
+    #[serde(with = "human_duration")]
+    pub stall_after: Duration,
+    /// After a shutdown signal, how long a submitted buy may still read its
+    /// confirmation.
+    #[serde(with = "human_duration")]
+    pub shutdown_grace: Duration,
+    /// A row found `in_progress` at boot more than this many times is failed
+    /// instead of retried, so a crash loop cannot retry forever.
+    pub max_recoveries: u32,
+    /// `text` for a terminal, `json` for journald or Loki.
+    pub log_format: LogFormat,
+    /// tracing filter, e.g. `info` or `restock=debug`.
+    pub log: String,
+    /// Chromium binary; empty means the first of chromium, chromium-browser,
+    /// google-chrome on PATH.
+    pub chrome: Option<PathBuf>,
+    /// Run Chromium without a window (`login` always shows one).
+    pub headless: bool,
+    /// Extra store definitions (`*.toml`), besides the built-in `demo`.
+    pub stores_dir: Option<PathBuf>,
+    /// Base URL overrides per store (e.g. the demo store on another port).
+    pub store_urls: BTreeMap<String, String>,
+    /// Values for checkout forms (`name`, `address`, `postal_code`, ...):
+    /// the owner's data, never part of a store file.
+    pub checkout: BTreeMap<String, String>,
+    /// Per-step browser timeout (navigation, waiting for a selector).
+    #[serde(with = "human_duration")]
+    pub step_timeout: Duration,
+    /// Rolling 24-hour spend cap in the stores' currency; unset means off.
+    pub daily_cap: Option<Money>,
+    /// Count-based cap on placed orders in a rolling 24 hours.
+    pub max_orders_per_day: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let state_dir = default_state_dir();
+        Config {
+            catalog: default_config_dir().join("catalog.toml"),
+            state_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8723)),
+            intake_token: None,
+            dry_run: true,
+            poll_interval: Duration::from_secs(5),
+            debounce: Duration::from_secs(600),
+            buy_timeout: Duration::from_secs(300),
+            cooldown: Duration::ZERO,
+            stall_after: Duration::from_secs(150),
+            shutdown_grace: Duration::from_secs(30),
+            max_recoveries: 3,
+            log_format: LogFormat::Text,
+            log: "info".into(),
+            chrome: None,
+            headless: true,
+            stores_dir: None,
+            store_urls: BTreeMap::new(),
+            checkout: BTreeMap::new(),
+            step_timeout: Duration::from_secs(30),
+            daily_cap: None,
+            max_orders_per_day: 10,
+        }
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib"))
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(fallback))
+}
+
+/// `$XDG_STATE_HOME/restock`, else `~/.local/state/restock`. Under systemd
+/// `STATE_DIRECTORY` wins, so `StateDirectory=restock` just works.
+fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    xdg("XDG_STATE_HOME", ".local/state").join("restock")
+}
+
+/// `$XDG_CONFIG_HOME/restock`, else `~/.config/restock`.
+pub fn default_config_dir() -> PathBuf {
+    xdg("XDG_CONFIG_HOME", ".config").join("restock")
+}
+
+/// A configuration problem, said in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("config file {path}: cannot read it: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Defaults <- `file` (or `RESTOCK_CONFIG`) <- `RESTOCK_*` from the real
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Config::load_from(file, &env)
+    }
+
+    /// Like [`Config::load`] with an explicit environment, so tests need not
+    /// touch the process's.
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| lookup("RESTOCK_CONFIG").map(PathBuf::from));
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &file {
+            std::fs::metadata(path).map_err(|source| ConfigError::File {
+                path: path.clone(),
+                source,
+            })?;
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        let env_map: BTreeMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("RESTOCK_") && k != "RESTOCK_CONFIG" && k != "RESTOCK_LOG_FILTER"
+            })
+            .cloned()
+            .collect();
+        check_env_names(&env_map)?;
+        fig = fig.merge(EnvSnapshot::new(&env_map));
+        let config: Config = fig
+            .extract_lossy()
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("poll_interval", self.poll_interval),
+            ("buy_timeout", self.buy_timeout),
+            ("stall_after", self.stall_after),
+            ("step_timeout", self.step_timeout),
+        ];
+        for (key, value) in positive {
+            if value.is_zero() {
+                return Err(invalid(
+                    key,
+                    "0s",
+                    "a duration greater than zero, like `5s`",
+                ));
+            }
+        }
+        if self.intake_token.as_deref() == Some("") {
+            return Err(invalid(
+                "intake_token",
+                "",
+                "a non-empty token, or leave it unset",
+            ));
+        }
+        for (store, url) in &self.store_urls {
+            let parsed = url::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"));
+            if parsed.is_none() {
+                return Err(invalid(
+                    &format!("store_urls.{store}"),
+                    url,
+                    "an http(s) URL",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every setting's key, read off the struct itself so docs and examples
+    /// can be checked against it.
+    pub fn field_names() -> Vec<&'static str> {
+        static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        NAMES
+            .get_or_init(|| match serde_json::to_value(Config::default()) {
+                Ok(serde_json::Value::Object(map)) => map
+                    .keys()
+                    .map(|k| &*Box::leak(k.clone().into_boxed_str()))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .clone()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.state_dir.join("restock.db")
+    }
+
+    pub fn profiles_dir(&self) -> PathBuf {
+        self.state_dir.join("profiles")
+    }
+
+    pub fn screenshots_dir(&self) -> PathBuf {
+        self.state_dir.join("screenshots")
+    }
+
+    /// Where extra store definitions are read from.
+    pub fn stores_dir(&self) -> PathBuf {
+        self.stores_dir
+            .clone()
+            .unwrap_or_else(|| default_config_dir().join("stores"))
+    }
+}
+
+/// The TOML keys that are maps: their env variables hold a TOML inline
+/// table, e.g. `RESTOCK_CHECKOUT={name="Ada", postal_code="10115"}`.
+const MAP_KEYS: [&str; 2] = ["store_urls", "checkout"];
+
+/// The `RESTOCK_*` variables as a figment provider. Values stay strings
+/// (figment's lossy extraction turns `true`/`3` into booleans and numbers
+/// where a field wants them); map keys hold a TOML-like inline table, e.g.
+/// `RESTOCK_CHECKOUT={name="Ada", postal_code="10115"}`. A snapshot rather
+/// than `figment::providers::Env` so tests pass their own environment.
+struct EnvSnapshot(figment::value::Dict);
+
+impl EnvSnapshot {
+    fn new(vars: &BTreeMap<String, String>) -> EnvSnapshot {
+        let dict = vars
+            .iter()
+            .map(|(name, raw)| {
+                let key = name.trim_start_matches("RESTOCK_").to_lowercase();
+                let value = if MAP_KEYS.contains(&key.as_str()) {
+                    raw.parse::<figment::value::Value>()
+                        .unwrap_or_else(|_| raw.clone().into())
+                } else {
+                    raw.clone().into()
+                };
+                (key, value)
+            })
+            .collect();
+        EnvSnapshot(dict)
+    }
+}
+
+impl figment::Provider for EnvSnapshot {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Ok(figment::Profile::Default.collect(self.0.clone()))
+    }
+}
+
+fn check_env_names(vars: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    let known = Config::field_names();
+    for name in vars.keys() {
+        let key = name.trim_start_matches("RESTOCK_").to_lowercase();
+        if !known.contains(&key.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "{name}: unknown setting; known ones are RESTOCK_{}",
+                known
+                    .iter()
+                    .map(|k| k.to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(", RESTOCK_")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::Invalid(format!(
+        "{} (`{key}` in the config file) = `{value}`: expected {expected}",
+        env_name(key)
+    ))
+}
+
+pub fn env_name(key: &str) -> String {
+    format!("RESTOCK_{}", key.to_uppercase())
+}
+
+/// Turns figment's error into one line naming where the value came from.
+fn describe(e: figment::Error) -> String {
+    let key = e.path.first().cloned().unwrap_or_default();
+    let origin = match e.metadata.as_ref().map(|m| m.name.to_string()) {
+        Some(name) if name.contains("environment") => env_name(&key),
+        Some(name) if name.contains("TOML") => {
+            let file = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            format!("{file}: key `{}`", e.path.join("."))
+        }
+        _ => format!("`{key}`"),
+    };
+    let what = e.kind.to_string();
+    format!("{origin}: {what}")
+}
+
+/// serde adapter for humane durations (`90s`, `5m`, `1h 30m`).
+pub mod human_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text.trim()).map_err(|e| {
+            format!("`{text}` is not a duration ({e}); write it like `90s`, `5m` or `3h`")
+        })
+    }
+}

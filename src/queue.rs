@@ -1,0 +1,758 @@
+//! The queue: every order and the engine's persistent state, in one SQLite
+//! file.
+//!
+//! All SQL lives here. Each call runs on tokio's blocking pool holding the
+//! connection for one short transaction, so the async workers never wait on
+//! disk. WAL mode lets the CLI read and write while a server runs; every
+//! state change that must be atomic (debounce + insert, claim, settle +
+//! pause) is a single statement or a single `IMMEDIATE` transaction.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{now_ms, Money, Phase, Status};
+use crate::purchase::Outcome;
+
+/// Schema versions, applied in order and recorded in `PRAGMA user_version`.
+/// Append only: a released migration is never edited.
+const MIGRATIONS: &[&str] = &[
+    // 1: orders and the engine's key/value state.
+    "CREATE TABLE orders (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        item        TEXT NOT NULL,
+        requester   TEXT,
+        status      TEXT NOT NULL,
+        phase       TEXT,
+        store       TEXT,
+        created_at  INTEGER NOT NULL,
+        claimed_at  INTEGER,
+        finished_at INTEGER,
+        not_before  INTEGER,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        recoveries  INTEGER NOT NULL DEFAULT 0,
+        retryable   INTEGER NOT NULL DEFAULT 0,
+        price_cents INTEGER,
+        total_cents INTEGER,
+        order_ref   TEXT,
+        message     TEXT,
+        screenshot  TEXT
+     );
+     CREATE INDEX orders_by_status ON orders(status, id);
+     CREATE INDEX orders_by_item ON orders(item, id);
+     CREATE TABLE engine_state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+     );",
+];
+
+const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \
+     finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot";
+
+const PAUSE_KEY: &str = "pause";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database: stored value is corrupt: {0}")]
+    Corrupt(String),
+    #[error("order {0} does not exist")]
+    NotFound(i64),
+    #[error("{0}")]
+    Refused(String),
+    #[error("database task failed: {0}")]
+    Join(String),
+}
+
+impl QueueError {
+    /// True when the database cannot take writes (read-only file, full
+    /// disk): the intake answers 503 instead of 500.
+    pub fn is_unwritable(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            QueueError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(
+                    e.code,
+                    ReadOnly
+                        | DiskFull
+                        | CannotOpen
+                        | DatabaseBusy
+                        | DatabaseLocked
+                        | SystemIoFailure
+                )
+            }
+            QueueError::Open { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// One order row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: i64,
+    pub item: String,
+    pub requester: Option<String>,
+    pub status: Status,
+    pub phase: Option<Phase>,
+    pub store: Option<String>,
+    pub created_at: i64,
+    pub claimed_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub attempts: u32,
+    pub recoveries: u32,
+    pub retryable: bool,
+    pub price: Option<Money>,
+    pub total: Option<Money>,
+    pub order_ref: Option<String>,
+    pub message: Option<String>,
+    pub screenshot: Option<String>,
+}
+
+impl Order {
+    /// Has this order reached the point of no return?
+    pub fn reached_submit(&self) -> bool {
+        self.phase == Some(Phase::Submitted)
+    }
+}
+
+/// Why the engine is paused, kept until `resume`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub reason: String,
+    pub order_id: Option<i64>,
+    pub status: Option<Status>,
+    pub since: i64,
+}
+
+/// What `enqueue` decided, in the same transaction as the insert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Enqueued {
+    Queued {
+        id: i64,
+    },
+    Debounced {
+        id: i64,
+        status: Status,
+        reason: String,
+    },
+    Paused {
+        reason: String,
+    },
+}
+
+/// What boot recovery did with one row left `in_progress`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recovered {
+    pub id: i64,
+    pub phase: Option<Phase>,
+    pub now: Status,
+}
+
+/// Per-item summary for dashboards (`GET /items`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemHistory {
+    pub item: String,
+    pub last: Option<Order>,
+    pub last_placed_at: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct Queue {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+impl Queue {
+    /// Opens (creating when missing, 0600) and migrates the database.
+    pub fn open(path: &Path) -> Result<Queue, QueueError> {
+        let io = |source| QueueError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            ensure_private_dir(dir).map_err(io)?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut conn = conn;
+        migrate(&mut conn)?;
+        Ok(Queue {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn call<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, QueueError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| QueueError::Join(e.to_string()))?
+    }
+
+    /// Queues an order unless the engine is paused or the item has a live
+    /// or recent order; all three decided in one `IMMEDIATE` transaction so
+    /// concurrent requests cannot both slip through.
+    pub async fn enqueue(
+        &self,
+        item: &str,
+        requester: Option<&str>,
+        debounce: Duration,
+    ) -> Result<Enqueued, QueueError> {
+        let (item, requester) = (item.to_string(), requester.map(str::to_string));
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(p) = read_pause(&tx)? {
+                return Ok(Enqueued::Paused { reason: p.reason });
+            }
+            let now = now_ms();
+            let since = now - debounce.as_millis() as i64;
+            let existing: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, status FROM orders WHERE item = ?1 AND status != 'cancelled'
+                       AND (status IN ('pending', 'in_progress') OR created_at >= ?2)
+                     ORDER BY id DESC LIMIT 1",
+                    params![item, since],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, status)) = existing {
+                let status = parse_status(&status)?;
+                let reason = format!("order {id} for `{item}` is already {status}");
+                return Ok(Enqueued::Debounced { id, status, reason });
+            }
+            tx.execute(
+                "INSERT INTO orders (item, requester, status, created_at) VALUES (?1, ?2, 'pending', ?3)",
+                params![item, requester, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(Enqueued::Queued { id })
+        })
+        .await
+    }
+
+    /// Claims the oldest due pending order, unless paused: one statement, so
+    /// two engines on one file never claim the same row.
+    pub async fn claim_next(&self) -> Result<Option<Order>, QueueError> {
+        self.call(|c| {
+            let now = now_ms();
+            let sql = format!(
+                "UPDATE orders SET status = 'in_progress', phase = 'claimed', claimed_at = ?1,
+                        attempts = attempts + 1, store = NULL
+                 WHERE id = (SELECT id FROM orders WHERE status = 'pending'
+                               AND (not_before IS NULL OR not_before <= ?1) ORDER BY id LIMIT 1)
+                   AND status = 'pending'
+                   AND NOT EXISTS (SELECT 1 FROM engine_state WHERE key = '{PAUSE_KEY}')
+                 RETURNING {ORDER_COLUMNS}"
+            );
+            Ok(c.query_row(&sql, params![now], order_from_row).optional()?)
+        })
+        .await
+    }
+
+    /// Writes `phase` (and the store being tried) before the step begins.
+    pub async fn set_phase(
+        &self,
+        id: i64,
+        phase: Phase,
+        store: Option<&str>,
+    ) -> Result<(), QueueError> {
+        let store = store.map(str::to_string);
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE orders SET phase = ?2, store = COALESCE(?3, store) WHERE id = ?1 AND status = 'in_progress'",
+                params![id, phase.as_str(), store],
+            )?;
+            expect_one(n, id)
+        })
+        .await
+    }
+
+    /// Records a terminal outcome and, when given, pauses the engine in the
+    /// same transaction (a pausing status must never be visible without its
+    /// pause).
+    pub async fn settle(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        pause: Option<String>,
+    ) -> Result<(), QueueError> {
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE orders SET status = ?2, finished_at = ?3, retryable = ?4, price_cents = ?5,
+                        total_cents = ?6, order_ref = ?7, message = ?8, screenshot = ?9
+                 WHERE id = ?1 AND status = 'in_progress'",
+                params![
+                    id,
+                    outcome.status.as_str(),
+                    now_ms(),
+                    outcome.retryable,
+                    outcome.price.map(Money::cents),
+                    outcome.total.map(Money::cents),
+                    outcome.order_ref,
+                    outcome.message,
+                    outcome.screenshot.map(|p| p.display().to_string()),
+                ],
+            )?;
+            expect_one(n, id)?;
+            if let Some(reason) = pause {
+                write_pause(
+                    &tx,
+                    &Pause {
+                        reason,
+                        order_id: Some(id),
+                        status: Some(outcome.status),
+                        since: now_ms(),
+                    },
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Gives an unfinished, money-safe claim back to the queue (shutdown
+    /// before `submitted`). Refuses rows at `submitted`.
+    pub async fn release(&self, id: i64) -> Result<(), QueueError> {
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL
+                 WHERE id = ?1 AND status = 'in_progress' AND (phase IS NULL OR phase != 'submitted')",
+                params![id],
+            )?;
+            expect_one(n, id)
+        })
+        .await
+    }
+
+    /// Boot recovery: classifies every row left `in_progress` by its phase.
+    /// Before `submitted` it is money-safe and goes back to `pending` (at
+    /// most `max_recoveries` times, then `failed`); at `submitted` it becomes
+    /// `needs_review` and the engine pauses.
+    pub async fn recover(&self, max_recoveries: u32) -> Result<Vec<Recovered>, QueueError> {
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let rows: Vec<(i64, Option<String>, u32)> = {
+                let mut st = tx.prepare("SELECT id, phase, recoveries FROM orders WHERE status = 'in_progress' ORDER BY id")?;
+                let it = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                it.collect::<Result<_, _>>()?
+            };
+            let mut out = Vec::new();
+            for (id, phase, recoveries) in rows {
+                let phase = phase.as_deref().map(parse_phase).transpose()?;
+                let now = recover_row(&tx, id, phase, recoveries, max_recoveries)?;
+                out.push(Recovered { id, phase, now });
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn pause(&self, reason: String) -> Result<(), QueueError> {
+        self.call(move |c| {
+            write_pause(
+                c,
+                &Pause {
+                    reason,
+                    order_id: None,
+                    status: None,
+                    since: now_ms(),
+                },
+            )
+        })
+        .await
+    }
+
+    /// Clears the pause; returns the one that was cleared.
+    pub async fn resume(&self) -> Result<Option<Pause>, QueueError> {
+        self.call(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let p = read_pause(&tx)?;
+            tx.execute("DELETE FROM engine_state WHERE key = ?1", [PAUSE_KEY])?;
+            tx.commit()?;
+            Ok(p)
+        })
+        .await
+    }
+
+    pub async fn paused(&self) -> Result<Option<Pause>, QueueError> {
+        self.call(|c| read_pause(c)).await
+    }
+
+    /// Puts a finished order back in the queue. Refuses anything that
+    /// reached `submitted` or was placed: those may have moved money.
+    pub async fn retry(&self, id: i64) -> Result<Order, QueueError> {
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            if let Some(why) = retry_refusal(&order) {
+                return Err(QueueError::Refused(why));
+            }
+            tx.execute(
+                "UPDATE orders SET status = 'pending', phase = NULL, finished_at = NULL, claimed_at = NULL,
+                        not_before = NULL, message = NULL, retryable = 0 WHERE id = ?1",
+                [id],
+            )?;
+            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            tx.commit()?;
+            Ok(order)
+        })
+        .await
+    }
+
+    /// Cancels a pending order. A claimed one belongs to the engine.
+    pub async fn cancel(&self, id: i64) -> Result<Order, QueueError> {
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            if order.status != Status::Pending {
+                return Err(QueueError::Refused(format!(
+                    "order {id} is {}; only pending orders can be cancelled",
+                    order.status
+                )));
+            }
+            tx.execute(
+                "UPDATE orders SET status = 'cancelled', finished_at = ?2, message = 'cancelled by the owner' WHERE id = ?1",
+                params![id, now_ms()],
+            )?;
+            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            tx.commit()?;
+            Ok(order)
+        })
+        .await
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<Order>, QueueError> {
+        self.call(move |c| get_order(c, id)).await
+    }
+
+    /// Newest first, optionally one status only.
+    pub async fn recent(
+        &self,
+        status: Option<Status>,
+        limit: u32,
+    ) -> Result<Vec<Order>, QueueError> {
+        self.call(move |c| {
+            let sql = format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
+            );
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![status.map(Status::as_str), limit], order_from_row)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// How many orders are in each status.
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, QueueError> {
+        self.call(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (s, n) = row?;
+                out.push((parse_status(&s)?, n));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// When the item was last placed (for cooldown).
+    pub async fn last_placed(&self, item: &str) -> Result<Option<i64>, QueueError> {
+        let item = item.to_string();
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT MAX(finished_at) FROM orders WHERE item = ?1 AND status = 'placed'",
+                [item],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    /// Placed totals and count since `since_ms` (spend caps).
+    pub async fn placed_since(&self, since_ms: i64) -> Result<(Money, u32), QueueError> {
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(SUM(total_cents), 0), COUNT(*) FROM orders WHERE status = 'placed' AND finished_at >= ?1",
+                [since_ms],
+                |r| Ok((Money(r.get(0)?), r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
+    /// The last order and last placed time of every item that has orders.
+    pub async fn item_histories(&self) -> Result<Vec<ItemHistory>, QueueError> {
+        self.call(|c| {
+            let cols = ORDER_COLUMNS.split(", ").map(|col| format!("o.{col}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT {cols}, (SELECT MAX(finished_at) FROM orders p WHERE p.item = o.item AND p.status = 'placed')
+                 FROM orders o JOIN (SELECT MAX(id) AS id FROM orders GROUP BY item) l ON o.id = l.id"
+            );
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map([], |r| {
+                let order = order_from_row(r)?;
+                Ok(ItemHistory { item: order.item.clone(), last_placed_at: r.get(17)?, last: Some(order) })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Reads a value from the engine's key/value state.
+    pub async fn state_get<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, QueueError> {
+        let key = key.to_string();
+        self.call(move |c| read_state(c, &key)).await
+    }
+
+    pub async fn state_set<T: Serialize + Send + 'static>(
+        &self,
+        key: &str,
+        value: T,
+    ) -> Result<(), QueueError> {
+        let key = key.to_string();
+        self.call(move |c| write_state(c, &key, &value)).await
+    }
+
+    /// Runs arbitrary work on the connection; for modules that keep their
+    /// own tables (heartbeat, probe) so their SQL stays next to their logic.
+    pub async fn with_conn<R, F>(&self, f: F) -> Result<R, QueueError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, QueueError> + Send + 'static,
+    {
+        self.call(f).await
+    }
+}
+
+fn recover_row(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    phase: Option<Phase>,
+    recoveries: u32,
+    max: u32,
+) -> Result<Status, QueueError> {
+    let now = now_ms();
+    if phase == Some(Phase::Submitted) {
+        let why = format!("order {id} was interrupted after Place Order; check the store's order history, then `restock resume`");
+        tx.execute(
+            "UPDATE orders SET status = 'needs_review', finished_at = ?2, message = ?3 WHERE id = ?1",
+            params![id, now, why],
+        )?;
+        write_pause(
+            tx,
+            &Pause {
+                reason: why,
+                order_id: Some(id),
+                status: Some(Status::NeedsReview),
+                since: now,
+            },
+        )?;
+        return Ok(Status::NeedsReview);
+    }
+    if recoveries >= max {
+        let why = format!("interrupted {} times before Place Order; not retried again (run `restock retry {id}` to try once more)", recoveries + 1);
+        tx.execute(
+            "UPDATE orders SET status = 'failed', finished_at = ?2, message = ?3, retryable = 0 WHERE id = ?1",
+            params![id, now, why],
+        )?;
+        return Ok(Status::Failed);
+    }
+    tx.execute(
+        "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL, recoveries = recoveries + 1 WHERE id = ?1",
+        [id],
+    )?;
+    Ok(Status::Pending)
+}
+
+/// Why `retry` must refuse this order, if it must.
+fn retry_refusal(order: &Order) -> Option<String> {
+    let id = order.id;
+    if order.reached_submit()
+        || order.status == Status::Placed
+        || order.status == Status::NeedsReview
+    {
+        return Some(format!(
+            "order {id} reached Place Order (status {}); it may have been bought, so it is never retried. \
+             Check the store's order history and enqueue a new order if it was not.",
+            order.status
+        ));
+    }
+    if !order.status.is_terminal() {
+        return Some(format!(
+            "order {id} is still {}; only finished orders can be retried",
+            order.status
+        ));
+    }
+    None
+}
+
+fn expect_one(n: usize, id: i64) -> Result<(), QueueError> {
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(QueueError::Refused(format!(
+            "order {id} is no longer in progress"
+        )))
+    }
+}
+
+fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), QueueError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(QueueError::Corrupt(format!(
+            "schema version {version} is newer than this restock knows ({}); upgrade restock",
+            MIGRATIONS.len()
+        )));
+    }
+    for sql in &MIGRATIONS[version..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version this build writes.
+pub fn schema_version() -> usize {
+    MIGRATIONS.len()
+}
+
+fn read_state<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    key: &str,
+) -> Result<Option<T>, QueueError> {
+    let raw: Option<String> = c
+        .query_row(
+            "SELECT value FROM engine_state WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    raw.map(|s| serde_json::from_str(&s).map_err(|e| QueueError::Corrupt(format!("{key}: {e}"))))
+        .transpose()
+}
+
+fn write_state<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<(), QueueError> {
+    let json = serde_json::to_string(value).map_err(|e| QueueError::Corrupt(e.to_string()))?;
+    c.execute(
+        "INSERT INTO engine_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![key, json, now_ms()],
+    )?;
+    Ok(())
+}
+
+fn read_pause(c: &Connection) -> Result<Option<Pause>, QueueError> {
+    read_state(c, PAUSE_KEY)
+}
+
+/// Keeps the first reason when already paused: the earliest problem is the
+/// one the owner must see.
+fn write_pause(c: &Connection, pause: &Pause) -> Result<(), QueueError> {
+    if read_pause(c)?.is_some() {
+        return Ok(());
+    }
+    write_state(c, PAUSE_KEY, pause)
+}
+
+fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, QueueError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
+    Ok(c.query_row(&sql, [id], order_from_row).optional()?)
+}
+
+fn parse_status(s: &str) -> Result<Status, QueueError> {
+    s.parse()
+        .map_err(|e: crate::model::ParseNameError| QueueError::Corrupt(e.to_string()))
+}
+
+fn parse_phase(s: &str) -> Result<Phase, QueueError> {
+    s.parse()
+        .map_err(|e: crate::model::ParseNameError| QueueError::Corrupt(e.to_string()))
+}
+
+fn order_from_row(r: &Row<'_>) -> rusqlite::Result<Order> {
+    let bad = |i: usize, e: crate::model::ParseNameError| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    let status: String = r.get(3)?;
+    let phase: Option<String> = r.get(4)?;
+    Ok(Order {
+        id: r.get(0)?,
+        item: r.get(1)?,
+        requester: r.get(2)?,
+        status: status.parse().map_err(|e| bad(3, e))?,
+        phase: phase
+            .map(|p| p.parse().map_err(|e| bad(4, e)))
+            .transpose()?,
+        store: r.get(5)?,
+        created_at: r.get(6)?,
+        claimed_at: r.get(7)?,
+        finished_at: r.get(8)?,
+        attempts: r.get(9)?,
+        recoveries: r.get(10)?,
+        retryable: r.get(11)?,
+        price: r.get::<_, Option<i64>>(12)?.map(Money),
+        total: r.get::<_, Option<i64>>(13)?.map(Money),
+        order_ref: r.get(14)?,
+        message: r.get(15)?,
+        screenshot: r.get(16)?,
+    })
+}
