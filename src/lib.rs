@@ -8,3 +8,4 @@ pub mod config;
 pub mod model;
 pub mod purchase;
 pub mod queue;
+pub mod engine;

@@ -1,0 +1,309 @@
+//! `process(row)`: one claimed order, from guards to a terminal status.
+//!
+//! The rules that keep money safe live here, not in the purchasers:
+//! - every phase is written to the row before its step begins;
+//! - once `submitted` is written, nothing becomes `failed` or is retried: an
+//!   unconfirmed submit is `needs_review` and pauses the engine;
+//! - the buy is bounded by `buy_timeout`; a timeout is classified by phase;
+//! - on shutdown a buy before `submitted` is abandoned and its row goes back
+//!   to `pending`; after `submitted` it gets `shutdown_grace` to finish.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{Engine, Event, Liveness};
+use crate::catalog::Item;
+use crate::model::{now_ms, Money, Phase, Status};
+use crate::purchase::{BuyProgress, BuyRequest, Outcome, PurchaseError, Refusal};
+use crate::queue::Order;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+impl Engine {
+    pub(super) async fn process(&self, order: Order, shutdown: &CancellationToken) {
+        let span = tracing::info_span!("order", id = order.id, item = %order.item);
+        async {
+            tracing::info!(attempt = order.attempts, "claimed");
+            self.handle.emit(Event::Claimed { id: order.id });
+            self.handle.set_activity(|a| {
+                a.state = "buying";
+                a.order_id = Some(order.id);
+                a.phase = Some(Phase::Claimed);
+            });
+            let ctx = Arc::new(BuyCtx::new(self.clone(), order.id));
+            match self.guarded_buy(&order, &ctx, shutdown).await {
+                Some(outcome) => self.settle(&order, outcome).await,
+                None => self.release(&order).await,
+            }
+            self.handle.set_activity(|a| {
+                a.order_id = None;
+                a.phase = None;
+            });
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The buy under its timeout and the shutdown signal; `None` means it
+    /// was abandoned before `submitted` and the row should be released.
+    async fn guarded_buy(&self, order: &Order, ctx: &Arc<BuyCtx>, shutdown: &CancellationToken) -> Option<Outcome> {
+        let buy = tokio::time::timeout(self.settings.buy_timeout, self.buy(order, ctx));
+        tokio::pin!(buy);
+        let result = tokio::select! {
+            r = &mut buy => r,
+            _ = shutdown.cancelled() => {
+                if !ctx.submitted() {
+                    tracing::info!("shutdown before Place Order: abandoning the buy");
+                    return None;
+                }
+                tracing::warn!(grace = ?self.settings.shutdown_grace, "shutdown after Place Order: waiting for the confirmation");
+                tokio::time::timeout(self.settings.shutdown_grace, &mut buy)
+                    .await
+                    .unwrap_or(Ok(Outcome::new(Status::NeedsReview).message("shut down before the confirmation was read")))
+            }
+        };
+        let outcome = result.unwrap_or_else(|_| {
+            let phase = ctx.phase();
+            Outcome::failed(
+                format!("buy timed out after {} at phase {phase}", humantime::format_duration(self.settings.buy_timeout)),
+                true,
+            )
+        });
+        Some(no_return(outcome, ctx.submitted()))
+    }
+
+    /// Guards that need no browser, then each source in order.
+    async fn buy(&self, order: &Order, ctx: &Arc<BuyCtx>) -> Outcome {
+        let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(item) = catalog.get(&order.item) else {
+            return Outcome::new(Status::Cancelled)
+                .message(format!("item `{}` is no longer in the catalog", order.item));
+        };
+        if let Some(outcome) = self.cooldown_guard(item).await {
+            return outcome;
+        }
+        self.sources(order, item, ctx).await
+    }
+
+    async fn cooldown_guard(&self, item: &Item) -> Option<Outcome> {
+        let cooldown = item.cooldown.unwrap_or(self.settings.cooldown);
+        if cooldown.is_zero() {
+            return None;
+        }
+        let last = match self.queue.last_placed(&item.id).await {
+            Ok(last) => last?,
+            Err(e) => return Some(Outcome::failed(format!("could not read the cooldown: {e}"), true)),
+        };
+        let until = last + cooldown.as_millis() as i64;
+        (now_ms() < until).then(|| {
+            let left = Duration::from_secs(((until - now_ms()) / 1000).max(1) as u64);
+            Outcome::new(Status::SkippedCooldown)
+                .message(format!("placed recently; cooldown ends in {}", humantime::format_duration(left)))
+        })
+    }
+
+    /// Tries each source in order; `unavailable` and `price_blocked` move on
+    /// to the next one (never after `submitted`).
+    async fn sources(&self, order: &Order, item: &Item, ctx: &Arc<BuyCtx>) -> Outcome {
+        let mut skipped: Vec<Outcome> = Vec::new();
+        for source in &item.sources {
+            ctx.set_store(&source.store);
+            let req = BuyRequest {
+                order_id: order.id,
+                item_id: item.id.clone(),
+                item_name: item.name.clone(),
+                quantity: item.quantity,
+                store: source.store.clone(),
+                product_url: source.url.clone(),
+                ceiling: item.ceiling(source),
+                dry_run: self.settings.dry_run,
+            };
+            let outcome = match self.factory.purchaser(&source.store) {
+                Ok(mut purchaser) => purchaser.buy(&req, ctx.as_ref()).await,
+                Err(e) => Outcome::failed(e.to_string(), false),
+            };
+            if !outcome.falls_through() || ctx.submitted() {
+                return outcome;
+            }
+            tracing::info!(store = %source.store, status = %outcome.status, "source skipped, trying the next");
+            let why = outcome.message.clone().unwrap_or_else(|| outcome.status.to_string());
+            skipped.push(outcome.message(format!("{}: {why}", source.store)));
+        }
+        fall_through_result(skipped)
+    }
+
+    async fn settle(&self, order: &Order, outcome: Outcome) {
+        let pause = pause_reason(order, &outcome);
+        let status = outcome.status;
+        tracing::info!(%status, message = outcome.message.as_deref().unwrap_or(""), "settled");
+        if let Err(e) = self.queue.settle(order.id, outcome, pause.clone()).await {
+            tracing::error!(error = %e, "could not record the outcome");
+        }
+        self.handle.emit(Event::Settled { id: order.id, status });
+        if let Some(reason) = pause {
+            tracing::warn!(%reason, "engine paused for a human");
+            self.handle.emit(Event::Paused { reason });
+        }
+    }
+
+    /// Gives the row back after an abandoned buy. The queue refuses rows at
+    /// `submitted` (the phase write may have landed as we were cancelled);
+    /// such a row may have been bought and is settled as `needs_review`.
+    async fn release(&self, order: &Order) {
+        match self.queue.release(order.id).await {
+            Ok(()) => self.handle.emit(Event::Released { id: order.id }),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not release the order; classifying it by phase");
+                let outcome = no_return(Outcome::failed("abandoned at shutdown", true), true);
+                self.settle(order, outcome).await;
+            }
+        }
+    }
+}
+
+/// Once Place Order may have been clicked, anything but `placed` or
+/// `needs_review` becomes `needs_review`: the order may exist.
+fn no_return(outcome: Outcome, submitted: bool) -> Outcome {
+    if !submitted || matches!(outcome.status, Status::Placed | Status::NeedsReview) {
+        return outcome;
+    }
+    let was = outcome.status;
+    let detail = outcome.message.clone().unwrap_or_default();
+    Outcome { status: Status::NeedsReview, retryable: false, ..outcome }
+        .message(format!("after Place Order the buy ended as {was}: {detail}; check the store's order history"))
+}
+
+/// The order's status when every source fell through: `price_blocked` if
+/// any source was too dear, else `unavailable`.
+fn fall_through_result(skipped: Vec<Outcome>) -> Outcome {
+    let status = if skipped.iter().any(|o| o.status == Status::PriceBlocked) {
+        Status::PriceBlocked
+    } else {
+        Status::Unavailable
+    };
+    let message = skipped
+        .iter()
+        .map(|o| o.message.clone().unwrap_or_else(|| o.status.to_string()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let last = skipped.into_iter().last().unwrap_or_else(|| Outcome::new(status));
+    Outcome { status, ..last }.message(if message.is_empty() { "no sources".into() } else { message })
+}
+
+/// Why this outcome needs a human before anything else is bought.
+fn pause_reason(order: &Order, outcome: &Outcome) -> Option<String> {
+    let needs_human = outcome.status.pauses_engine() || (outcome.status == Status::Failed && !outcome.retryable);
+    needs_human.then(|| {
+        let detail = outcome.message.as_deref().unwrap_or("");
+        format!(
+            "order {} ({}) ended as {}: {detail}; fix it, then run `restock resume`",
+            order.id, order.item, outcome.status
+        )
+    })
+}
+
+/// The engine's side of one buy: phase writes, progress, guards.
+struct BuyCtx {
+    engine: Engine,
+    order_id: i64,
+    submitted: AtomicBool,
+    phase: Mutex<Phase>,
+    store: Mutex<Option<String>>,
+}
+
+impl BuyCtx {
+    fn new(engine: Engine, order_id: i64) -> BuyCtx {
+        BuyCtx {
+            engine,
+            order_id,
+            submitted: AtomicBool::new(false),
+            phase: Mutex::new(Phase::Claimed),
+            store: Mutex::new(None),
+        }
+    }
+
+    fn submitted(&self) -> bool {
+        self.submitted.load(Ordering::SeqCst)
+    }
+
+    fn phase(&self) -> Phase {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_store(&self, store: &str) {
+        *self.store.lock().unwrap_or_else(|e| e.into_inner()) = Some(store.to_string());
+    }
+
+    fn progress(&self) {
+        let handle = &self.engine.handle;
+        handle.alive();
+        self.engine.heartbeat.tick(Liveness::Progress, &handle.activity());
+    }
+}
+
+#[async_trait]
+impl BuyProgress for BuyCtx {
+    async fn enter(&self, phase: Phase) -> Result<(), PurchaseError> {
+        if phase == Phase::Submitted {
+            // Set before the write: if we are cancelled mid-write the engine
+            // must already treat the order as possibly bought.
+            self.submitted.store(true, Ordering::SeqCst);
+        } else if self.submitted() {
+            return Err(PurchaseError::Queue(format!("phase {phase} after submitted is not allowed")));
+        }
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.engine
+            .queue
+            .set_phase(self.order_id, phase, store.as_deref())
+            .await
+            .map_err(|e| PurchaseError::Queue(e.to_string()))?;
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
+        self.engine.handle.set_activity(|a| a.phase = Some(phase));
+        tracing::info!(%phase, "phase");
+        self.engine.handle.emit(Event::Phase { id: self.order_id, phase });
+        self.progress();
+        Ok(())
+    }
+
+    fn step(&self, what: &str) {
+        tracing::debug!(step = what, "progress");
+        self.progress();
+    }
+
+    async fn approve_total(&self, total: Money) -> Result<(), Refusal> {
+        let s = &self.engine.settings;
+        let (spent, count) = self
+            .engine
+            .queue
+            .placed_since(now_ms() - DAY_MS)
+            .await
+            .map_err(|e| Refusal { status: Status::Failed, reason: format!("could not read today's spend: {e}") })?;
+        if count >= s.max_orders_per_day {
+            return Err(Refusal {
+                status: Status::SpendCapped,
+                reason: format!("{count} orders placed in the last 24 h; RESTOCK_MAX_ORDERS_PER_DAY is {}", s.max_orders_per_day),
+            });
+        }
+        if let Some(cap) = s.daily_cap.filter(|cap| Money(spent.0 + total.0) > *cap) {
+            return Err(Refusal {
+                status: Status::SpendCapped,
+                reason: format!("{spent} spent in the last 24 h + {total} would pass RESTOCK_DAILY_CAP {cap}"),
+            });
+        }
+        Ok(())
+    }
+
+    fn screenshot_path(&self, label: &str) -> PathBuf {
+        let safe: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+        self.engine
+            .settings
+            .screenshots_dir
+            .join(format!("order-{}-{}-{safe}.png", self.order_id, now_ms()))
+    }
+}
