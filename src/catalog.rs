@@ -27,6 +27,26 @@ use url::Url;
 
 use crate::model::Money;
 
+/// The catalog in use, swapped whole on reload (`POST /reload`, SIGHUP).
+pub type SharedCatalog = std::sync::Arc<std::sync::RwLock<std::sync::Arc<Catalog>>>;
+
+/// Loads `path` and swaps it in; a bad file keeps the old catalog and says
+/// why. Returns the number of items now in use.
+pub fn reload(
+    shared: &SharedCatalog,
+    path: &Path,
+    known_stores: Option<&[String]>,
+) -> Result<usize, CatalogError> {
+    let fresh = Catalog::load(path)?;
+    if let Some(known) = known_stores {
+        fresh.check_stores(known, path)?;
+    }
+    let n = fresh.items.len();
+    *shared.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(fresh);
+    tracing::info!(items = n, path = %path.display(), "catalog loaded");
+    Ok(n)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Catalog {
     pub items: Vec<Item>,

@@ -45,10 +45,11 @@ pub struct Config {
     /// Default cooldown after a placed order, for items that set none.
     #[serde(with = "human_duration")]
     pub cooldown: Duration,
-    /// `/health` answers 503 when the loop has not turned (nor a buy made
-    /// progress) for this long.
-    #[serde(with = "human_duration")]
-    pub stall_after: Duration,
+    /// `/health` answers 503 and heartbeats stop when the loop has not
+    /// turned (nor a buy made progress) for this long. Default: 2.5 x
+    /// `heartbeat_interval` (see [`Config::stall_after`]).
+    #[serde(with = "opt_human_duration")]
+    pub stall_after: Option<Duration>,
     /// After a shutdown signal, how long a submitted buy may still read its
     /// confirmation.
     #[serde(with = "human_duration")]
@@ -79,6 +80,44 @@ pub struct Config {
     pub daily_cap: Option<Money>,
     /// Count-based cap on placed orders in a rolling 24 hours.
     pub max_orders_per_day: u32,
+
+    // --- dead-man's switch (src/heartbeat) ---
+    /// Monitor URLs (Healthchecks, Uptime Kuma push, or any URL for a plain
+    /// GET); comma-separated in the environment, a list in TOML.
+    #[serde(deserialize_with = "string_list::deserialize")]
+    pub heartbeat_url: Vec<String>,
+    #[serde(with = "human_duration")]
+    pub heartbeat_interval: Duration,
+    #[serde(with = "human_duration")]
+    pub heartbeat_timeout: Duration,
+    /// `ok`: paused-but-alive pings success; `fail`: pings failure with the
+    /// pause reason.
+    pub heartbeat_paused: String,
+    /// `auto` (by URL shape), `healthchecks`, `uptime-kuma` or `get`.
+    pub heartbeat_kind: String,
+    /// A second Healthchecks check that sees each buy start and end.
+    pub order_check_url: Option<String>,
+
+    // --- session probe and notifications (src/probe, src/notify) ---
+    /// An interval (`3h`), a cron expression (`0 0 9,21 * * *`), or `off`.
+    pub session_check: String,
+    /// Local-time window the probe may run in, e.g. `08:00-22:00` (may
+    /// wrap midnight); empty means any time.
+    pub session_check_window: String,
+    /// A command printing idle milliseconds (e.g. `xprintidle`).
+    pub session_check_idle_cmd: Option<String>,
+    #[serde(with = "human_duration")]
+    pub session_check_idle_min: Duration,
+    /// Per-store bound on one session check.
+    #[serde(with = "human_duration")]
+    pub session_check_timeout: Duration,
+    /// How often to remind while a store stays signed out.
+    #[serde(with = "human_duration")]
+    pub session_remind: Duration,
+    /// Notification URLs (ntfy://, gotify://, telegram://, discord://,
+    /// generic+https://); comma-separated in the environment.
+    #[serde(deserialize_with = "string_list::deserialize")]
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -101,7 +140,7 @@ impl Default for Config {
             debounce: Duration::from_secs(600),
             buy_timeout: Duration::from_secs(300),
             cooldown: Duration::ZERO,
-            stall_after: Duration::from_secs(150),
+            stall_after: None,
             shutdown_grace: Duration::from_secs(30),
             max_recoveries: 3,
             log_format: LogFormat::Text,
@@ -114,6 +153,19 @@ impl Default for Config {
             step_timeout: Duration::from_secs(30),
             daily_cap: None,
             max_orders_per_day: 10,
+            heartbeat_url: Vec::new(),
+            heartbeat_interval: Duration::from_secs(60),
+            heartbeat_timeout: Duration::from_secs(10),
+            heartbeat_paused: "ok".into(),
+            heartbeat_kind: "auto".into(),
+            order_check_url: None,
+            session_check: "3h".into(),
+            session_check_window: "08:00-22:00".into(),
+            session_check_idle_cmd: None,
+            session_check_idle_min: Duration::from_secs(300),
+            session_check_timeout: Duration::from_secs(60),
+            session_remind: Duration::from_secs(24 * 3600),
+            notify: Vec::new(),
         }
     }
 }
@@ -200,7 +252,9 @@ impl Config {
         let positive = [
             ("poll_interval", self.poll_interval),
             ("buy_timeout", self.buy_timeout),
-            ("stall_after", self.stall_after),
+            ("stall_after", self.stall_after()),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("heartbeat_timeout", self.heartbeat_timeout),
             ("step_timeout", self.step_timeout),
         ];
         for (key, value) in positive {
@@ -211,6 +265,13 @@ impl Config {
                     "a duration greater than zero, like `5s`",
                 ));
             }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            return Err(invalid(
+                "log",
+                &self.log,
+                &format!("a tracing filter like `info` or `restock=debug` ({e})"),
+            ));
         }
         if self.intake_token.as_deref() == Some("") {
             return Err(invalid(
@@ -247,6 +308,12 @@ impl Config {
                 _ => Vec::new(),
             })
             .clone()
+    }
+
+    /// How long the loop may stay silent before it counts as wedged.
+    pub fn stall_after(&self) -> Duration {
+        self.stall_after
+            .unwrap_or(self.heartbeat_interval.mul_f64(2.5))
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -379,5 +446,52 @@ pub mod human_duration {
         humantime::parse_duration(text.trim()).map_err(|e| {
             format!("`{text}` is not a duration ({e}); write it like `90s`, `5m` or `3h`")
         })
+    }
+}
+
+/// serde adapter for an optional humane duration.
+pub mod opt_human_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::human_duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(t) if !t.trim().is_empty() => super::human_duration::parse(&t)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A list given either as a TOML array or as one comma-separated string
+/// (how it arrives from the environment).
+pub mod string_list {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items = match Raw::deserialize(d)? {
+            Raw::One(s) => s.split(',').map(str::to_string).collect(),
+            Raw::Many(v) => v,
+        };
+        Ok(items
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect())
     }
 }

@@ -4,8 +4,11 @@
 //! -> result -> [`queue`] / notify.
 
 pub mod catalog;
+pub mod cli;
 pub mod config;
+pub mod engine;
+pub mod intake;
 pub mod model;
 pub mod purchase;
 pub mod queue;
-pub mod engine;
+pub mod server;

@@ -1,1 +1,50 @@
-fn main() {}
+//! The binary's edge: parse arguments, load config, set up logs, map errors
+//! to exit codes (0 ok, 1 refused, 2 usage/config).
+
+use clap::Parser;
+use restock::cli::{self, Cli, CliError};
+use restock::config::{Config, LogFormat};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("restock: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logs(&config);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("restock: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result: Result<(), CliError> = runtime.block_on(cli::run(cli, config));
+    if let Err(e) = result {
+        eprintln!("restock: {e:#}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+/// Logs go to stderr so `--json` output on stdout stays clean.
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -49,6 +49,10 @@ const MIGRATIONS: &[&str] = &[
         value      TEXT NOT NULL,
         updated_at INTEGER NOT NULL
      );",
+    // 2: heartbeat monitor state (src/heartbeat).
+    "SELECT 1;",
+    // 3: store session state (src/probe).
+    "SELECT 1;",
 ];
 
 const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \

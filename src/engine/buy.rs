@@ -52,7 +52,12 @@ impl Engine {
 
     /// The buy under its timeout and the shutdown signal; `None` means it
     /// was abandoned before `submitted` and the row should be released.
-    async fn guarded_buy(&self, order: &Order, ctx: &Arc<BuyCtx>, shutdown: &CancellationToken) -> Option<Outcome> {
+    async fn guarded_buy(
+        &self,
+        order: &Order,
+        ctx: &Arc<BuyCtx>,
+        shutdown: &CancellationToken,
+    ) -> Option<Outcome> {
         let buy = tokio::time::timeout(self.settings.buy_timeout, self.buy(order, ctx));
         tokio::pin!(buy);
         let result = tokio::select! {
@@ -71,7 +76,10 @@ impl Engine {
         let outcome = result.unwrap_or_else(|_| {
             let phase = ctx.phase();
             Outcome::failed(
-                format!("buy timed out after {} at phase {phase}", humantime::format_duration(self.settings.buy_timeout)),
+                format!(
+                    "buy timed out after {} at phase {phase}",
+                    humantime::format_duration(self.settings.buy_timeout)
+                ),
                 true,
             )
         });
@@ -80,7 +88,11 @@ impl Engine {
 
     /// Guards that need no browser, then each source in order.
     async fn buy(&self, order: &Order, ctx: &Arc<BuyCtx>) -> Outcome {
-        let catalog = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let catalog = self
+            .catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let Some(item) = catalog.get(&order.item) else {
             return Outcome::new(Status::Cancelled)
                 .message(format!("item `{}` is no longer in the catalog", order.item));
@@ -98,13 +110,20 @@ impl Engine {
         }
         let last = match self.queue.last_placed(&item.id).await {
             Ok(last) => last?,
-            Err(e) => return Some(Outcome::failed(format!("could not read the cooldown: {e}"), true)),
+            Err(e) => {
+                return Some(Outcome::failed(
+                    format!("could not read the cooldown: {e}"),
+                    true,
+                ))
+            }
         };
         let until = last + cooldown.as_millis() as i64;
         (now_ms() < until).then(|| {
             let left = Duration::from_secs(((until - now_ms()) / 1000).max(1) as u64);
-            Outcome::new(Status::SkippedCooldown)
-                .message(format!("placed recently; cooldown ends in {}", humantime::format_duration(left)))
+            Outcome::new(Status::SkippedCooldown).message(format!(
+                "placed recently; cooldown ends in {}",
+                humantime::format_duration(left)
+            ))
         })
     }
 
@@ -132,7 +151,10 @@ impl Engine {
                 return outcome;
             }
             tracing::info!(store = %source.store, status = %outcome.status, "source skipped, trying the next");
-            let why = outcome.message.clone().unwrap_or_else(|| outcome.status.to_string());
+            let why = outcome
+                .message
+                .clone()
+                .unwrap_or_else(|| outcome.status.to_string());
             skipped.push(outcome.message(format!("{}: {why}", source.store)));
         }
         fall_through_result(skipped)
@@ -145,7 +167,10 @@ impl Engine {
         if let Err(e) = self.queue.settle(order.id, outcome, pause.clone()).await {
             tracing::error!(error = %e, "could not record the outcome");
         }
-        self.handle.emit(Event::Settled { id: order.id, status });
+        self.handle.emit(Event::Settled {
+            id: order.id,
+            status,
+        });
         if let Some(reason) = pause {
             tracing::warn!(%reason, "engine paused for a human");
             self.handle.emit(Event::Paused { reason });
@@ -175,8 +200,14 @@ fn no_return(outcome: Outcome, submitted: bool) -> Outcome {
     }
     let was = outcome.status;
     let detail = outcome.message.clone().unwrap_or_default();
-    Outcome { status: Status::NeedsReview, retryable: false, ..outcome }
-        .message(format!("after Place Order the buy ended as {was}: {detail}; check the store's order history"))
+    Outcome {
+        status: Status::NeedsReview,
+        retryable: false,
+        ..outcome
+    }
+    .message(format!(
+        "after Place Order the buy ended as {was}: {detail}; check the store's order history"
+    ))
 }
 
 /// The order's status when every source fell through: `price_blocked` if
@@ -192,13 +223,21 @@ fn fall_through_result(skipped: Vec<Outcome>) -> Outcome {
         .map(|o| o.message.clone().unwrap_or_else(|| o.status.to_string()))
         .collect::<Vec<_>>()
         .join("; ");
-    let last = skipped.into_iter().last().unwrap_or_else(|| Outcome::new(status));
-    Outcome { status, ..last }.message(if message.is_empty() { "no sources".into() } else { message })
+    let last = skipped
+        .into_iter()
+        .last()
+        .unwrap_or_else(|| Outcome::new(status));
+    Outcome { status, ..last }.message(if message.is_empty() {
+        "no sources".into()
+    } else {
+        message
+    })
 }
 
 /// Why this outcome needs a human before anything else is bought.
 fn pause_reason(order: &Order, outcome: &Outcome) -> Option<String> {
-    let needs_human = outcome.status.pauses_engine() || (outcome.status == Status::Failed && !outcome.retryable);
+    let needs_human =
+        outcome.status.pauses_engine() || (outcome.status == Status::Failed && !outcome.retryable);
     needs_human.then(|| {
         let detail = outcome.message.as_deref().unwrap_or("");
         format!(
@@ -243,7 +282,9 @@ impl BuyCtx {
     fn progress(&self) {
         let handle = &self.engine.handle;
         handle.alive();
-        self.engine.heartbeat.tick(Liveness::Progress, &handle.activity());
+        self.engine
+            .heartbeat
+            .tick(Liveness::Progress, &handle.activity());
     }
 }
 
@@ -255,7 +296,9 @@ impl BuyProgress for BuyCtx {
             // must already treat the order as possibly bought.
             self.submitted.store(true, Ordering::SeqCst);
         } else if self.submitted() {
-            return Err(PurchaseError::Queue(format!("phase {phase} after submitted is not allowed")));
+            return Err(PurchaseError::Queue(format!(
+                "phase {phase} after submitted is not allowed"
+            )));
         }
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
         self.engine
@@ -266,7 +309,10 @@ impl BuyProgress for BuyCtx {
         *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
         self.engine.handle.set_activity(|a| a.phase = Some(phase));
         tracing::info!(%phase, "phase");
-        self.engine.handle.emit(Event::Phase { id: self.order_id, phase });
+        self.engine.handle.emit(Event::Phase {
+            id: self.order_id,
+            phase,
+        });
         self.progress();
         Ok(())
     }
@@ -283,27 +329,39 @@ impl BuyProgress for BuyCtx {
             .queue
             .placed_since(now_ms() - DAY_MS)
             .await
-            .map_err(|e| Refusal { status: Status::Failed, reason: format!("could not read today's spend: {e}") })?;
+            .map_err(|e| Refusal {
+                status: Status::Failed,
+                reason: format!("could not read today's spend: {e}"),
+            })?;
         if count >= s.max_orders_per_day {
             return Err(Refusal {
                 status: Status::SpendCapped,
-                reason: format!("{count} orders placed in the last 24 h; RESTOCK_MAX_ORDERS_PER_DAY is {}", s.max_orders_per_day),
+                reason: format!(
+                    "{count} orders placed in the last 24 h; RESTOCK_MAX_ORDERS_PER_DAY is {}",
+                    s.max_orders_per_day
+                ),
             });
         }
         if let Some(cap) = s.daily_cap.filter(|cap| Money(spent.0 + total.0) > *cap) {
             return Err(Refusal {
                 status: Status::SpendCapped,
-                reason: format!("{spent} spent in the last 24 h + {total} would pass RESTOCK_DAILY_CAP {cap}"),
+                reason: format!(
+                    "{spent} spent in the last 24 h + {total} would pass RESTOCK_DAILY_CAP {cap}"
+                ),
             });
         }
         Ok(())
     }
 
     fn screenshot_path(&self, label: &str) -> PathBuf {
-        let safe: String = label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        self.engine
-            .settings
-            .screenshots_dir
-            .join(format!("order-{}-{}-{safe}.png", self.order_id, now_ms()))
+        let safe: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        self.engine.settings.screenshots_dir.join(format!(
+            "order-{}-{}-{safe}.png",
+            self.order_id,
+            now_ms()
+        ))
     }
 }

@@ -20,14 +20,13 @@ pub mod hooks;
 pub mod recovery;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::model::{now_ms, Money, Phase, Status};
 use crate::purchase::PurchaserFactory;
@@ -41,13 +40,25 @@ pub use hooks::{Heartbeat, Liveness, NoHeartbeat, NoProbe, Probe};
 pub enum Event {
     /// A loop turn began (after the heartbeat tick).
     Turn(u64),
-    Claimed { id: i64 },
-    Phase { id: i64, phase: Phase },
-    Settled { id: i64, status: Status },
+    Claimed {
+        id: i64,
+    },
+    Phase {
+        id: i64,
+        phase: Phase,
+    },
+    Settled {
+        id: i64,
+        status: Status,
+    },
     /// A claim was given back to the queue (shutdown before `submitted`).
-    Released { id: i64 },
+    Released {
+        id: i64,
+    },
     Idle,
-    Paused { reason: String },
+    Paused {
+        reason: String,
+    },
     Stopped,
 }
 
@@ -79,8 +90,7 @@ impl Settings {
     }
 }
 
-/// The catalog, swappable at runtime (`POST /reload`, SIGHUP).
-pub type SharedCatalog = Arc<RwLock<Arc<Catalog>>>;
+pub use crate::catalog::SharedCatalog;
 
 /// What the loop is doing right now, for `/health` and the heartbeat body.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -109,7 +119,12 @@ impl Handle {
             events: broadcast::channel(4096).0,
             turns: AtomicU64::new(0),
             last_alive: AtomicI64::new(0),
-            activity: Mutex::new(Activity { state: "starting", order_id: None, phase: None, pause: None }),
+            activity: Mutex::new(Activity {
+                state: "starting",
+                order_id: None,
+                phase: None,
+                pause: None,
+            }),
         })
     }
 
@@ -135,7 +150,10 @@ impl Handle {
     }
 
     pub fn activity(&self) -> Activity {
-        self.activity.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.activity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn emit(&self, event: Event) {
@@ -163,7 +181,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(queue: Queue, catalog: SharedCatalog, factory: Arc<dyn PurchaserFactory>, settings: Settings) -> Engine {
+    pub fn new(
+        queue: Queue,
+        catalog: SharedCatalog,
+        factory: Arc<dyn PurchaserFactory>,
+        settings: Settings,
+    ) -> Engine {
         Engine {
             queue,
             catalog,
@@ -199,7 +222,9 @@ impl Engine {
                 break;
             }
             if let Some(pause) = self.read_pause().await {
-                self.handle.emit(Event::Paused { reason: pause.reason });
+                self.handle.emit(Event::Paused {
+                    reason: pause.reason,
+                });
                 self.wait(&shutdown).await;
                 continue;
             }

@@ -22,7 +22,11 @@ pub async fn recover(queue: &Queue, max_recoveries: u32) -> Result<Vec<Recovered
                 "interrupted after Place Order: needs review; engine paused"
             ),
             Status::Failed => tracing::warn!(order = r.id, phase, "interrupted too often: failed"),
-            _ => tracing::info!(order = r.id, phase, "interrupted before Place Order: back to pending"),
+            _ => tracing::info!(
+                order = r.id,
+                phase,
+                "interrupted before Place Order: back to pending"
+            ),
         }
     }
     Ok(rows)

@@ -176,3 +176,19 @@ pub enum PurchaseError {
     #[error("{0}")]
     Browser(String),
 }
+
+/// The purchaser factory `serve` uses. Until the browser purchaser lands
+/// this refuses every store with a clear message.
+pub fn default_factory(
+    _config: &crate::config::Config,
+) -> Result<std::sync::Arc<dyn PurchaserFactory>, PurchaseError> {
+    struct Unavailable;
+    impl PurchaserFactory for Unavailable {
+        fn purchaser(&self, store: &str) -> Result<Box<dyn Purchaser>, PurchaseError> {
+            Err(PurchaseError::Browser(format!(
+                "no browser purchaser is built in yet for store `{store}`"
+            )))
+        }
+    }
+    Ok(std::sync::Arc::new(Unavailable))
+}

@@ -1,0 +1,192 @@
+//! The command line: one file per command, pueue-style. Every command but
+//! `serve` works on the database directly (WAL lets it share the file with a
+//! running server), so the CLI works when the server is down.
+//!
+//! Exit codes: 0 ok, 1 operation refused, 2 usage or configuration error.
+
+mod cancel;
+mod catalog;
+mod enqueue;
+mod queue;
+mod resume;
+mod retry;
+mod serve;
+mod status;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::model::{now_ms, Status};
+use crate::queue::{Order, Queue};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "restock",
+    version,
+    about = "Reorders household staples through a real browser, safely."
+)]
+pub struct Cli {
+    /// TOML config file (also RESTOCK_CONFIG).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the intake API and the engine until SIGTERM.
+    Serve,
+    /// Queue an order for an item.
+    Enqueue {
+        item: String,
+        #[arg(long)]
+        requester: Option<String>,
+    },
+    /// Recent orders, newest first.
+    Queue {
+        #[arg(long)]
+        status: Option<Status>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Engine state, queue counts, what needs a human.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clear a pause after you fixed what it asked for.
+    Resume,
+    /// Put a finished order back in the queue (never one that reached Place Order).
+    Retry { id: i64 },
+    /// Cancel a pending order.
+    Cancel { id: i64 },
+    /// List the catalog.
+    Catalog {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// How a command ended, mapped to the exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Usage or configuration: exit 2.
+    #[error("{0}")]
+    Config(String),
+    /// The operation was refused: exit 1.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Config(_) => 2,
+            CliError::Refused(_) | CliError::Other(_) => 1,
+        }
+    }
+}
+
+impl From<crate::queue::QueueError> for CliError {
+    fn from(e: crate::queue::QueueError) -> Self {
+        match e {
+            crate::queue::QueueError::Refused(m) => CliError::Refused(m),
+            crate::queue::QueueError::NotFound(id) => {
+                CliError::Refused(format!("order {id} does not exist"))
+            }
+            other => CliError::Other(other.into()),
+        }
+    }
+}
+
+pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve => serve::run(config).await,
+        Command::Enqueue { item, requester } => {
+            enqueue::run(&config, &item, requester.as_deref()).await
+        }
+        Command::Queue {
+            status,
+            limit,
+            json,
+        } => queue::run(&config, status, limit, json).await,
+        Command::Status { json } => status::run(&config, json).await,
+        Command::Resume => resume::run(&config).await,
+        Command::Retry { id } => retry::run(&config, id).await,
+        Command::Cancel { id } => cancel::run(&config, id).await,
+        Command::Catalog { json } => catalog::run(&config, json),
+    }
+}
+
+fn open_queue(config: &Config) -> Result<Queue, CliError> {
+    Queue::open(&config.db_path()).map_err(|e| CliError::Other(e.into()))
+}
+
+/// Asks a running server's intake; `None` when nothing answers, so the
+/// caller falls back to the database.
+async fn ask_server(
+    config: &Config,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Option<(u16, serde_json::Value)> {
+    let url = format!("http://{}{path}", config.listen);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .ok()?;
+    let mut req = client.request(method, url);
+    if let Some(token) = &config.intake_token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.ok()?;
+    let code = resp.status().as_u16();
+    let json = resp.json().await.unwrap_or(serde_json::Value::Null);
+    Some((code, json))
+}
+
+/// `3m ago`, `2h ago`: how long ago a timestamp was, for humans.
+pub fn ago(ms: i64) -> String {
+    let secs = ((now_ms() - ms).max(0) / 1000) as u64;
+    let text = match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    };
+    format!("{text} ago")
+}
+
+/// One aligned line per order.
+fn order_line(o: &Order) -> String {
+    let detail = [
+        o.phase.map(|p| format!("phase={p}")),
+        o.store.as_ref().map(|s| format!("store={s}")),
+        o.total.map(|t| format!("total={t}")),
+        o.order_ref.as_ref().map(|r| format!("ref={r}")),
+        o.message.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("  ");
+    format!(
+        "{:>6}  {:<18} {:<16} {:>8}  {}",
+        o.id,
+        o.item,
+        o.status.as_str(),
+        ago(o.created_at),
+        detail
+    )
+}

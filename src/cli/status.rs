@@ -1,0 +1,65 @@
+//! `restock status [--json]`: what the engine is doing and what needs a
+//! human, read from the database so it works with the server up or down.
+//!
+//! `--json` prints `{"paused": Pause|null, "counts": {status: n},
+//! "in_progress": [Order], "needs_attention": [Order], "state": {...}}`.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{ago, open_queue, order_line, CliError};
+use crate::config::Config;
+use crate::model::Status;
+
+pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
+    let queue = open_queue(config)?;
+    let pause = queue.paused().await?;
+    let counts: BTreeMap<&str, u64> = queue
+        .counts()
+        .await?
+        .into_iter()
+        .map(|(s, n)| (s.as_str(), n))
+        .collect();
+    let in_progress = queue.recent(Some(Status::InProgress), 10).await?;
+    let review = queue.recent(Some(Status::NeedsReview), 10).await?;
+    if json {
+        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?
+        );
+        return Ok(());
+    }
+    match &pause {
+        Some(p) => println!("{:<10} PAUSED {}: {}", "Engine", ago(p.since), p.reason),
+        None => println!("{:<10} running", "Engine"),
+    }
+    println!(
+        "{:<10} dry run {}",
+        "Mode",
+        if config.dry_run {
+            "ON (no order is placed)"
+        } else {
+            "off"
+        }
+    );
+    let summary = counts
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "{:<10} {}",
+        "Orders",
+        if summary.is_empty() {
+            "none".into()
+        } else {
+            summary
+        }
+    );
+    for o in in_progress.iter().chain(&review) {
+        println!("{:<10} {}", "Order", order_line(o).trim_start());
+    }
+    Ok(())
+}

@@ -1,0 +1,375 @@
+//! The intake: the HTTP API buttons and dashboards talk to.
+//!
+//! It answers at once and never buys: `POST /reorder` writes a pending row
+//! (debounce and pause decided in the same transaction as the insert) and
+//! wakes the engine. Bodies are limited to 16 KiB; every bad request gets a
+//! 4xx with a one-line JSON `error` and changes nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use crate::catalog::SharedCatalog;
+use crate::engine::Handle;
+use crate::model::{now_ms, Status};
+use crate::queue::{Enqueued, ItemHistory, Queue, QueueError};
+
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// What the intake needs; cheap to clone per request.
+#[derive(Clone)]
+pub struct Intake {
+    pub queue: Queue,
+    pub catalog: SharedCatalog,
+    pub catalog_path: PathBuf,
+    pub handle: Arc<Handle>,
+    pub token: Option<Arc<str>>,
+    pub debounce: Duration,
+    pub cooldown: Duration,
+    pub stall_after: Duration,
+    /// Store names a reloaded catalog may use; `None` skips the check.
+    pub known_stores: Option<Arc<Vec<String>>>,
+    /// Extra JSON merged into `/health` (heartbeat, sessions), filled by
+    /// the server when those parts are configured.
+    pub health_extra:
+        Option<Arc<dyn Fn() -> futures::future::BoxFuture<'static, Value> + Send + Sync>>,
+}
+
+pub fn router(intake: Intake) -> Router {
+    let protected = Router::new()
+        .route("/reorder", post(reorder))
+        .route("/items", get(items))
+        .route("/queue", get(queue))
+        .route("/reload", post(reload))
+        .route("/resume", post(resume))
+        .route_layer(middleware::from_fn_with_state(
+            intake.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .merge(protected)
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "no such route; see the README's API section",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(intake)
+}
+
+/// Binds and serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    intake: Intake,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(intake))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn queue_error(e: QueueError) -> Response {
+    if e.is_unwritable() {
+        tracing::error!(error = %e, "database cannot take writes");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the database cannot take writes right now ({e}); nothing was queued, try again"
+            ),
+        );
+    }
+    tracing::error!(error = %e, "intake database error");
+    error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+async fn require_token(
+    State(intake): State<Intake>,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = &intake.token else {
+        return next.run(req).await;
+    };
+    let given = headers
+        .get("x-restock-token")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    match given {
+        Some(t) if bool::from(t.as_bytes().ct_eq(expected.as_bytes())) => next.run(req).await,
+        Some(_) => error(StatusCode::UNAUTHORIZED, "wrong token"),
+        None => error(
+            StatusCode::UNAUTHORIZED,
+            "missing token: send `Authorization: Bearer <RESTOCK_INTAKE_TOKEN>` or `X-Restock-Token`",
+        ),
+    }
+}
+
+/// `Json<T>` whose rejections are this API's 4xx answers.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> Response {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::JsonDataError(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("wrong fields: {}", e.body_text()),
+        ),
+        JsonRejection::JsonSyntaxError(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("malformed JSON: {}", e.body_text()),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body larger than {BODY_LIMIT} bytes"),
+        ),
+        other => error(other.status(), other.body_text()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReorderBody {
+    item: String,
+    #[serde(default)]
+    requester: Option<String>,
+}
+
+async fn reorder(State(intake): State<Intake>, Body(body): Body<ReorderBody>) -> Response {
+    if body.requester.as_ref().is_some_and(|r| r.len() > 200) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "requester is longer than 200 characters",
+        );
+    }
+    let known = intake
+        .catalog
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&body.item)
+        .is_some();
+    if !known {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "unknown item `{}`; `GET /items` lists the catalog",
+                body.item
+            ),
+        );
+    }
+    match intake
+        .queue
+        .enqueue(&body.item, body.requester.as_deref(), intake.debounce)
+        .await
+    {
+        Ok(Enqueued::Queued { id }) => {
+            intake.handle.wake();
+            tracing::info!(order = id, item = %body.item, requester = body.requester.as_deref().unwrap_or(""), "queued");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "result": "queued", "id": id })),
+            )
+                .into_response()
+        }
+        Ok(other) => (StatusCode::OK, Json(other)).into_response(),
+        Err(e) => queue_error(e),
+    }
+}
+
+async fn health(State(intake): State<Intake>) -> Response {
+    let silent = intake.handle.silent_for_ms();
+    let stall_ms = intake.stall_after.as_millis() as i64;
+    let healthy = silent.is_some_and(|s| s <= stall_ms);
+    let mut body = json!({
+        "status": if healthy { "ok" } else { "stalled" },
+        "engine": intake.handle.activity(),
+        "silent_ms": silent,
+        "stall_after_ms": stall_ms,
+        "turns": intake.handle.turns(),
+    });
+    if let Some(extra) = &intake.health_extra {
+        if let (Value::Object(map), Value::Object(more)) = (&mut body, extra().await) {
+            map.extend(more);
+        }
+    }
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+/// One catalog item as a dashboard sees it.
+#[derive(Serialize)]
+struct ItemView {
+    id: String,
+    name: String,
+    /// `ready`, `queued`, `buying`, `debounced` or `cooldown`.
+    state: &'static str,
+    /// When a new request would be queued again, ms since the epoch.
+    ready_at: Option<i64>,
+    last_order: Option<crate::queue::Order>,
+}
+
+async fn items(State(intake): State<Intake>) -> Response {
+    let histories = match intake.queue.item_histories().await {
+        Ok(h) => h,
+        Err(e) => return queue_error(e),
+    };
+    let by_item: std::collections::HashMap<&str, &ItemHistory> =
+        histories.iter().map(|h| (h.item.as_str(), h)).collect();
+    let catalog = intake
+        .catalog
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let now = now_ms();
+    let views: Vec<ItemView> = catalog
+        .items
+        .iter()
+        .map(|item| {
+            let h = by_item.get(item.id.as_str());
+            let cooldown = item.cooldown.unwrap_or(intake.cooldown);
+            let (state, ready_at) = item_state(h.copied(), now, intake.debounce, cooldown);
+            ItemView {
+                id: item.id.clone(),
+                name: item.name.clone(),
+                state,
+                ready_at,
+                last_order: h.and_then(|h| h.last.clone()),
+            }
+        })
+        .collect();
+    Json(views).into_response()
+}
+
+/// Derives an item's dashboard state from its last order.
+fn item_state(
+    h: Option<&ItemHistory>,
+    now: i64,
+    debounce: Duration,
+    cooldown: Duration,
+) -> (&'static str, Option<i64>) {
+    let Some(h) = h else { return ("ready", None) };
+    if let Some(last) = &h.last {
+        match last.status {
+            Status::Pending => return ("queued", None),
+            Status::InProgress => return ("buying", None),
+            _ => {}
+        }
+    }
+    let cooldown_end = h
+        .last_placed_at
+        .map(|t| t + cooldown.as_millis() as i64)
+        .filter(|&t| t > now);
+    if let Some(t) = cooldown_end {
+        return ("cooldown", Some(t));
+    }
+    let debounce_end = h
+        .last
+        .as_ref()
+        .filter(|o| o.status != Status::Cancelled)
+        .map(|o| o.created_at + debounce.as_millis() as i64)
+        .filter(|&t| t > now);
+    match debounce_end {
+        Some(t) => ("debounced", Some(t)),
+        None => ("ready", None),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn queue(
+    State(intake): State<Intake>,
+    query: Result<Query<QueueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "query parameters: `status` (a status name) and `limit` (a number)",
+        );
+    };
+    let status = match q.status.as_deref().map(str::parse::<Status>).transpose() {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    match intake
+        .queue
+        .recent(status, q.limit.unwrap_or(50).min(1000))
+        .await
+    {
+        Ok(orders) => Json(orders).into_response(),
+        Err(e) => queue_error(e),
+    }
+}
+
+async fn reload(State(intake): State<Intake>) -> Response {
+    match crate::catalog::reload(
+        &intake.catalog,
+        &intake.catalog_path,
+        intake.known_stores.as_deref().map(|v| v.as_slice()),
+    ) {
+        Ok(n) => Json(json!({ "result": "reloaded", "items": n })).into_response(),
+        Err(e) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{e}; the previous catalog stays in use"),
+        ),
+    }
+}
+
+async fn resume(State(intake): State<Intake>) -> Response {
+    match intake.queue.resume().await {
+        Ok(was) => {
+            intake.handle.wake();
+            Json(json!({ "result": "resumed", "was_paused": was })).into_response()
+        }
+        Err(e) => queue_error(e),
+    }
+}

@@ -1,0 +1,215 @@
+//! `restock serve`: wires config, catalog, queue, engine and intake into one
+//! long-lived process, and takes them down in order on a signal.
+//!
+//! Start-up order is chosen so a bad setting changes nothing: the catalog is
+//! parsed and the listen address bound before the database is opened.
+
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::{Catalog, CatalogError, SharedCatalog};
+use crate::config::Config;
+use crate::engine::{recovery, Engine, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings};
+use crate::intake::{self, Intake};
+use crate::purchase::PurchaserFactory;
+use crate::queue::{Queue, QueueError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("RESTOCK_LISTEN = `{addr}`: cannot listen there ({source}); pick a free address, e.g. 127.0.0.1:8724")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("state dir {0}: another `restock serve` is already running on it; stop it first (one server per database)")]
+    Locked(String),
+    #[error("state dir {path}: {source}")]
+    StateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl ServeError {
+    /// Configuration problems exit 2; the rest 1.
+    pub fn is_config(&self) -> bool {
+        matches!(self, ServeError::Catalog(_) | ServeError::Listen { .. })
+    }
+}
+
+/// What `start` needs besides the config: the parts tests swap out.
+pub struct Parts {
+    pub factory: Arc<dyn PurchaserFactory>,
+    pub heartbeat: Arc<dyn Heartbeat>,
+    pub probe: Arc<dyn Probe>,
+    /// Store names the catalog may use; `None` skips the check.
+    pub known_stores: Option<Vec<String>>,
+}
+
+impl Parts {
+    pub fn new(factory: Arc<dyn PurchaserFactory>) -> Parts {
+        Parts {
+            factory,
+            heartbeat: Arc::new(NoHeartbeat),
+            probe: Arc::new(NoProbe),
+            known_stores: None,
+        }
+    }
+}
+
+/// A server that is up: the intake listens and the engine runs.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub handle: Arc<Handle>,
+    pub queue: Queue,
+    pub catalog: SharedCatalog,
+    shutdown: CancellationToken,
+    engine: JoinHandle<()>,
+    intake: JoinHandle<std::io::Result<()>>,
+    _lock: std::fs::File,
+}
+
+pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError> {
+    let catalog = Catalog::load(&config.catalog)?;
+    if let Some(known) = &parts.known_stores {
+        catalog.check_stores(known, &config.catalog)?;
+    }
+    let listener = intake::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let lock = lock_state_dir(config)?;
+    let queue = Queue::open(&config.db_path())?;
+    recovery::recover(&queue, config.max_recoveries).await?;
+
+    let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
+    let engine = Engine::new(
+        queue.clone(),
+        catalog.clone(),
+        parts.factory,
+        Settings::from_config(config),
+    )
+    .with_heartbeat(parts.heartbeat)
+    .with_probe(parts.probe);
+    let handle = engine.handle();
+    let shutdown = CancellationToken::new();
+    let intake = Intake {
+        queue: queue.clone(),
+        catalog: catalog.clone(),
+        catalog_path: config.catalog.clone(),
+        handle: handle.clone(),
+        token: config.intake_token.as_deref().map(Arc::from),
+        debounce: config.debounce,
+        cooldown: config.cooldown,
+        stall_after: config.stall_after(),
+        known_stores: parts.known_stores.map(Arc::new),
+        health_extra: None,
+    };
+    let engine = tokio::spawn(engine.run(shutdown.clone()));
+    let stop = shutdown.clone();
+    let intake = tokio::spawn(intake::serve(listener, intake, async move {
+        stop.cancelled().await
+    }));
+    tracing::info!(%addr, dry_run = config.dry_run, "restock is serving");
+    Ok(Running {
+        addr,
+        handle,
+        queue,
+        catalog,
+        shutdown,
+        engine,
+        intake,
+        _lock: lock,
+    })
+}
+
+impl Running {
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops claiming, settles the buy in flight, closes the intake.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.wake();
+        self.wait().await;
+    }
+
+    /// Waits until something cancelled the shutdown token and everything
+    /// wound down. The intake gets a few seconds for open connections.
+    pub async fn wait(self) {
+        let _ = self.engine.await;
+        match tokio::time::timeout(Duration::from_secs(5), self.intake).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "intake stopped with an error"),
+            Err(_) => tracing::warn!("intake did not close within 5s"),
+            _ => {}
+        }
+        tracing::info!("restock stopped");
+    }
+}
+
+/// One server per state dir: boot recovery takes every `in_progress` row,
+/// which is only safe when no other engine is working on them.
+fn lock_state_dir(config: &Config) -> Result<std::fs::File, ServeError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = &config.state_dir;
+    let io = |source| ServeError::StateDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("serve.lock"))
+        .map_err(io)?;
+    // SAFETY: flock on a file descriptor we own; no memory is shared.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(ServeError::Locked(dir.display().to_string()));
+    }
+    Ok(file)
+}
+
+/// Runs until SIGTERM or SIGINT; SIGHUP reloads the catalog.
+pub async fn run_until_signal(running: Running, config: &Config) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                if let Err(e) = crate::catalog::reload(&running.catalog, &config.catalog, None) {
+                    tracing::error!(error = %e, "catalog reload failed; keeping the previous catalog");
+                }
+            }
+        }
+    }
+    tracing::info!("shutdown signal: no new claims; settling the buy in flight");
+    running.stop().await;
+    Ok(())
+}
