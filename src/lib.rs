@@ -1,1 +1,3 @@
 //! restock: reorders household staples through a real browser, safely.
+
+pub mod demo;
