@@ -30,7 +30,11 @@ pub fn routes() -> Router<Arc<Store>> {
 }
 
 fn bad_request(message: impl std::fmt::Display) -> Response {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": message.to_string() }))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": message.to_string() })),
+    )
+        .into_response()
 }
 
 async fn faults(State(store): App) -> Response {

@@ -24,8 +24,13 @@ impl Layout for Alt {
         place: "/alt/order",
         confirmation: "/alt/done/{order}",
     };
-    const FIELDS: Fields =
-        Fields { email: "user", password: "pass", name: "fullname", address: "street", postal_code: "zip" };
+    const FIELDS: Fields = Fields {
+        email: "user",
+        password: "pass",
+        name: "fullname",
+        address: "street",
+        postal_code: "zip",
+    };
 
     fn page(title: &str, who: Option<&str>, body: &str) -> String {
         let who = match who {
@@ -58,7 +63,11 @@ impl Layout for Alt {
     }
 
     fn signin(next: &str, failed: bool) -> String {
-        let error = if failed { "<div class=\"login-error\">Login failed</div>\n" } else { "" };
+        let error = if failed {
+            "<div class=\"login-error\">Login failed</div>\n"
+        } else {
+            ""
+        };
         format!(
             "<h2>Log in</h2>\n{error}\
              <form class=\"login-form\" method=\"post\" action=\"/alt/login\">\n\
@@ -70,7 +79,10 @@ impl Layout for Alt {
     }
 
     fn account(email: &str) -> String {
-        format!("<h2 class=\"account-home\">My account</h2>\n<p>{}</p>", esc(email))
+        format!(
+            "<h2 class=\"account-home\">My account</h2>\n<p>{}</p>",
+            esc(email)
+        )
     }
 
     fn product(view: &ProductView) -> String {
@@ -109,7 +121,9 @@ impl Layout for Alt {
     }
 
     fn checkout(error: Option<&str>) -> String {
-        let error = error.map(|e| format!("<div class=\"pay-error\">{}</div>\n", esc(e))).unwrap_or_default();
+        let error = error
+            .map(|e| format!("<div class=\"pay-error\">{}</div>\n", esc(e)))
+            .unwrap_or_default();
         format!(
             "<h2>Delivery</h2>\n{error}\
              <form class=\"pay-form\" method=\"post\" action=\"/alt/pay\">\n\
@@ -136,10 +150,17 @@ impl Layout for Alt {
 
     fn confirmation(order_number: Option<&str>) -> String {
         let number = match order_number {
-            Some(n) => format!("<p>Reference: <span class=\"order-ref\">{}</span></p>", esc(n)),
+            Some(n) => format!(
+                "<p>Reference: <span class=\"order-ref\">{}</span></p>",
+                esc(n)
+            ),
             None => "<p>Your purchase is being processed.</p>".into(),
         };
         format!("<h2 class=\"thanks\">Thanks for shopping with us</h2>\n{number}")
+    }
+
+    fn not_found() -> String {
+        "<h2 class=\"not-found\">Page not found</h2>\n<p>This page does not exist.</p>".into()
     }
 }
 

@@ -14,11 +14,31 @@ pub struct Product {
 
 /// Everything the store sells, in the order the home page lists it.
 pub const PRODUCTS: &[Product] = &[
-    Product { sku: "paper-towels", name: "Paper towels, 8 rolls", price: Cents(649) },
-    Product { sku: "dish-soap", name: "Dish soap, 750 ml", price: Cents(329) },
-    Product { sku: "coffee-beans", name: "Coffee beans, 1 kg", price: Cents(1190) },
-    Product { sku: "toilet-paper", name: "Toilet paper, 24 rolls", price: Cents(899) },
-    Product { sku: "laundry-pods", name: "Laundry pods, 40", price: Cents(1450) },
+    Product {
+        sku: "paper-towels",
+        name: "Paper towels, 8 rolls",
+        price: Cents(649),
+    },
+    Product {
+        sku: "dish-soap",
+        name: "Dish soap, 750 ml",
+        price: Cents(329),
+    },
+    Product {
+        sku: "coffee-beans",
+        name: "Coffee beans, 1 kg",
+        price: Cents(1190),
+    },
+    Product {
+        sku: "toilet-paper",
+        name: "Toilet paper, 24 rolls",
+        price: Cents(899),
+    },
+    Product {
+        sku: "laundry-pods",
+        name: "Laundry pods, 40",
+        price: Cents(1450),
+    },
 ];
 
 /// Looks a product up by its sku.
@@ -42,7 +62,12 @@ impl Cents {
             return None;
         }
         let frac_cents: u64 = format!("{frac:0<2}").parse().ok()?;
-        whole.parse::<u64>().ok()?.checked_mul(100)?.checked_add(frac_cents).map(Cents)
+        whole
+            .parse::<u64>()
+            .ok()?
+            .checked_mul(100)?
+            .checked_add(frac_cents)
+            .map(Cents)
     }
 
     /// `"6.49"`: the machine form used in `data-price`, JSON-LD and the ledger.
@@ -103,7 +128,11 @@ mod tests {
     #[test]
     fn every_sku_is_unique() {
         for (i, p) in PRODUCTS.iter().enumerate() {
-            assert!(PRODUCTS[i + 1..].iter().all(|q| q.sku != p.sku), "{}", p.sku);
+            assert!(
+                PRODUCTS[i + 1..].iter().all(|q| q.sku != p.sku),
+                "{}",
+                p.sku
+            );
         }
     }
 }

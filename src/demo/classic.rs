@@ -22,12 +22,20 @@ impl Layout for Classic {
         place: "/place",
         confirmation: "/confirmation/{order}",
     };
-    const FIELDS: Fields =
-        Fields { email: "email", password: "password", name: "name", address: "address", postal_code: "postal_code" };
+    const FIELDS: Fields = Fields {
+        email: "email",
+        password: "password",
+        name: "name",
+        address: "address",
+        postal_code: "postal_code",
+    };
 
     fn page(title: &str, who: Option<&str>, body: &str) -> String {
         let who = match who {
-            Some(email) => format!("<span id=\"account-name\">Signed in as {}</span>", esc(email)),
+            Some(email) => format!(
+                "<span id=\"account-name\">Signed in as {}</span>",
+                esc(email)
+            ),
             None => "<a id=\"signin-link\" href=\"/signin\">Sign in</a>".into(),
         };
         format!(
@@ -56,7 +64,11 @@ impl Layout for Classic {
     }
 
     fn signin(next: &str, failed: bool) -> String {
-        let error = if failed { "<p id=\"signin-error\">Wrong email or password</p>\n" } else { "" };
+        let error = if failed {
+            "<p id=\"signin-error\">Wrong email or password</p>\n"
+        } else {
+            ""
+        };
         format!(
             "<h1>Sign in</h1>\n{error}\
              <form id=\"signin-form\" method=\"post\" action=\"/signin\">\n\
@@ -69,7 +81,10 @@ impl Layout for Classic {
     }
 
     fn account(email: &str) -> String {
-        format!("<h1 id=\"account\">Your account</h1>\n<p>Email: {}</p>", esc(email))
+        format!(
+            "<h1 id=\"account\">Your account</h1>\n<p>Email: {}</p>",
+            esc(email)
+        )
     }
 
     fn product(view: &ProductView) -> String {
@@ -110,7 +125,9 @@ impl Layout for Classic {
     }
 
     fn checkout(error: Option<&str>) -> String {
-        let error = error.map(|e| format!("<p id=\"form-error\">{}</p>\n", esc(e))).unwrap_or_default();
+        let error = error
+            .map(|e| format!("<p id=\"form-error\">{}</p>\n", esc(e)))
+            .unwrap_or_default();
         format!(
             "<h1>Shipping</h1>\n{error}\
              <form id=\"shipping-form\" method=\"post\" action=\"/checkout\">\n\
@@ -139,10 +156,17 @@ impl Layout for Classic {
 
     fn confirmation(order_number: Option<&str>) -> String {
         let number = match order_number {
-            Some(n) => format!("<p>Order number: <span id=\"order-number\">{}</span></p>", esc(n)),
+            Some(n) => format!(
+                "<p>Order number: <span id=\"order-number\">{}</span></p>",
+                esc(n)
+            ),
             None => "<p>We have received your order.</p>".into(),
         };
         format!("<h1 id=\"confirmation\">Thank you for your order</h1>\n{number}")
+    }
+
+    fn not_found() -> String {
+        "<h1 id=\"not-found\">Page not found</h1>\n<p>We could not find that page.</p>".into()
     }
 }
 
@@ -151,7 +175,11 @@ fn item_list(class: &str, lines: &[Line], with_price: bool) -> String {
     lines
         .iter()
         .map(|l| {
-            let price = if with_price { format!(" - {}", l.price.euro()) } else { String::new() };
+            let price = if with_price {
+                format!(" - {}", l.price.euro())
+            } else {
+                String::new()
+            };
             format!(
                 "<li class=\"{class}\" data-sku=\"{}\" data-qty=\"{}\">{} × {}{price}</li>\n",
                 l.product.sku,

@@ -110,15 +110,17 @@ impl Faults {
     /// Merges a patch into its scope; validates before changing anything.
     pub fn apply(&mut self, patch: FaultPatch) -> Result<(), FaultError> {
         let price = match &patch.price {
-            Some(Some(text)) => {
-                Some(Some(Cents::parse(text).ok_or_else(|| FaultError::BadPrice(text.clone()))?))
-            }
+            Some(Some(text)) => Some(Some(
+                Cents::parse(text).ok_or_else(|| FaultError::BadPrice(text.clone()))?,
+            )),
             Some(None) => Some(None),
             None => None,
         };
         let set = match &patch.sku {
             None => &mut self.global,
-            Some(sku) if catalog::product(sku).is_some() => self.skus.entry(sku.clone()).or_default(),
+            Some(sku) if catalog::product(sku).is_some() => {
+                self.skus.entry(sku.clone()).or_default()
+            }
             Some(sku) => return Err(FaultError::UnknownSku(sku.clone())),
         };
         set.out_of_stock = patch.out_of_stock.unwrap_or(set.out_of_stock);
@@ -160,13 +162,22 @@ mod tests {
     #[test]
     fn patches_merge_into_their_scope() {
         let mut f = Faults::default();
-        f.apply(patch(r#"{"sku":"dish-soap","price":"9.99","hang":"add"}"#)).unwrap();
-        f.apply(patch(r#"{"sku":"dish-soap","out_of_stock":true}"#)).unwrap();
+        f.apply(patch(r#"{"sku":"dish-soap","price":"9.99","hang":"add"}"#))
+            .unwrap();
+        f.apply(patch(r#"{"sku":"dish-soap","out_of_stock":true}"#))
+            .unwrap();
         let soap = f.for_sku("dish-soap");
-        assert_eq!((soap.price, soap.hang, soap.out_of_stock), (Some(Cents(999)), Some(Step::Add), true));
+        assert_eq!(
+            (soap.price, soap.hang, soap.out_of_stock),
+            (Some(Cents(999)), Some(Step::Add), true)
+        );
         assert_eq!(f.for_sku("coffee-beans"), FaultSet::default());
-        f.apply(patch(r#"{"sku":"dish-soap","price":null,"hang":null}"#)).unwrap();
-        assert_eq!((f.for_sku("dish-soap").price, f.for_sku("dish-soap").hang), (None, None));
+        f.apply(patch(r#"{"sku":"dish-soap","price":null,"hang":null}"#))
+            .unwrap();
+        assert_eq!(
+            (f.for_sku("dish-soap").price, f.for_sku("dish-soap").hang),
+            (None, None)
+        );
     }
 
     #[test]
@@ -180,9 +191,13 @@ mod tests {
     #[test]
     fn bad_patches_change_nothing() {
         let mut f = Faults::default();
-        let err = f.apply(patch(r#"{"sku":"caviar","blocked":true}"#)).unwrap_err();
+        let err = f
+            .apply(patch(r#"{"sku":"caviar","blocked":true}"#))
+            .unwrap_err();
         assert_eq!(err, FaultError::UnknownSku("caviar".into()));
-        let err = f.apply(patch(r#"{"blocked":true,"price":"cheap"}"#)).unwrap_err();
+        let err = f
+            .apply(patch(r#"{"blocked":true,"price":"cheap"}"#))
+            .unwrap_err();
         assert_eq!(err, FaultError::BadPrice("cheap".into()));
         assert_eq!(f, Faults::default());
         assert!(serde_json::from_str::<FaultPatch>(r#"{"blockd":true}"#).is_err());

@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
+use super::alt::Alt;
 use super::catalog::{self, PRODUCTS};
 use super::classic::Classic;
 use super::faults::{FaultSet, Faults, Step};
@@ -45,7 +46,10 @@ pub fn routes<L: Layout>() -> Router<Arc<Store>> {
         .route(p.cart_add, post(cart_add::<L>))
         .route(p.cart, get(cart::<L>))
         .route(p.cart_empty, post(cart_empty::<L>))
-        .route(p.checkout, get(checkout_form::<L>).post(checkout_submit::<L>))
+        .route(
+            p.checkout,
+            get(checkout_form::<L>).post(checkout_submit::<L>),
+        )
         .route(p.review, get(review::<L>))
         .route(p.place, post(place::<L>))
         .route(p.confirmation, get(confirmation::<L>))
@@ -67,7 +71,9 @@ impl FromRequestParts<Arc<Store>> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, store: &Arc<Store>) -> Result<Self, Infallible> {
         let token = session_token(&parts.headers);
-        Ok(Viewer(token.and_then(|t| store.session(&t).map(|s| (t, s)))))
+        Ok(Viewer(
+            token.and_then(|t| store.session(&t).map(|s| (t, s))),
+        ))
     }
 }
 
@@ -93,20 +99,27 @@ pub async fn gate(State(store): App, req: Request, next: Next) -> Response {
         Some(page) => page,
         None => next.run(req).await,
     };
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-/// Unknown URLs get the store's 404 page.
-pub async fn fallback(viewer: Viewer) -> Response {
-    not_found::<Classic>(&viewer)
+/// Unknown URLs get the 404 page of the layout their path belongs to.
+pub async fn fallback(viewer: Viewer, uri: Uri) -> Response {
+    match uri.path().starts_with("/alt/") {
+        true => not_found::<Alt>(&viewer),
+        false => not_found::<Classic>(&viewer),
+    }
 }
 
 fn fault_page(faults: &FaultSet) -> Option<Response> {
     if faults.blocked {
         return Some((StatusCode::FORBIDDEN, Html(layout::blocked_page())).into_response());
     }
-    faults.challenge.then(|| Html(layout::challenge_page()).into_response())
+    faults
+        .challenge
+        .then(|| Html(layout::challenge_page()).into_response())
 }
 
 /// A request that never gets an answer — until the server shuts down, so a
@@ -120,12 +133,22 @@ fn page<L: Layout>(viewer: &Viewer, title: &str, body: String) -> Response {
     page_with::<L>(StatusCode::OK, viewer, title, body)
 }
 
-fn page_with<L: Layout>(status: StatusCode, viewer: &Viewer, title: &str, body: String) -> Response {
+fn page_with<L: Layout>(
+    status: StatusCode,
+    viewer: &Viewer,
+    title: &str,
+    body: String,
+) -> Response {
     (status, Html(L::page(title, viewer.email(), &body))).into_response()
 }
 
 fn not_found<L: Layout>(viewer: &Viewer) -> Response {
-    page_with::<L>(StatusCode::NOT_FOUND, viewer, "Page not found", layout::not_found_body())
+    page_with::<L>(
+        StatusCode::NOT_FOUND,
+        viewer,
+        "Page not found",
+        L::not_found(),
+    )
 }
 
 fn see_other(path: &str) -> Response {
@@ -151,7 +174,13 @@ fn safe_next(next: Option<&String>, default: &str) -> String {
 }
 
 fn lines(cart: &[CartLine], faults: &Faults) -> Vec<Line> {
-    cart.iter().map(|l| Line { product: l.product, qty: l.qty, price: faults.price_of(l.product) }).collect()
+    cart.iter()
+        .map(|l| Line {
+            product: l.product,
+            qty: l.qty,
+            price: faults.price_of(l.product),
+        })
+        .collect()
 }
 
 fn cart_faults(cart: &[CartLine], faults: &Faults) -> FaultSet {
@@ -172,12 +201,19 @@ async fn home<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     page::<L>(&viewer, "Home", L::home(&products))
 }
 
-async fn signin_form<L: Layout>(viewer: Viewer, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn signin_form<L: Layout>(
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let next = safe_next(q.get("next"), L::PATHS.account);
     page::<L>(&viewer, "Sign in", L::signin(&next, false))
 }
 
-async fn signin_submit<L: Layout>(State(store): App, viewer: Viewer, Form(form): FormData) -> Response {
+async fn signin_submit<L: Layout>(
+    State(store): App,
+    viewer: Viewer,
+    Form(form): FormData,
+) -> Response {
     let next = safe_next(form.get("next"), L::PATHS.account);
     let email = field(&form, L::FIELDS.email);
     let password = form.get(L::FIELDS.password).map_or("", String::as_str);
@@ -198,8 +234,14 @@ async fn account<L: Layout>(viewer: Viewer) -> Response {
     }
 }
 
-async fn product<L: Layout>(State(store): App, viewer: Viewer, Path(sku): Path<String>) -> Response {
-    let Some(product) = catalog::product(&sku) else { return not_found::<L>(&viewer) };
+async fn product<L: Layout>(
+    State(store): App,
+    viewer: Viewer,
+    Path(sku): Path<String>,
+) -> Response {
+    let Some(product) = catalog::product(&sku) else {
+        return not_found::<L>(&viewer);
+    };
     let faults = store.faults();
     let scoped = faults.for_sku(product.sku);
     if let Some(page) = fault_page(&scoped) {
@@ -223,7 +265,9 @@ fn parse_qty(form: &HashMap<String, String>) -> Option<u32> {
 }
 
 async fn cart_add<L: Layout>(State(store): App, viewer: Viewer, Form(form): FormData) -> Response {
-    let Some(product) = catalog::product(field(&form, "sku")) else { return not_found::<L>(&viewer) };
+    let Some(product) = catalog::product(field(&form, "sku")) else {
+        return not_found::<L>(&viewer);
+    };
     let scoped = store.faults().for_sku(product.sku);
     if let Some(page) = fault_page(&scoped) {
         return page;
@@ -235,13 +279,16 @@ async fn cart_add<L: Layout>(State(store): App, viewer: Viewer, Form(form): Form
         return not_found::<L>(&viewer);
     }
     let product_path = L::PATHS.product_of(product.sku);
-    let Some((token, _)) = &viewer.0 else { return to_signin::<L>(&product_path) };
+    let Some((token, _)) = &viewer.0 else {
+        return to_signin::<L>(&product_path);
+    };
     if scoped.out_of_stock {
         // The page the browser came from now says "unavailable"; show it.
         return see_other(&product_path);
     }
     let Some(qty) = parse_qty(&form) else {
-        let body = format!("<p class=\"error\">Quantity must be a whole number from 1 to {MAX_QTY}</p>");
+        let body =
+            format!("<p class=\"error\">Quantity must be a whole number from 1 to {MAX_QTY}</p>");
         return page_with::<L>(StatusCode::BAD_REQUEST, &viewer, "Invalid quantity", body);
     };
     match store.add_to_cart(token, product, qty) {
@@ -251,19 +298,25 @@ async fn cart_add<L: Layout>(State(store): App, viewer: Viewer, Form(form): Form
 }
 
 async fn cart<L: Layout>(State(store): App, viewer: Viewer) -> Response {
-    let Some((_, session)) = &viewer.0 else { return to_signin::<L>(L::PATHS.cart) };
+    let Some((_, session)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.cart);
+    };
     let body = L::cart(&lines(&session.cart, &store.faults()));
     page::<L>(&viewer, "Cart", body)
 }
 
 async fn cart_empty<L: Layout>(State(store): App, viewer: Viewer) -> Response {
-    let Some((token, _)) = &viewer.0 else { return to_signin::<L>(L::PATHS.cart) };
+    let Some((token, _)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.cart);
+    };
     store.with_session(token, |s| s.cart.clear());
     see_other(L::PATHS.cart)
 }
 
 async fn checkout_form<L: Layout>(State(store): App, viewer: Viewer) -> Response {
-    let Some((_, session)) = &viewer.0 else { return to_signin::<L>(L::PATHS.checkout) };
+    let Some((_, session)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.checkout);
+    };
     if cart_faults(&session.cart, &store.faults()).hangs_at(Step::Checkout) {
         return hang(&store).await;
     }
@@ -276,9 +329,16 @@ async fn checkout_form<L: Layout>(State(store): App, viewer: Viewer) -> Response
 /// Shipping fields from the form, or the message naming what is missing.
 fn shipping<L: Layout>(form: &HashMap<String, String>) -> Result<Shipping, String> {
     let f = &L::FIELDS;
-    let wanted = [(f.name, "name"), (f.address, "address"), (f.postal_code, "postal code")];
-    let missing: Vec<&str> =
-        wanted.iter().filter(|(key, _)| field(form, key).is_empty()).map(|(_, label)| *label).collect();
+    let wanted = [
+        (f.name, "name"),
+        (f.address, "address"),
+        (f.postal_code, "postal code"),
+    ];
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(key, _)| field(form, key).is_empty())
+        .map(|(_, label)| *label)
+        .collect();
     if !missing.is_empty() {
         return Err(format!("Please fill in: {}", missing.join(", ")));
     }
@@ -289,8 +349,14 @@ fn shipping<L: Layout>(form: &HashMap<String, String>) -> Result<Shipping, Strin
     })
 }
 
-async fn checkout_submit<L: Layout>(State(store): App, viewer: Viewer, Form(form): FormData) -> Response {
-    let Some((token, _)) = &viewer.0 else { return to_signin::<L>(L::PATHS.checkout) };
+async fn checkout_submit<L: Layout>(
+    State(store): App,
+    viewer: Viewer,
+    Form(form): FormData,
+) -> Response {
+    let Some((token, _)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.checkout);
+    };
     match shipping::<L>(&form) {
         Err(message) => page::<L>(&viewer, "Checkout", L::checkout(Some(&message))),
         Ok(ship) => match store.with_session(token, |s| s.shipping = Some(ship)) {
@@ -301,19 +367,33 @@ async fn checkout_submit<L: Layout>(State(store): App, viewer: Viewer, Form(form
 }
 
 async fn review<L: Layout>(State(store): App, viewer: Viewer) -> Response {
-    let Some((_, session)) = &viewer.0 else { return to_signin::<L>(L::PATHS.review) };
+    let Some((_, session)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.review);
+    };
     if session.cart.is_empty() {
         return see_other(L::PATHS.cart);
     }
-    let Some(ship) = &session.shipping else { return see_other(L::PATHS.checkout) };
+    let Some(ship) = &session.shipping else {
+        return see_other(L::PATHS.checkout);
+    };
     let lines = lines(&session.cart, &store.faults());
     let total = lines.iter().map(|l| l.price.times(l.qty)).sum();
-    let ship_to = ShipTo { name: &ship.name, address: &ship.address, postal_code: &ship.postal_code };
-    page::<L>(&viewer, "Review your order", L::review(&lines, &ship_to, total))
+    let ship_to = ShipTo {
+        name: &ship.name,
+        address: &ship.address,
+        postal_code: &ship.postal_code,
+    };
+    page::<L>(
+        &viewer,
+        "Review your order",
+        L::review(&lines, &ship_to, total),
+    )
 }
 
 async fn place<L: Layout>(State(store): App, viewer: Viewer) -> Response {
-    let Some((token, _)) = &viewer.0 else { return to_signin::<L>(L::PATHS.review) };
+    let Some((token, _)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.review);
+    };
     let entry = match store.place(token) {
         Ok(entry) => entry,
         Err(PlaceError::SignedOut) => return to_signin::<L>(L::PATHS.review),
@@ -321,7 +401,9 @@ async fn place<L: Layout>(State(store): App, viewer: Viewer) -> Response {
         Err(PlaceError::NoShipping) => return see_other(L::PATHS.checkout),
     };
     tracing::info!(order = %entry.order_number, total = %entry.total, "demo store: order placed");
-    let scoped = store.faults().for_skus(entry.items.iter().map(|i| i.sku.as_str()));
+    let scoped = store
+        .faults()
+        .for_skus(entry.items.iter().map(|i| i.sku.as_str()));
     if scoped.hangs_at(Step::Place) {
         // The order is in the ledger; only the answer goes missing.
         return hang(&store).await;
@@ -329,9 +411,17 @@ async fn place<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     see_other(&L::PATHS.confirmation_of(&entry.order_number))
 }
 
-async fn confirmation<L: Layout>(State(store): App, viewer: Viewer, Path(number): Path<String>) -> Response {
-    let Some(entry) = store.order(&number) else { return not_found::<L>(&viewer) };
-    let scoped = store.faults().for_skus(entry.items.iter().map(|i| i.sku.as_str()));
+async fn confirmation<L: Layout>(
+    State(store): App,
+    viewer: Viewer,
+    Path(number): Path<String>,
+) -> Response {
+    let Some(entry) = store.order(&number) else {
+        return not_found::<L>(&viewer);
+    };
+    let scoped = store
+        .faults()
+        .for_skus(entry.items.iter().map(|i| i.sku.as_str()));
     if scoped.hangs_at(Step::Confirmation) {
         return hang(&store).await;
     }

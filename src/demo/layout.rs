@@ -85,21 +85,24 @@ pub trait Layout: Send + Sync + 'static {
     fn checkout(error: Option<&str>) -> String;
     fn review(lines: &[Line], ship_to: &ShipTo<'_>, total: Cents) -> String;
     fn confirmation(order_number: Option<&str>) -> String;
+    /// The body of the 404 page.
+    fn not_found() -> String;
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn esc(text: &str) -> String {
-    text.chars().fold(String::with_capacity(text.len()), |mut out, c| {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-        out
-    })
+    text.chars()
+        .fold(String::with_capacity(text.len()), |mut out, c| {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+            out
+        })
 }
 
 /// The schema.org Product JSON-LD block both layouts embed, as real stores
@@ -133,19 +136,18 @@ pub fn json_ld(view: &ProductView) -> String {
         kind: "Product",
         name: view.product.name,
         sku: view.product.sku,
-        offers: Offer { kind: "Offer", price: view.price.plain(), currency: "EUR", availability },
+        offers: Offer {
+            kind: "Offer",
+            price: view.price.plain(),
+            currency: "EUR",
+            availability,
+        },
     };
     // Names are our own; still, never let `</script>` end the block early.
-    let json = serde_json::to_string(&ld).unwrap_or_default().replace("</", "<\\/");
+    let json = serde_json::to_string(&ld)
+        .unwrap_or_default()
+        .replace("</", "<\\/");
     format!("<script type=\"application/ld+json\">{json}</script>")
-}
-
-/// The body of a 404 page, shared by both layouts (`id` for the classic
-/// contract, `class` for selectors in the alt style).
-pub fn not_found_body() -> String {
-    "<h1 id=\"not-found\" class=\"not-found\">Page not found</h1>\n\
-     <p>We could not find that page.</p>"
-        .into()
 }
 
 /// A bot-check interstitial. It has no store header on purpose: on real
@@ -153,7 +155,7 @@ pub fn not_found_body() -> String {
 pub fn challenge_page() -> String {
     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
      <title>Just a moment...</title></head>\n<body>\n\
-     <div id=\"challenge\" class=\"challenge\">Please verify you are a human</div>\n\
+     <div id=\"challenge\">Please verify you are a human</div>\n\
      </body></html>\n"
         .into()
 }
@@ -162,7 +164,7 @@ pub fn challenge_page() -> String {
 pub fn blocked_page() -> String {
     "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
      <title>Access denied</title></head>\n<body>\n\
-     <h1 id=\"access-denied\" class=\"access-denied\">Access denied</h1>\n\
+     <h1 id=\"access-denied\">Access denied</h1>\n\
      <p>You don't have permission to access this page.</p>\n\
      </body></html>\n"
         .into()
@@ -175,13 +177,20 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]
     fn json_ld_has_the_offer_in_contract_order() {
         let product = catalog::product("paper-towels").unwrap();
-        let view = ProductView { product, price: product.price, in_stock: true };
+        let view = ProductView {
+            product,
+            price: product.price,
+            in_stock: true,
+        };
         assert!(json_ld(&view).contains(
             r#""offers":{"@type":"Offer","price":"6.49","priceCurrency":"EUR","availability":"https://schema.org/InStock"}"#
         ));

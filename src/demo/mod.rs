@@ -35,7 +35,7 @@ use axum::routing::get;
 use axum::{middleware, Router};
 use tokio::task::JoinHandle;
 
-pub use catalog::{Product, PRODUCTS};
+pub use catalog::{Cents, Product, PRODUCTS};
 pub use faults::{FaultSet, Faults, Step};
 pub use flow::SESSION_COOKIE;
 pub use state::{LedgerEntry, LedgerLine};
@@ -86,7 +86,10 @@ impl DemoStore {
     pub async fn spawn(listen: SocketAddr) -> Result<DemoStore, DemoError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|source| DemoError::Bind { addr: listen, source })?;
+            .map_err(|source| DemoError::Bind {
+                addr: listen,
+                source,
+            })?;
         let addr = listener.local_addr().map_err(DemoError::LocalAddr)?;
         let store = Arc::new(Store::default());
         let stop = store.shutdown.clone();
@@ -98,7 +101,11 @@ impl DemoStore {
             }
         });
         tracing::info!(%addr, "demo store listening");
-        Ok(DemoStore { addr, store, task: Some(task) })
+        Ok(DemoStore {
+            addr,
+            store,
+            task: Some(task),
+        })
     }
 
     /// The address actually bound.

@@ -70,7 +70,10 @@ impl Session {
     fn add(&mut self, product: &'static catalog::Product, qty: u32) {
         match self.cart.iter_mut().find(|l| l.product.sku == product.sku) {
             Some(line) => line.qty = (line.qty + qty).min(MAX_QTY),
-            None => self.cart.push(CartLine { product, qty: qty.min(MAX_QTY) }),
+            None => self.cart.push(CartLine {
+                product,
+                qty: qty.min(MAX_QTY),
+            }),
         }
     }
 }
@@ -103,13 +106,19 @@ pub struct Store {
 impl Store {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic in a handler must not take the whole demo store down.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Starts a session for `email` and returns its cookie token.
     pub fn sign_in(&self, email: &str) -> String {
         let token = new_token();
-        let session = Session { email: email.to_owned(), cart: Vec::new(), shipping: None };
+        let session = Session {
+            email: email.to_owned(),
+            cart: Vec::new(),
+            shipping: None,
+        };
         self.lock().sessions.insert(token.clone(), session);
         token
     }
@@ -146,20 +155,36 @@ impl Store {
     /// exactly once however the response fares afterwards.
     pub fn place(&self, token: &str) -> Result<LedgerEntry, PlaceError> {
         let mut inner = self.lock();
-        let Inner { sessions, ledger, orders_placed, faults } = &mut *inner;
+        let Inner {
+            sessions,
+            ledger,
+            orders_placed,
+            faults,
+        } = &mut *inner;
         let session = sessions.get_mut(token).ok_or(PlaceError::SignedOut)?;
         if session.cart.is_empty() {
             return Err(PlaceError::EmptyCart);
         }
         let shipping = session.shipping.clone().ok_or(PlaceError::NoShipping)?;
-        let priced: Vec<(CartLine, Cents)> =
-            session.cart.drain(..).map(|l| (l, faults.price_of(l.product))).collect();
+        let priced: Vec<(CartLine, Cents)> = session
+            .cart
+            .drain(..)
+            .map(|l| (l, faults.price_of(l.product)))
+            .collect();
         let entry = LedgerEntry {
             order_number: format!("D-{}", FIRST_ORDER + *orders_placed),
-            total: priced.iter().map(|(l, p)| p.times(l.qty)).sum::<Cents>().plain(),
+            total: priced
+                .iter()
+                .map(|(l, p)| p.times(l.qty))
+                .sum::<Cents>()
+                .plain(),
             items: priced
                 .iter()
-                .map(|(l, p)| LedgerLine { sku: l.product.sku.into(), qty: l.qty, price: p.plain() })
+                .map(|(l, p)| LedgerLine {
+                    sku: l.product.sku.into(),
+                    qty: l.qty,
+                    price: p.plain(),
+                })
                 .collect(),
             name: shipping.name,
             address: shipping.address,
@@ -178,7 +203,11 @@ impl Store {
 
     /// The ledger entry with this order number.
     pub fn order(&self, order_number: &str) -> Option<LedgerEntry> {
-        self.lock().ledger.iter().find(|e| e.order_number == order_number).cloned()
+        self.lock()
+            .ledger
+            .iter()
+            .find(|e| e.order_number == order_number)
+            .cloned()
     }
 
     /// Clears faults, carts (with their shipping data) and the ledger.
@@ -202,7 +231,10 @@ impl Store {
     /// Adds an item to every live session's cart; returns how many carts.
     pub fn plant(&self, product: &'static catalog::Product, qty: u32) -> usize {
         let mut inner = self.lock();
-        inner.sessions.values_mut().for_each(|s| s.add(product, qty));
+        inner
+            .sessions
+            .values_mut()
+            .for_each(|s| s.add(product, qty));
         inner.sessions.len()
     }
 
@@ -258,10 +290,17 @@ mod tests {
         store.add_to_cart(&t, soap(), 2);
         assert_eq!(store.place(&t), Err(PlaceError::NoShipping));
         store.with_session(&t, |s| {
-            s.shipping = Some(Shipping { name: "A".into(), address: "B".into(), postal_code: "C".into() })
+            s.shipping = Some(Shipping {
+                name: "A".into(),
+                address: "B".into(),
+                postal_code: "C".into(),
+            })
         });
         let entry = store.place(&t).unwrap();
-        assert_eq!((entry.order_number.as_str(), entry.total.as_str()), ("D-1001", "6.58"));
+        assert_eq!(
+            (entry.order_number.as_str(), entry.total.as_str()),
+            ("D-1001", "6.58")
+        );
         assert_eq!(store.place(&t), Err(PlaceError::EmptyCart));
         assert_eq!(store.ledger(), vec![entry]);
     }
