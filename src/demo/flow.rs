@@ -411,6 +411,9 @@ async fn place<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     see_other(&L::PATHS.confirmation_of(&entry.order_number))
 }
 
+/// Viewable without a session: the order number in the URL is the key, as
+/// on many real stores' "thank you" pages, so a sign-out right after Place
+/// Order does not hide whether the order went through.
 async fn confirmation<L: Layout>(
     State(store): App,
     viewer: Viewer,
