@@ -6,6 +6,7 @@
 
 mod cancel;
 mod catalog;
+mod demo_store;
 mod enqueue;
 mod queue;
 mod resume;
@@ -71,6 +72,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the built-in demo storefront (sign in as demo@example.com / demo).
+    DemoStore {
+        #[arg(long, default_value = "127.0.0.1:8724")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 /// How a command ended, mapped to the exit code.
@@ -123,6 +129,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Retry { id } => retry::run(&config, id).await,
         Command::Cancel { id } => cancel::run(&config, id).await,
         Command::Catalog { json } => catalog::run(&config, json),
+        Command::DemoStore { listen } => demo_store::run(listen).await,
     }
 }
 
