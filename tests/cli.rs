@@ -51,7 +51,8 @@ fn bad_configuration_exits_2_naming_the_problem_and_writes_nothing() {
     )
     .unwrap();
     let missing = env.path().join("missing.toml");
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             vec![("RESTOCK_POLL_INTERVAL", "soon")],
             vec!["RESTOCK_POLL_INTERVAL", "soon", "90s"],

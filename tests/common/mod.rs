@@ -28,15 +28,17 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let catalog = dir.path().join("catalog.toml");
         std::fs::write(&catalog, catalog_toml(items)).unwrap();
-        let mut config = Config::default();
-        config.state_dir = dir.path().join("state");
-        config.catalog = catalog;
-        config.listen = "127.0.0.1:0".parse().unwrap();
-        config.poll_interval = Duration::from_millis(200);
-        config.buy_timeout = Duration::from_secs(5);
-        config.debounce = Duration::from_secs(600);
-        config.stall_after = Some(Duration::from_secs(2));
-        config.shutdown_grace = Duration::from_secs(2);
+        let config = Config {
+            state_dir: dir.path().join("state"),
+            catalog,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            poll_interval: Duration::from_millis(200),
+            buy_timeout: Duration::from_secs(5),
+            debounce: Duration::from_secs(600),
+            stall_after: Some(Duration::from_secs(2)),
+            shutdown_grace: Duration::from_secs(2),
+            ..Config::default()
+        };
         Env { dir, config }
     }
 
