@@ -53,6 +53,8 @@ pub struct Parts {
     pub probe: Arc<dyn Probe>,
     /// Store names the catalog may use; `None` skips the check.
     pub known_stores: Option<Vec<String>>,
+    /// Where stored timestamps come from (tests move it).
+    pub clock: crate::model::Clock,
 }
 
 impl Parts {
@@ -62,6 +64,7 @@ impl Parts {
             heartbeat: Arc::new(NoHeartbeat),
             probe: Arc::new(NoProbe),
             known_stores: None,
+            clock: crate::model::Clock::system(),
         }
     }
 }
@@ -94,7 +97,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         source,
     })?;
     let lock = lock_state_dir(config)?;
-    let queue = Queue::open(&config.db_path())?;
+    let queue = Queue::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&queue, config.max_recoveries).await?;
 
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
