@@ -250,6 +250,12 @@ impl Queue {
     /// Queues an order unless the engine is paused or the item has a live
     /// or recent order; all three decided in one `IMMEDIATE` transaction so
     /// concurrent requests cannot both slip through.
+    ///
+    /// Time windows (debounce here, cooldown and caps in the engine) read a
+    /// timestamp from the future — the clock went back — as "now": a
+    /// backward jump never shortens a window, it lasts until the clock has
+    /// caught up and then its full length. A forward jump ends windows early
+    /// by the jump; the wall clock is the only clock that survives a restart.
     pub async fn enqueue(
         &self,
         item: &str,
@@ -267,9 +273,9 @@ impl Queue {
             let existing: Option<(i64, String)> = tx
                 .query_row(
                     "SELECT id, status FROM orders WHERE item = ?1 AND status != 'cancelled'
-                       AND (status IN ('pending', 'in_progress') OR created_at >= ?2)
+                       AND (status IN ('pending', 'in_progress') OR MIN(created_at, ?3) > ?2)
                      ORDER BY id DESC LIMIT 1",
-                    params![item, since],
+                    params![item, since, now],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
