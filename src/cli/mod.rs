@@ -8,6 +8,7 @@ mod cancel;
 mod catalog;
 mod demo_store;
 mod enqueue;
+mod failures;
 mod queue;
 mod resume;
 mod retry;
@@ -72,6 +73,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recent orders that failed or need you, with reasons and screenshots.
+    Failures {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the built-in demo storefront (sign in as demo@example.com / demo).
     DemoStore {
         #[arg(long, default_value = "127.0.0.1:8724")]
@@ -129,6 +137,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Retry { id } => retry::run(&config, id).await,
         Command::Cancel { id } => cancel::run(&config, id).await,
         Command::Catalog { json } => catalog::run(&config, json),
+        Command::Failures { limit, json } => failures::run(&config, limit, json).await,
         Command::DemoStore { listen } => demo_store::run(listen).await,
     }
 }
