@@ -204,7 +204,7 @@ async fn enqueue_goes_through_a_running_server_and_failures_lists_what_went_wron
     let mut events = running.handle.subscribe();
     let addr = running.addr.to_string();
     let out = tokio::task::spawn_blocking({
-        let env_vars = vec![("RESTOCK_LISTEN".to_string(), addr)];
+        let env_vars = [("RESTOCK_LISTEN".to_string(), addr)];
         let env_ref = Env {
             dir: tempfile::tempdir().unwrap(),
             config: env.config.clone(),
