@@ -3,5 +3,6 @@
 //! Data flows one way: [`intake`] -> [`queue`] -> [`engine`] -> [`purchase`]
 //! -> result -> [`queue`] / notify.
 
+pub mod demo;
 pub mod model;
 pub mod purchase;
