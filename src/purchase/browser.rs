@@ -536,6 +536,14 @@ mod tests {
         std::os::unix::fs::symlink("/tmp/gone", dir.path().join("SingletonSocket")).unwrap();
         clear_stale_singleton(dir.path()).unwrap();
         assert!(fs::symlink_metadata(&lock).is_err());
+        // A live pid that is not a browser on this profile (a reused pid).
+        std::os::unix::fs::symlink(
+            format!("{}-{}", hostname().unwrap(), std::process::id()),
+            &lock,
+        )
+        .unwrap();
+        clear_stale_singleton(dir.path()).unwrap();
+        assert!(fs::symlink_metadata(&lock).is_err());
         assert!(fs::symlink_metadata(dir.path().join("SingletonSocket")).is_err());
     }
 }

@@ -199,7 +199,6 @@ pub(crate) async fn buy(
     };
     let result = run.go().await;
     let outcome = run.finish(result).await;
-    drop(run);
     session.close().await;
     outcome
 }
@@ -517,7 +516,19 @@ async fn check_session_inner(settings: &BrowserSettings, store: &StoreDef) -> Se
         Ok(session) => session,
         Err(e) => return unknown(format!("could not start the browser: {e}")),
     };
-    let check = read_session(&mut Tab::new(session.page(), settings.step_timeout), store).await;
+    let mut tab = Tab::new(session.page(), settings.step_timeout);
+    let mut check = read_session(&mut tab, store).await;
+    if check.state == SessionState::Unknown {
+        let path = settings.screenshots_dir.join(format!(
+            "session-{}-{}.png",
+            store.name,
+            crate::model::now_ms()
+        ));
+        if let Some(path) = save_screenshot(&tab, path).await {
+            let detail = check.detail.take().unwrap_or_default();
+            check.detail = Some(format!("{detail} (screenshot: {})", path.display()));
+        }
+    }
     session.close().await;
     check
 }
@@ -568,7 +579,6 @@ pub(crate) async fn sign_in_with_form(
     let session = open(settings, &store.name, settings.headless).await?;
     let mut tab = Tab::new(session.page(), settings.step_timeout);
     let result = fill_signin(&mut tab, store, form, email, password).await;
-    drop(tab);
     session.close().await;
     result.map_err(|e| PurchaseError::Browser(format!("signing in to `{}`: {e}", store.name)))
 }
@@ -629,7 +639,6 @@ pub(crate) async fn login(
         r = watch_signin(&mut tab, store) => r,
         () = cancel => Ok(SessionState::SignedOut),
     };
-    drop(tab);
     session.close().await;
     result
 }
@@ -680,7 +689,6 @@ pub(crate) async fn dump_dom(
         screenshot: out_dir.join(format!("{stem}.png")),
     };
     let result = save_dom(&mut tab, &target, &dump).await;
-    drop(tab);
     session.close().await;
     result
         .map(|()| dump)

@@ -211,8 +211,9 @@ pub struct BrowserSettings {
     pub headless: bool,
     /// One persistent profile per store lives in `<profiles_dir>/<store>`.
     pub profiles_dir: PathBuf,
-    /// Where diagnostics outside a buy (none yet besides `dump_dom`'s own
-    /// directory) put screenshots; buys use `BuyProgress::screenshot_path`.
+    /// Where the session check puts a screenshot when it cannot tell the
+    /// state (block, challenge, timeout); buys use
+    /// `BuyProgress::screenshot_path`.
     pub screenshots_dir: PathBuf,
     pub stores: Arc<StoreRegistry>,
     /// The owner's checkout values (`name`, `address`, `postal_code`, ...),

@@ -377,12 +377,14 @@ impl<'p> Tab<'p> {
         self.eval(js, self.timeout).await
     }
 
-    /// Writes a PNG of the page to `path` (creating its directory), within
-    /// `limit`.
+    /// Writes a PNG of the visible part of the page to `path` (creating its
+    /// directory), within `limit`. Not full-page: that resizes the view and
+    /// waits for a new frame, which never comes while a navigation hangs,
+    /// exactly when the owner needs the picture most.
     pub async fn screenshot(&self, path: &Path, limit: Duration) -> Result<(), TabError> {
         let params = ScreenshotParams::builder()
             .format(CaptureScreenshotFormat::Png)
-            .full_page(true)
+            .full_page(false)
             .build();
         let png = match tokio::time::timeout(limit, self.page.screenshot(params)).await {
             Ok(Ok(png)) => png,
