@@ -443,12 +443,16 @@ async fn hang_at_place_then_dropped_by_the_engine_leaves_nothing() {
     w.fault(json!({"hang": "place"})).await;
     let progress = w.recorder();
     let req = w.demo_request("dish-soap", false);
-    let result = tokio::time::timeout(Duration::from_secs(15), w.buy(&req, &progress)).await;
+    let result = tokio::time::timeout(Duration::from_secs(8), w.buy(&req, &progress)).await;
     assert!(
         result.is_err(),
         "the buy should still be hanging: {result:?}"
     );
     assert_eq!(progress.phases().last(), Some(&Phase::Submitted));
+    // At once, while the killed browser may still be exiting: the profile
+    // is usable again (no "profile in use").
+    let check = factory(&w.settings, "demo").unwrap().check_session().await;
+    assert_eq!(check.state, SessionState::SignedIn, "{check:?}");
     w.assert_no_chromium().await;
     assert!(w.demo.ledger().len() <= 1);
     w.end().await;

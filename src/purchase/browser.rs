@@ -12,7 +12,9 @@
 //!   renderers and helpers too, and a Ctrl-C meant for restock's terminal is
 //!   handled by restock, not by the browser mid-checkout.
 //! - The main process gets `PR_SET_PDEATHSIG(SIGKILL)`: if restock itself is
-//!   killed, Chromium does not live on holding the profile.
+//!   killed, Chromium does not live on holding the profile. (The signal
+//!   fires when the *thread* that spawned it exits; launches run on runtime
+//!   worker threads, which live as long as the runtime.)
 //! - A profile is used by one restock browser at a time (an `flock` on
 //!   `restock.lock` inside it): a second user fails fast with
 //!   [`BrowserError::ProfileBusy`] instead of two browsers corrupting one
@@ -69,6 +71,10 @@ const SINGLETON_FILES: [&str; 3] = ["SingletonLock", "SingletonSocket", "Singlet
 
 /// How long a clean close may take before the session is killed anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a Chromium that still holds a profile may take to exit (it was
+/// killed a moment ago) before the profile counts as in use.
+const OWNER_EXIT_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
@@ -210,15 +216,22 @@ impl ProfileLock {
 }
 
 /// Removes Chromium's singleton files left by a browser that was killed,
-/// unless a live Chromium on this host still uses the profile. Only called
-/// while holding the [`ProfileLock`].
+/// unless a live Chromium on this host still uses the profile. A browser
+/// that was just killed (a cancelled buy) gets [`OWNER_EXIT_GRACE`] to
+/// finish exiting. Blocking: call it off the runtime, holding the
+/// [`ProfileLock`].
 fn clear_stale_singleton(profile: &Path) -> Result<(), BrowserError> {
     if let Ok(target) = fs::read_link(profile.join("SingletonLock")) {
-        if let Some(pid) = live_owner(&target.to_string_lossy(), profile) {
-            return Err(BrowserError::ProfileInUse {
-                path: profile.to_path_buf(),
-                pid,
-            });
+        let target = target.to_string_lossy();
+        let deadline = std::time::Instant::now() + OWNER_EXIT_GRACE;
+        while let Some(pid) = live_owner(&target, profile) {
+            if std::time::Instant::now() >= deadline {
+                return Err(BrowserError::ProfileInUse {
+                    path: profile.to_path_buf(),
+                    pid,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
     for name in SINGLETON_FILES {
@@ -311,8 +324,14 @@ impl BrowserSession {
     /// Starts Chromium on `opts.profile` and opens a blank tab, all within
     /// `opts.launch_timeout`.
     pub async fn launch(opts: &LaunchOptions) -> Result<BrowserSession, BrowserError> {
-        let lock = ProfileLock::acquire(&opts.profile)?;
-        clear_stale_singleton(&opts.profile)?;
+        let profile = opts.profile.clone();
+        let lock = tokio::task::spawn_blocking(move || {
+            let lock = ProfileLock::acquire(&profile)?;
+            clear_stale_singleton(&profile)?;
+            Ok::<_, BrowserError>(lock)
+        })
+        .await
+        .map_err(|e| BrowserError::Cdp(format!("profile task failed: {e}")))??;
         let mut child = chrome_command(opts)
             .spawn()
             .map_err(|source| BrowserError::Spawn {
