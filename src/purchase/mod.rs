@@ -10,6 +10,12 @@
 //! `purchase::factory(config, store)` is the one way to get the real browser
 //! purchaser (buys, the probe, `login`, diagnostics all use it); the engine
 //! holds a factory behind the trait so tests can inject [`scripted`] ones.
+//!
+//! The real purchaser is three parts: [`browser`] launches Chromium on the
+//! store's persistent profile and guarantees it is gone afterwards;
+//! [`store`] reads store definitions (TOML: URLs, selectors, markers); and
+//! the flow (private) walks every store through the same phases. The
+//! [`BrowserSettings`] tie them to the owner's config.
 
 pub mod browser;
 mod flow;
@@ -267,7 +273,7 @@ pub fn factory(
 /// [`factory`] behind the engine's [`PurchaserFactory`] trait.
 #[derive(Debug, Clone)]
 pub struct BrowserFactory {
-    settings: Arc<BrowserSettings>,
+    pub settings: Arc<BrowserSettings>,
 }
 
 impl BrowserFactory {
