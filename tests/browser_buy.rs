@@ -425,6 +425,27 @@ async fn unconfirmed_submit_is_needs_review_never_failed() {
     let mut w = World::new().await;
     w.settings.step_timeout = Duration::from_secs(3);
     w.sign_in("demo").await;
+
+    // A hang before submit is a transient failure: retry is safe.
+    w.fault(json!({"hang": "add"})).await;
+    let progress = w.recorder();
+    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
+    assert!(outcome.retryable, "{outcome:?}");
+    assert!(
+        outcome
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("timed out"),
+        "{outcome:?}"
+    );
+    assert_eq!(progress.phases(), vec![Phase::Browsing, Phase::Cart]);
+    assert_screenshot(&outcome);
+    assert!(w.demo.ledger().is_empty());
+
+    // After submit the same kind of hang is never `failed`.
+    w.admin("reset", json!({})).await;
     w.fault(json!({"hang": "confirmation"})).await;
     let progress = w.recorder();
     let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
