@@ -6,6 +6,7 @@
 
 mod cancel;
 mod catalog;
+mod demo;
 mod demo_store;
 mod enqueue;
 mod failures;
@@ -80,6 +81,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The whole loop offline: demo store, headless Chromium, one real order.
+    Demo,
     /// Serve the built-in demo storefront (sign in as demo@example.com / demo).
     DemoStore {
         #[arg(long, default_value = "127.0.0.1:8724")]
@@ -138,6 +141,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Cancel { id } => cancel::run(&config, id).await,
         Command::Catalog { json } => catalog::run(&config, json),
         Command::Failures { limit, json } => failures::run(&config, limit, json).await,
+        Command::Demo => demo::run(&config).await,
         Command::DemoStore { listen } => demo_store::run(listen).await,
     }
 }
