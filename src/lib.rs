@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod heartbeat;
 pub mod intake;
 pub mod model;
 pub mod purchase;
