@@ -575,13 +575,13 @@ impl Inner {
                 Ok(()) => {
                     if s.failures > 0 {
                         tracing::info!(
-                            monitor = label,
+                            monitor = %label,
                             said,
                             after = s.failures,
                             "heartbeat monitor answering again"
                         );
                     } else {
-                        tracing::debug!(monitor = label, said, rtt_ms = rtt, "ping acknowledged");
+                        tracing::debug!(monitor = %label, said, rtt_ms = rtt, "ping acknowledged");
                     }
                     s.last_ack = Some(now_ms());
                     s.rtt_ms = Some(rtt);
@@ -591,7 +591,7 @@ impl Inner {
                 Err(e) => {
                     let e = m.target.scrub(e);
                     s.failures += 1;
-                    tracing::warn!(monitor = label, said, failures = s.failures, error = %e, "heartbeat ping failed");
+                    tracing::warn!(monitor = %label, said, failures = s.failures, error = %e, "heartbeat ping failed");
                     s.last_error = Some(e);
                 }
             }
@@ -599,7 +599,7 @@ impl Inner {
         };
         if let Some(queue) = &self.queue {
             if let Err(e) = store::save(queue, snapshot).await {
-                tracing::warn!(monitor = label, error = %e, "cannot record the heartbeat ping");
+                tracing::warn!(monitor = %label, error = %e, "cannot record the heartbeat ping");
             }
         }
     }
@@ -721,6 +721,7 @@ fn beat_ping(say: Say, activity: &Activity, summary: Option<&QueueSummary>) -> P
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)] // configs built up field by field
 mod tests {
     use super::*;
     use crate::queue::Pause;

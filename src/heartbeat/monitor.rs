@@ -530,7 +530,7 @@ fn label_for(url: &Url, secret: &Secret) -> (String, Vec<String>) {
             let mut hidden = vec![tail.clone()];
             hidden.extend(
                 url.path_segments()
-                    .and_then(|s| s.filter(|s| !s.is_empty()).next_back())
+                    .and_then(|mut s| s.rfind(|s| !s.is_empty()))
                     .map(str::to_string),
             );
             hidden.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
