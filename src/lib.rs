@@ -13,4 +13,5 @@ pub mod intake;
 pub mod model;
 pub mod purchase;
 pub mod queue;
+pub mod screenshots;
 pub mod server;

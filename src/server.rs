@@ -113,6 +113,12 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let lock = lock_state_dir(config)?;
     let queue = Queue::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&queue, config.max_recoveries).await?;
+    crate::screenshots::prune_in_background(
+        config.screenshots_dir(),
+        config.screenshot_max_age,
+        config.screenshot_max_count as usize,
+    )
+    .await;
 
     let systemd = Systemd::from_env();
     for warning in heartbeat::timing_warnings(config, systemd.as_ref().and_then(Systemd::watchdog))
