@@ -9,6 +9,8 @@ pub mod config;
 pub mod engine;
 pub mod intake;
 pub mod model;
+pub mod notify;
+pub mod probe;
 pub mod purchase;
 pub mod queue;
 pub mod server;

@@ -52,7 +52,7 @@ const MIGRATIONS: &[&str] = &[
     // 2: heartbeat monitor state (src/heartbeat).
     "SELECT 1;",
     // 3: store session state (src/probe).
-    "SELECT 1;",
+    crate::probe::sessions::MIGRATION,
 ];
 
 const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \

@@ -37,6 +37,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error("{0}")]
+    Probe(String),
 }
 
 impl ServeError {
@@ -53,6 +55,9 @@ pub struct Parts {
     pub probe: Arc<dyn Probe>,
     /// Store names the catalog may use; `None` skips the check.
     pub known_stores: Option<Vec<String>>,
+    /// Run the session probe from the config (`RESTOCK_SESSION_CHECK`,
+    /// schedule, gate) through `factory`, replacing `probe`. `serve` sets it.
+    pub session_probe: bool,
 }
 
 impl Parts {
@@ -62,6 +67,7 @@ impl Parts {
             heartbeat: Arc::new(NoHeartbeat),
             probe: Arc::new(NoProbe),
             known_stores: None,
+            session_probe: false,
         }
     }
 }
@@ -73,6 +79,7 @@ pub struct Running {
     pub queue: Queue,
     pub catalog: SharedCatalog,
     shutdown: CancellationToken,
+    schedule: Option<crate::probe::Scheduled>,
     engine: JoinHandle<()>,
     intake: JoinHandle<std::io::Result<()>>,
     _lock: std::fs::File,
@@ -98,16 +105,24 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     recovery::recover(&queue, config.max_recoveries).await?;
 
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
+    let notifier = crate::notify::Notifier::from_config(config)
+        .map_err(|e| ServeError::Probe(e.to_string()))?;
     let engine = Engine::new(
         queue.clone(),
         catalog.clone(),
-        parts.factory,
+        parts.factory.clone(),
         Settings::from_config(config),
     )
-    .with_heartbeat(parts.heartbeat)
-    .with_probe(parts.probe);
+    .with_heartbeat(parts.heartbeat);
     let handle = engine.handle();
+    let (probe, schedule) = if parts.session_probe {
+        session_probe(config, &queue, parts.factory, &notifier, &handle).await?
+    } else {
+        (parts.probe, None)
+    };
+    let engine = engine.with_probe(probe);
     let shutdown = CancellationToken::new();
+    crate::notify::watch_pauses(handle.clone(), queue.clone(), notifier, shutdown.clone());
     let intake = Intake {
         queue: queue.clone(),
         catalog: catalog.clone(),
@@ -118,7 +133,10 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         cooldown: config.cooldown,
         stall_after: config.stall_after(),
         known_stores: parts.known_stores.map(Arc::new),
-        health_extra: None,
+        health_extra: Some(Arc::new({
+            let queue = queue.clone();
+            move || Box::pin(crate::probe::health_json(queue.clone()))
+        })),
     };
     let engine = tokio::spawn(engine.run(shutdown.clone()));
     let stop = shutdown.clone();
@@ -132,10 +150,34 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         queue,
         catalog,
         shutdown,
+        schedule,
         engine,
         intake,
         _lock: lock,
     })
+}
+
+/// The session probe, its schedule (marks it due, wakes the loop) and the
+/// start-up catch-up.
+async fn session_probe(
+    config: &Config,
+    queue: &Queue,
+    factory: Arc<dyn PurchaserFactory>,
+    notifier: &crate::notify::Notifier,
+    handle: &Arc<Handle>,
+) -> Result<(Arc<dyn Probe>, Option<crate::probe::Scheduled>), ServeError> {
+    use crate::probe::{Schedule, SessionProbe};
+    let schedule = Schedule::parse(&config.session_check).map_err(ServeError::Probe)?;
+    let probe = SessionProbe::from_config(config, queue.clone(), factory, notifier.clone())
+        .map_err(ServeError::Probe)?
+        .with_handle(handle.clone());
+    let probe = Arc::new(probe);
+    probe.catch_up(&schedule).await;
+    let scheduled = probe
+        .schedule(&schedule)
+        .await
+        .map_err(|e| ServeError::Probe(e.to_string()))?;
+    Ok((probe, scheduled))
 }
 
 impl Running {
@@ -154,6 +196,9 @@ impl Running {
     /// wound down. The intake gets a few seconds for open connections.
     pub async fn wait(self) {
         let _ = self.engine.await;
+        if let Some(schedule) = self.schedule {
+            schedule.shutdown().await;
+        }
         match tokio::time::timeout(Duration::from_secs(5), self.intake).await {
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "intake stopped with an error"),
             Err(_) => tracing::warn!("intake did not close within 5s"),

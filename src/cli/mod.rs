@@ -7,11 +7,13 @@
 mod cancel;
 mod catalog;
 mod enqueue;
+mod probe;
 mod queue;
 mod resume;
 mod retry;
 mod serve;
 mod status;
+mod test_notify;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +73,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check now whether store profiles are still signed in (all with a
+    /// profile, or STORE); exits 1 when one is not.
+    Probe {
+        store: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message to every RESTOCK_NOTIFY channel.
+    TestNotify,
 }
 
 /// How a command ended, mapped to the exit code.
@@ -123,6 +134,8 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Retry { id } => retry::run(&config, id).await,
         Command::Cancel { id } => cancel::run(&config, id).await,
         Command::Catalog { json } => catalog::run(&config, json),
+        Command::Probe { store, json } => probe::run(&config, store.as_deref(), json).await,
+        Command::TestNotify => test_notify::run(&config).await,
     }
 }
 

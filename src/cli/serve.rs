@@ -5,9 +5,10 @@ use crate::config::Config;
 use crate::server::{self, Parts, ServeError};
 
 pub async fn run(config: Config) -> Result<(), CliError> {
-    let parts = Parts::new(
+    let mut parts = Parts::new(
         crate::purchase::default_factory(&config).map_err(|e| CliError::Config(e.to_string()))?,
     );
+    parts.session_probe = true;
     let running = server::start(&config, parts)
         .await
         .map_err(|e: ServeError| {

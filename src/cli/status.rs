@@ -2,7 +2,9 @@
 //! human, read from the database so it works with the server up or down.
 //!
 //! `--json` prints `{"paused": Pause|null, "counts": {status: n},
-//! "in_progress": [Order], "needs_attention": [Order], "state": {...}}`.
+//! "in_progress": [Order], "needs_attention": [Order], "state": {...},
+//! "sessions": [StoreSession]}`; the text form has one
+//! `Session  demo  signed in (checked 2h ago)` line per store.
 
 use std::collections::BTreeMap;
 
@@ -23,8 +25,9 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
         .collect();
     let in_progress = queue.recent(Some(Status::InProgress), 10).await?;
     let review = queue.recent(Some(Status::NeedsReview), 10).await?;
+    let sessions = crate::probe::sessions::list(&queue).await?;
     if json {
-        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review });
+        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "sessions": sessions });
         println!(
             "{}",
             serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?
@@ -60,6 +63,14 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
     );
     for o in in_progress.iter().chain(&review) {
         println!("{:<10} {}", "Order", order_line(o).trim_start());
+    }
+    for s in &sessions {
+        println!(
+            "{:<10} {:<6} {}",
+            "Session",
+            s.store,
+            crate::probe::describe(s)
+        );
     }
     Ok(())
 }
