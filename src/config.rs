@@ -80,6 +80,14 @@ pub struct Config {
     pub daily_cap: Option<Money>,
     /// Count-based cap on placed orders in a rolling 24 hours.
     pub max_orders_per_day: u32,
+    /// Retry failures that happened before Place Order and are marked
+    /// retryable (timeouts, browser crashes). Off by default.
+    pub auto_retry: bool,
+    /// Automatic retries per order.
+    pub auto_retry_max: u32,
+    /// First retry's delay; doubled for each further retry.
+    #[serde(with = "human_duration")]
+    pub auto_retry_backoff: Duration,
 
     // --- dead-man's switch (src/heartbeat) ---
     /// Monitor URLs (Healthchecks, Uptime Kuma push, or any URL for a plain
@@ -153,6 +161,9 @@ impl Default for Config {
             step_timeout: Duration::from_secs(30),
             daily_cap: None,
             max_orders_per_day: 10,
+            auto_retry: false,
+            auto_retry_max: 2,
+            auto_retry_backoff: Duration::from_secs(30),
             heartbeat_url: Vec::new(),
             heartbeat_interval: Duration::from_secs(60),
             heartbeat_timeout: Duration::from_secs(10),
@@ -243,7 +254,7 @@ impl Config {
         fig = fig.merge(EnvSnapshot::new(&env_map));
         let config: Config = fig
             .extract_lossy()
-            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+            .map_err(|e| ConfigError::Invalid(describe(e, &env_map)))?;
         config.validate()?;
         Ok(config)
     }
@@ -440,24 +451,56 @@ pub fn env_name(key: &str) -> String {
     format!("RESTOCK_{}", key.to_uppercase())
 }
 
-/// Turns figment's error into one line naming where the value came from.
-fn describe(e: figment::Error) -> String {
+/// What a key's value should look like, for the keys whose serde error
+/// alone would not say it.
+const EXPECTED: &[(&str, &str)] = &[
+    ("listen", "an address and port like `127.0.0.1:8723`"),
+    ("dry_run", "`true` or `false`"),
+    ("headless", "`true` or `false`"),
+    ("log_format", "`text` or `json`"),
+    ("max_recoveries", "a whole number like `3`"),
+    ("max_orders_per_day", "a whole number like `10`"),
+    ("auto_retry", "`true` or `false`"),
+    ("auto_retry_max", "a whole number like `2`"),
+    (
+        "store_urls",
+        "a table like `{demo=\"http://127.0.0.1:8724\"}`",
+    ),
+    (
+        "checkout",
+        "a table like `{name=\"Ada\", postal_code=\"10115\"}`",
+    ),
+];
+
+/// Turns figment's error into one line naming where the value came from,
+/// the value, and what is expected.
+fn describe(e: figment::Error, env: &BTreeMap<String, String>) -> String {
     let key = e.path.first().cloned().unwrap_or_default();
-    let origin = match e.metadata.as_ref().map(|m| m.name.to_string()) {
-        Some(name) if name.contains("environment") => env_name(&key),
-        Some(name) if name.contains("TOML") => {
-            let file = e
-                .metadata
-                .as_ref()
-                .and_then(|m| m.source.as_ref())
-                .map(|s| s.to_string())
-                .unwrap_or_default();
-            format!("{file}: key `{}`", e.path.join("."))
-        }
-        _ => format!("`{key}`"),
+    let from_env = e
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.name.contains("environment"));
+    let origin = if from_env {
+        env_name(&key)
+    } else {
+        let file = e
+            .metadata
+            .as_ref()
+            .and_then(|m| m.source.as_ref())
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        format!("{file}: key `{}`", e.path.join("."))
     };
-    let what = e.kind.to_string();
-    format!("{origin}: {what}")
+    let mut line = format!("{origin}: {}", e.kind);
+    if let Some(value) = env.get(&env_name(&key)).filter(|_| from_env) {
+        if !line.contains(value.as_str()) {
+            line.push_str(&format!(" (got `{value}`)"));
+        }
+    }
+    if let Some((_, expected)) = EXPECTED.iter().find(|(k, _)| *k == key) {
+        line.push_str(&format!("; expected {expected}"));
+    }
+    line
 }
 
 /// serde adapter for humane durations (`90s`, `5m`, `1h 30m`).

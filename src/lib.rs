@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod intake;
 pub mod model;

@@ -55,6 +55,8 @@ pub struct Parts {
     pub probe: Arc<dyn Probe>,
     /// Store names the catalog may use; `None` skips the check.
     pub known_stores: Option<Vec<String>>,
+    /// Where stored timestamps come from (tests move it).
+    pub clock: crate::model::Clock,
     /// Run the session probe from the config (`RESTOCK_SESSION_CHECK`,
     /// schedule, gate) through `factory`, replacing `probe`. `serve` sets it.
     pub session_probe: bool,
@@ -67,6 +69,7 @@ impl Parts {
             heartbeat: Arc::new(NoHeartbeat),
             probe: Arc::new(NoProbe),
             known_stores: None,
+            clock: crate::model::Clock::system(),
             session_probe: false,
         }
     }
@@ -78,6 +81,7 @@ pub struct Running {
     pub handle: Arc<Handle>,
     pub queue: Queue,
     pub catalog: SharedCatalog,
+    known_stores: Option<Arc<Vec<String>>>,
     shutdown: CancellationToken,
     schedule: Option<crate::probe::Scheduled>,
     engine: JoinHandle<()>,
@@ -101,10 +105,11 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         source,
     })?;
     let lock = lock_state_dir(config)?;
-    let queue = Queue::open(&config.db_path())?;
+    let queue = Queue::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&queue, config.max_recoveries).await?;
 
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
+    let known_stores = parts.known_stores.map(Arc::new);
     let notifier = crate::notify::Notifier::from_config(config)
         .map_err(|e| ServeError::Probe(e.to_string()))?;
     let engine = Engine::new(
@@ -132,7 +137,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         debounce: config.debounce,
         cooldown: config.cooldown,
         stall_after: config.stall_after(),
-        known_stores: parts.known_stores.map(Arc::new),
+        known_stores: known_stores.clone(),
         health_extra: Some(Arc::new({
             let queue = queue.clone();
             move || Box::pin(crate::probe::health_json(queue.clone()))
@@ -149,6 +154,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         handle,
         queue,
         catalog,
+        known_stores,
         shutdown,
         schedule,
         engine,
@@ -248,7 +254,8 @@ pub async fn run_until_signal(running: Running, config: &Config) -> std::io::Res
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                if let Err(e) = crate::catalog::reload(&running.catalog, &config.catalog, None) {
+                let known = running.known_stores.as_deref().map(Vec::as_slice);
+                if let Err(e) = crate::catalog::reload(&running.catalog, &config.catalog, known) {
                     tracing::error!(error = %e, "catalog reload failed; keeping the previous catalog");
                 }
             }

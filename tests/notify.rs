@@ -2,18 +2,18 @@
 //! item 7): each scheme's request shape, screenshots as files, bounded
 //! retries, and the engine never waiting on a receiver.
 
-mod common;
+mod rig;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{until, Receiver, Reply, TestFactory};
 use restock::config::Config;
 use restock::engine::Event;
 use restock::model::Status;
 use restock::notify::{Attachment, Message, Notifier, Priority, RetryPolicy};
 use restock::purchase::scripted::Script;
 use restock::purchase::Outcome;
+use rig::{until, Receiver, Reply, TestFactory};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -72,7 +72,7 @@ async fn each_scheme_sends_its_request_shape() {
         }
     }
     let reqs = r.wait_for(6).await;
-    let find = |path: &str| -> Vec<common::Recorded> {
+    let find = |path: &str| -> Vec<rig::Recorded> {
         reqs.iter().filter(|q| q.path == path).cloned().collect()
     };
 
@@ -217,7 +217,7 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
             .message("the store shows a bot check")
             .screenshot(shot.clone()),
     ));
-    let (engine, queue) = common::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let r = Receiver::spawn().await;
     let release = Arc::new(Notify::new());
     r.set_default(Reply::Hold(release.clone()));

@@ -5,7 +5,7 @@
 //! The same items against real Chromium and the demo store live in
 //! `tests/probe_browser.rs` once the browser purchaser has landed.
 
-mod common;
+mod rig;
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveTime;
-use common::{until, Receiver, TestFactory, WAIT};
 use restock::config::Config;
 use restock::engine::Event;
 use restock::model::{Money, Phase, Status};
@@ -23,6 +22,7 @@ use restock::probe::{sessions, Gate, ProbeSettings, SessionProbe, Stores, Window
 use restock::purchase::scripted::{Script, Step};
 use restock::purchase::{SessionCheck, SessionState};
 use restock::queue::Queue;
+use rig::{until, Receiver, TestFactory, WAIT};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -136,7 +136,7 @@ async fn the_probe_never_overlaps_a_buy() {
         Phase::Browsing,
         Step::WaitFor(hold_buy.clone()),
     ));
-    let (engine, queue) = common::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
     let probe = Arc::new(
         SessionProbe::new(
@@ -284,7 +284,7 @@ async fn cron_and_interval_schedules_mark_the_probe_due() {
     // Every second, through the probe into a running engine: probes follow.
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = common::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
     let probe = Arc::new(
         SessionProbe::new(
@@ -365,7 +365,7 @@ async fn the_gate_holds_a_due_probe_until_it_opens() {
         Arc::new(move || *clock.lock().unwrap())
     });
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = common::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
     let probe = Arc::new(
         SessionProbe::new(
@@ -451,7 +451,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
     factory.hang.store(true, Ordering::SeqCst);
-    let (engine, queue) = common::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     sessions::record(
         &queue,
         "demo",
@@ -535,7 +535,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
 async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = common::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let out = SessionCheck {
         state: SessionState::SignedOut,
         detail: None,
@@ -580,7 +580,7 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     // Two sources: the signed-out one is skipped, the next one buys.
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = common::engine(dir.path(), factory.clone(), &["demo", "corner"]);
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo", "corner"]);
     sessions::record(&queue, "demo", out, Duration::from_secs(60))
         .await
         .unwrap();

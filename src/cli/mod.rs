@@ -6,7 +6,10 @@
 
 mod cancel;
 mod catalog;
+mod demo;
+mod demo_store;
 mod enqueue;
+mod failures;
 mod probe;
 mod queue;
 mod resume;
@@ -73,6 +76,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Recent orders that failed or need you, with reasons and screenshots.
+    Failures {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The whole loop offline: demo store, headless Chromium, one real order.
+    Demo,
+    /// Serve the built-in demo storefront (sign in as demo@example.com / demo).
+    DemoStore {
+        #[arg(long, default_value = "127.0.0.1:8724")]
+        listen: std::net::SocketAddr,
+    },
     /// Check now whether store profiles are still signed in (all with a
     /// profile, or STORE); exits 1 when one is not.
     Probe {
@@ -134,6 +151,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Retry { id } => retry::run(&config, id).await,
         Command::Cancel { id } => cancel::run(&config, id).await,
         Command::Catalog { json } => catalog::run(&config, json),
+        Command::Failures { limit, json } => failures::run(&config, limit, json).await,
+        Command::Demo => demo::run(&config).await,
+        Command::DemoStore { listen } => demo_store::run(listen).await,
         Command::Probe { store, json } => probe::run(&config, store.as_deref(), json).await,
         Command::TestNotify => test_notify::run(&config).await,
     }

@@ -15,8 +15,11 @@ use crate::probe::{SessionProbe, StoreResult};
 use crate::purchase::SessionState;
 
 pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(), CliError> {
-    let factory =
-        crate::purchase::default_factory(config).map_err(|e| CliError::Config(e.to_string()))?;
+    let settings = crate::purchase::settings_from_config(config)
+        .map_err(|e| CliError::Config(e.to_string()))?;
+    let factory = std::sync::Arc::new(crate::purchase::BrowserFactory::new(std::sync::Arc::new(
+        settings,
+    )));
     let notifier = Notifier::from_config(config).map_err(|e| CliError::Config(e.to_string()))?;
     let queue = open_queue(config)?;
     let probe =

@@ -16,7 +16,7 @@ use crate::purchase::{SessionCheck, SessionState};
 use crate::queue::{Queue, QueueError};
 
 /// Creates the table; `queue::MIGRATIONS` applies it as schema version 3.
-pub const MIGRATION: &str = "CREATE TABLE store_sessions (
+pub const MIGRATION: &str = "CREATE TABLE IF NOT EXISTS store_sessions (
         store       TEXT PRIMARY KEY,
         state       TEXT NOT NULL,
         since       INTEGER NOT NULL,

@@ -1,0 +1,192 @@
+//! The "classic" layout, mounted at `/`: every element the purchaser needs
+//! has a stable `id`. The built-in `demo` store definition relies on these
+//! exact ids, so treat them as a published contract.
+
+use super::catalog::Cents;
+use super::layout::{esc, json_ld, Fields, Layout, Line, Paths, ProductView, ShipTo};
+
+/// The classic layout (see the module docs).
+pub struct Classic;
+
+impl Layout for Classic {
+    const PATHS: Paths = Paths {
+        home: "/",
+        signin: "/signin",
+        account: "/account",
+        product: "/product/{sku}",
+        cart_add: "/cart/add",
+        cart: "/cart",
+        cart_empty: "/cart/empty",
+        checkout: "/checkout",
+        review: "/review",
+        place: "/place",
+        confirmation: "/confirmation/{order}",
+    };
+    const FIELDS: Fields = Fields {
+        email: "email",
+        password: "password",
+        name: "name",
+        address: "address",
+        postal_code: "postal_code",
+    };
+
+    fn page(title: &str, who: Option<&str>, body: &str) -> String {
+        let who = match who {
+            Some(email) => format!(
+                "<span id=\"account-name\">Signed in as {}</span>",
+                esc(email)
+            ),
+            None => "<a id=\"signin-link\" href=\"/signin\">Sign in</a>".into(),
+        };
+        format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>{} - Demo Store</title></head>\n<body>\n\
+             <header><a id=\"home-link\" href=\"/\">Demo Store</a> {who} \
+             <a id=\"cart-link\" href=\"/cart\">Cart</a></header>\n\
+             <main>\n{body}\n</main>\n</body></html>\n",
+            esc(title)
+        )
+    }
+
+    fn home(products: &[ProductView]) -> String {
+        let items: String = products
+            .iter()
+            .map(|v| {
+                format!(
+                    "<li><a class=\"product-link\" href=\"/product/{}\">{}</a> {}</li>\n",
+                    v.product.sku,
+                    esc(v.product.name),
+                    v.price.euro()
+                )
+            })
+            .collect();
+        format!("<h1>Household staples</h1>\n<ul id=\"products\">\n{items}</ul>")
+    }
+
+    fn signin(next: &str, failed: bool) -> String {
+        let error = if failed {
+            "<p id=\"signin-error\">Wrong email or password</p>\n"
+        } else {
+            ""
+        };
+        format!(
+            "<h1>Sign in</h1>\n{error}\
+             <form id=\"signin-form\" method=\"post\" action=\"/signin\">\n\
+             <input type=\"hidden\" name=\"next\" value=\"{}\">\n\
+             <label>Email <input id=\"email\" name=\"email\"></label>\n\
+             <label>Password <input id=\"password\" name=\"password\" type=\"password\"></label>\n\
+             <button id=\"signin-submit\" type=\"submit\">Sign in</button>\n</form>",
+            esc(next)
+        )
+    }
+
+    fn account(email: &str) -> String {
+        format!(
+            "<h1 id=\"account\">Your account</h1>\n<p>Email: {}</p>",
+            esc(email)
+        )
+    }
+
+    fn product(view: &ProductView) -> String {
+        let p = view.product;
+        let buy = if view.in_stock {
+            format!(
+                "<div id=\"in-stock\">In stock</div>\n\
+                 <form id=\"add-form\" method=\"post\" action=\"/cart/add\">\n\
+                 <input type=\"hidden\" name=\"sku\" value=\"{}\">\n\
+                 <label>Quantity <input id=\"qty\" name=\"qty\" type=\"number\" value=\"1\"></label>\n\
+                 <button id=\"add-to-cart\" type=\"submit\">Add to cart</button>\n</form>",
+                p.sku
+            )
+        } else {
+            "<div id=\"out-of-stock\">Currently unavailable</div>".into()
+        };
+        format!(
+            "<h1 id=\"product-title\">{}</h1>\n{}\n\
+             <p><span id=\"price\" data-price=\"{}\">{}</span></p>\n{buy}",
+            esc(p.name),
+            json_ld(view),
+            view.price.plain(),
+            view.price.euro()
+        )
+    }
+
+    fn cart(lines: &[Line]) -> String {
+        if lines.is_empty() {
+            return "<h1>Your cart</h1>\n<p id=\"cart-empty\">Your cart is empty</p>".into();
+        }
+        format!(
+            "<h1>Your cart</h1>\n<ul id=\"cart-items\">\n{}</ul>\n\
+             <form method=\"post\" action=\"/cart/empty\">\
+             <button id=\"empty-cart\" type=\"submit\">Empty cart</button></form>\n\
+             <a id=\"checkout\" href=\"/checkout\">Checkout</a>",
+            item_list("cart-item", lines, false)
+        )
+    }
+
+    fn checkout(error: Option<&str>) -> String {
+        let error = error
+            .map(|e| format!("<p id=\"form-error\">{}</p>\n", esc(e)))
+            .unwrap_or_default();
+        format!(
+            "<h1>Shipping</h1>\n{error}\
+             <form id=\"shipping-form\" method=\"post\" action=\"/checkout\">\n\
+             <label>Name <input id=\"ship-name\" name=\"name\"></label>\n\
+             <label>Address <input id=\"ship-address\" name=\"address\"></label>\n\
+             <label>Postal code <input id=\"ship-postal\" name=\"postal_code\"></label>\n\
+             <button id=\"continue\" type=\"submit\">Continue to review</button>\n</form>"
+        )
+    }
+
+    fn review(lines: &[Line], ship_to: &ShipTo<'_>, total: Cents) -> String {
+        format!(
+            "<h1>Review your order</h1>\n<ul id=\"review-items\">\n{}</ul>\n\
+             <p id=\"ship-to\">Ship to: {}, {}, {}</p>\n\
+             <p>Total: <span id=\"order-total\" data-total=\"{}\">{}</span></p>\n\
+             <form method=\"post\" action=\"/place\">\
+             <button id=\"place-order\" type=\"submit\">Place order</button></form>",
+            item_list("review-item", lines, true),
+            esc(ship_to.name),
+            esc(ship_to.address),
+            esc(ship_to.postal_code),
+            total.plain(),
+            total.euro()
+        )
+    }
+
+    fn confirmation(order_number: Option<&str>) -> String {
+        let number = match order_number {
+            Some(n) => format!(
+                "<p>Order number: <span id=\"order-number\">{}</span></p>",
+                esc(n)
+            ),
+            None => "<p>We have received your order.</p>".into(),
+        };
+        format!("<h1 id=\"confirmation\">Thank you for your order</h1>\n{number}")
+    }
+
+    fn not_found() -> String {
+        "<h1 id=\"not-found\">Page not found</h1>\n<p>We could not find that page.</p>".into()
+    }
+}
+
+/// `<li>` lines for the cart (`NAME × N`) and, with prices, the review.
+fn item_list(class: &str, lines: &[Line], with_price: bool) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let price = if with_price {
+                format!(" - {}", l.price.euro())
+            } else {
+                String::new()
+            };
+            format!(
+                "<li class=\"{class}\" data-sku=\"{}\" data-qty=\"{}\">{} × {}{price}</li>\n",
+                l.product.sku,
+                l.qty,
+                esc(l.product.name),
+                l.qty
+            )
+        })
+        .collect()
+}

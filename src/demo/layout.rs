@@ -1,0 +1,198 @@
+//! What a storefront layout is: its URLs, its form field names and its
+//! markup. The checkout flow (`flow.rs`) is written once against this trait;
+//! each layout (`classic.rs`, `alt.rs`) only says how pages look. That is
+//! the point of having two: the same store behaviour behind different HTML
+//! proves a store definition, not code, is what adapts the purchaser.
+
+use serde::Serialize;
+
+use super::catalog::{Cents, Product};
+
+/// Route patterns of one layout; `{sku}` and `{order}` are path parameters.
+pub struct Paths {
+    pub home: &'static str,
+    pub signin: &'static str,
+    pub account: &'static str,
+    pub product: &'static str,
+    pub cart_add: &'static str,
+    pub cart: &'static str,
+    pub cart_empty: &'static str,
+    pub checkout: &'static str,
+    pub review: &'static str,
+    pub place: &'static str,
+    pub confirmation: &'static str,
+}
+
+impl Paths {
+    pub fn product_of(&self, sku: &str) -> String {
+        self.product.replace("{sku}", sku)
+    }
+
+    pub fn confirmation_of(&self, order_number: &str) -> String {
+        self.confirmation.replace("{order}", order_number)
+    }
+
+    /// The sign-in page that sends the browser back to `next` afterwards.
+    /// `next` is always one of our own paths, which need no escaping.
+    pub fn signin_then(&self, next: &str) -> String {
+        format!("{}?next={next}", self.signin)
+    }
+}
+
+/// Form field names of one layout.
+pub struct Fields {
+    pub email: &'static str,
+    pub password: &'static str,
+    pub name: &'static str,
+    pub address: &'static str,
+    pub postal_code: &'static str,
+}
+
+/// A product as a page shows it: current price and stock, faults applied.
+pub struct ProductView {
+    pub product: &'static Product,
+    pub price: Cents,
+    pub in_stock: bool,
+}
+
+/// A cart or order line at the current price.
+pub struct Line {
+    pub product: &'static Product,
+    pub qty: u32,
+    pub price: Cents,
+}
+
+/// Shipping details as the review page repeats them.
+pub struct ShipTo<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+    pub postal_code: &'a str,
+}
+
+/// One storefront look. Methods return the `<main>` body of a page except
+/// [`Layout::page`], which wraps a body with the layout's header.
+pub trait Layout: Send + Sync + 'static {
+    const PATHS: Paths;
+    const FIELDS: Fields;
+
+    /// A whole document: `who` is the signed-in email, if any.
+    fn page(title: &str, who: Option<&str>, body: &str) -> String;
+    fn home(products: &[ProductView]) -> String;
+    fn signin(next: &str, failed: bool) -> String;
+    fn account(email: &str) -> String;
+    fn product(view: &ProductView) -> String;
+    fn cart(lines: &[Line]) -> String;
+    fn checkout(error: Option<&str>) -> String;
+    fn review(lines: &[Line], ship_to: &ShipTo<'_>, total: Cents) -> String;
+    fn confirmation(order_number: Option<&str>) -> String;
+    /// The body of the 404 page.
+    fn not_found() -> String;
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn esc(text: &str) -> String {
+    text.chars()
+        .fold(String::with_capacity(text.len()), |mut out, c| {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+            out
+        })
+}
+
+/// The schema.org Product JSON-LD block both layouts embed, as real stores
+/// do; struct field order keeps the output's key order stable.
+pub fn json_ld(view: &ProductView) -> String {
+    #[derive(Serialize)]
+    struct Offer {
+        #[serde(rename = "@type")]
+        kind: &'static str,
+        price: String,
+        #[serde(rename = "priceCurrency")]
+        currency: &'static str,
+        availability: &'static str,
+    }
+    #[derive(Serialize)]
+    struct ProductLd {
+        #[serde(rename = "@context")]
+        context: &'static str,
+        #[serde(rename = "@type")]
+        kind: &'static str,
+        name: &'static str,
+        sku: &'static str,
+        offers: Offer,
+    }
+    let availability = match view.in_stock {
+        true => "https://schema.org/InStock",
+        false => "https://schema.org/OutOfStock",
+    };
+    let ld = ProductLd {
+        context: "https://schema.org",
+        kind: "Product",
+        name: view.product.name,
+        sku: view.product.sku,
+        offers: Offer {
+            kind: "Offer",
+            price: view.price.plain(),
+            currency: "EUR",
+            availability,
+        },
+    };
+    // Names are our own; still, never let `</script>` end the block early.
+    let json = serde_json::to_string(&ld)
+        .unwrap_or_default()
+        .replace("</", "<\\/");
+    format!("<script type=\"application/ld+json\">{json}</script>")
+}
+
+/// A bot-check interstitial. It has no store header on purpose: on real
+/// sites it comes from the CDN in front of the store, whatever the layout.
+pub fn challenge_page() -> String {
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+     <title>Just a moment...</title></head>\n<body>\n\
+     <div id=\"challenge\">Please verify you are a human</div>\n\
+     </body></html>\n"
+        .into()
+}
+
+/// An access-denied block page, likewise served by the "CDN".
+pub fn blocked_page() -> String {
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+     <title>Access denied</title></head>\n<body>\n\
+     <h1 id=\"access-denied\">Access denied</h1>\n\
+     <p>You don't have permission to access this page.</p>\n\
+     </body></html>\n"
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::catalog;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn json_ld_has_the_offer_in_contract_order() {
+        let product = catalog::product("paper-towels").unwrap();
+        let view = ProductView {
+            product,
+            price: product.price,
+            in_stock: true,
+        };
+        assert!(json_ld(&view).contains(
+            r#""offers":{"@type":"Offer","price":"6.49","priceCurrency":"EUR","availability":"https://schema.org/InStock"}"#
+        ));
+    }
+}

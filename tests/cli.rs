@@ -1,0 +1,236 @@
+//! The binary as a user runs it: bad configuration exits 2 with one line
+//! naming what is wrong and writes nothing; CLI commands work on the same
+//! database as a server, with the documented exit codes.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::*;
+use restock::model::{Phase, Status};
+use restock::purchase::Outcome;
+use restock::queue::Queue;
+
+fn restock(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_restock"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", env.path())
+        .env("RESTOCK_STATE_DIR", &env.config.state_dir)
+        .env("RESTOCK_CATALOG", &env.config.catalog)
+        .env("RESTOCK_LISTEN", "127.0.0.1:9") // nothing answers: the CLI uses the database
+        .env("RESTOCK_LOG", "warn");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn bad_configuration_exits_2_naming_the_problem_and_writes_nothing() {
+    let env = Env::new(&["soap"]);
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let toml_file = env.path().join("restock.toml");
+    std::fs::write(&toml_file, "poll_interval = \"5s\"\ncolour = \"blue\"\n").unwrap();
+    let bad_catalog = env.path().join("bad.toml");
+    std::fs::write(
+        &bad_catalog,
+        "[[item]]\nid = \"soap\"\n[[item.source]]\nstore = \"demo\"\nurl = \"nope\"\n",
+    )
+    .unwrap();
+    let missing = env.path().join("missing.toml");
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("RESTOCK_POLL_INTERVAL", "soon")],
+            vec!["RESTOCK_POLL_INTERVAL", "soon", "90s"],
+        ),
+        (
+            vec![("RESTOCK_BUY_TIMEOUT", "0s")],
+            vec!["RESTOCK_BUY_TIMEOUT", "greater than zero"],
+        ),
+        (
+            vec![("RESTOCK_LOG_FORMAT", "xml")],
+            vec!["RESTOCK_LOG_FORMAT", "xml", "json"],
+        ),
+        (
+            vec![("RESTOCK_DRY_RUN", "maybe")],
+            vec!["RESTOCK_DRY_RUN", "maybe", "true"],
+        ),
+        (
+            vec![("RESTOCK_LISTEN", "localhost")],
+            vec!["RESTOCK_LISTEN", "localhost", "127.0.0.1:8723"],
+        ),
+        (
+            vec![("RESTOCK_POLL_INTERVALL", "5s")],
+            vec!["RESTOCK_POLL_INTERVALL", "unknown setting"],
+        ),
+        (
+            vec![("RESTOCK_DAILY_CAP", "lots")],
+            vec!["RESTOCK_DAILY_CAP", "lots", "12.50"],
+        ),
+        (
+            vec![("RESTOCK_CONFIG", toml_file.to_str().unwrap())],
+            vec!["restock.toml", "colour"],
+        ),
+        (
+            vec![("RESTOCK_CATALOG", missing.to_str().unwrap())],
+            vec!["missing.toml", "RESTOCK_CATALOG"],
+        ),
+        (
+            vec![("RESTOCK_CATALOG", bad_catalog.to_str().unwrap())],
+            vec!["bad.toml", "line 5", "http(s) URL"],
+        ),
+        (
+            vec![("RESTOCK_LISTEN", busy_addr.as_str())],
+            vec!["RESTOCK_LISTEN", busy_addr.as_str(), "cannot listen"],
+        ),
+    ];
+    for (vars, needles) in cases {
+        let out = restock(&env, &vars, &["serve"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{vars:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{vars:?}: expected `{n}` in {err}");
+        }
+        assert!(!env.db().exists(), "{vars:?} wrote a database");
+    }
+    drop(busy);
+}
+
+#[tokio::test]
+async fn cli_commands_share_the_database_and_use_exit_codes() {
+    let env = Env::new(&["soap", "tea"]);
+    let out = restock(&env, &[], &["enqueue", "soap"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("queued order 1"));
+    let out = restock(&env, &[], &["enqueue", "soap"]);
+    assert_eq!(out.status.code(), Some(1), "debounced: {}", text(&out));
+    assert!(text(&out).contains("already pending"));
+    assert_eq!(
+        restock(&env, &[], &["enqueue", "caviar"]).status.code(),
+        Some(1)
+    );
+
+    let out = restock(&env, &[], &["queue", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["item"], "soap");
+    assert_eq!(rows[0]["status"], "pending");
+
+    // An order that reached Place Order is never retried.
+    let q = Queue::open(&env.db()).unwrap();
+    let order = q.claim_next().await.unwrap().unwrap();
+    q.set_phase(order.id, Phase::Submitted, Some("demo"))
+        .await
+        .unwrap();
+    q.settle(
+        order.id,
+        Outcome::new(Status::NeedsReview),
+        Some("check it".into()),
+    )
+    .await
+    .unwrap();
+    let out = restock(&env, &[], &["retry", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("reached Place Order"), "{}", text(&out));
+    assert_eq!(restock(&env, &[], &["retry", "99"]).status.code(), Some(1));
+
+    let out = restock(&env, &[], &["status"]);
+    assert!(text(&out).contains("PAUSED"), "{}", text(&out));
+    let out = restock(&env, &[], &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["counts"]["needs_review"], 1);
+    assert_eq!(restock(&env, &[], &["resume"]).status.code(), Some(0));
+    assert!(q.paused().await.unwrap().is_none());
+
+    // Cancel: only pending.
+    restock(&env, &[], &["enqueue", "tea"]);
+    assert_eq!(restock(&env, &[], &["cancel", "2"]).status.code(), Some(0));
+    assert_eq!(q.get(2).await.unwrap().unwrap().status, Status::Cancelled);
+    assert_eq!(restock(&env, &[], &["cancel", "2"]).status.code(), Some(1));
+    // A cancelled (never submitted) order may be retried.
+    assert_eq!(restock(&env, &[], &["retry", "2"]).status.code(), Some(0));
+    assert_eq!(q.get(2).await.unwrap().unwrap().status, Status::Pending);
+
+    let out = restock(&env, &[], &["catalog"]);
+    assert!(
+        text(&out).contains("soap") && text(&out).contains("demo -> backup"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(restock(&env, &[], &["frobnicate"]).status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn state_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(&["soap", "tea"]);
+    restock(&env, &[], &["enqueue", "soap"]);
+    // Keep a connection open so the WAL and shared-memory files exist.
+    let q = Queue::open(&env.db()).unwrap();
+    q.enqueue("tea", None, Duration::ZERO).await.unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env.config.state_dir), 0o700);
+    for f in ["restock.db", "restock.db-wal", "restock.db-shm"] {
+        assert_eq!(mode(&env.config.state_dir.join(f)), 0o600, "{f}");
+    }
+}
+
+#[tokio::test]
+async fn enqueue_goes_through_a_running_server_and_failures_lists_what_went_wrong() {
+    let mut env = Env::new(&["soap"]);
+    env.config.dry_run = false;
+    let factory = restock::purchase::scripted::ScriptedFactory::new(
+        restock::purchase::scripted::Script::ends(
+            Outcome::new(Status::Blocked)
+                .message("access denied")
+                .screenshot("/tmp/shot.png".into()),
+        ),
+    );
+    let running = env.start(factory).await;
+    let mut events = running.handle.subscribe();
+    let addr = running.addr.to_string();
+    let out = tokio::task::spawn_blocking({
+        let env_vars = [("RESTOCK_LISTEN".to_string(), addr)];
+        let env_ref = Env {
+            dir: tempfile::tempdir().unwrap(),
+            config: env.config.clone(),
+        };
+        move || {
+            let vars: Vec<(&str, &str)> = env_vars
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            restock(&env_ref, &vars, &["enqueue", "soap"])
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("queued order 1") && !text(&out).contains("not reachable"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(settled(&mut events, 1).await, Status::Blocked);
+    running.stop().await;
+    let out = restock(&env, &[], &["failures"]);
+    let t = text(&out);
+    assert!(
+        t.contains("blocked") && t.contains("access denied") && t.contains("/tmp/shot.png"),
+        "{t}"
+    );
+}

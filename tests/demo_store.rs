@@ -1,0 +1,835 @@
+//! The demo storefront, driven over real HTTP on loopback.
+//!
+//! Redirects are not followed automatically: each test asserts the 303s
+//! the purchaser will see, and carries the `demo_session` cookie by hand.
+
+use std::time::Duration;
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use restock::demo::{DemoError, DemoStore, LedgerEntry, LedgerLine, DEMO_EMAIL, DEMO_PASSWORD};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A page as the test saw it.
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+impl Page {
+    async fn from(resp: reqwest::Response) -> Page {
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .map(|v: &reqwest::header::HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let (location, set_cookie) = (header(LOCATION), header(SET_COOKIE));
+        Page {
+            status: resp.status(),
+            location,
+            set_cookie,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    /// Asserts a 303 to `path` and returns self for chaining.
+    fn redirects_to(&self, path: &str) -> &Page {
+        assert_eq!(self.status, StatusCode::SEE_OTHER, "body: {}", self.body);
+        assert_eq!(self.location.as_deref(), Some(path));
+        self
+    }
+
+    fn has(&self, needle: &str) -> bool {
+        self.body.contains(needle)
+    }
+}
+
+/// A minimal browser: one store, one optional session cookie.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(store: &DemoStore) -> Browser {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            http,
+            base: store.base_url(),
+            cookie: None,
+        }
+    }
+
+    fn with_cookie(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(c) => req.header(COOKIE, format!("demo_session={c}")),
+            None => req,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        let req = self.with_cookie(self.http.get(format!("{}{path}", self.base)));
+        Page::from(req.send().await.unwrap()).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.with_cookie(self.http.post(format!("{}{path}", self.base)).form(form));
+        Page::from(req.send().await.unwrap()).await
+    }
+
+    /// Signs in through `path` with the given field names; keeps the cookie.
+    async fn sign_in_at(&mut self, path: &str, fields: (&str, &str)) -> Page {
+        let page = self
+            .post(path, &[(fields.0, DEMO_EMAIL), (fields.1, DEMO_PASSWORD)])
+            .await;
+        let set_cookie = page.set_cookie.clone().expect("sign-in sets a cookie");
+        let value = set_cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .strip_prefix("demo_session=")
+            .unwrap();
+        self.cookie = Some(value.to_owned());
+        page
+    }
+
+    async fn sign_in(&mut self) -> Page {
+        self.sign_in_at("/signin", ("email", "password")).await
+    }
+
+    /// Signs in, adds `qty` of `sku`, and enters shipping details.
+    async fn fill_cart_and_ship(&mut self, sku: &str, qty: &str) {
+        self.sign_in().await;
+        self.post("/cart/add", &[("sku", sku), ("qty", qty)])
+            .await
+            .redirects_to("/cart");
+        self.post("/checkout", SHIPPING)
+            .await
+            .redirects_to("/review");
+    }
+}
+
+const SHIPPING: &[(&str, &str)] = &[
+    ("name", "Ada Lovelace"),
+    ("address", "1 Demo Street"),
+    ("postal_code", "12345"),
+];
+
+async fn store() -> DemoStore {
+    DemoStore::spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn admin_post(store: &DemoStore, path: &str, body: Value) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/admin/{path}", store.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn admin_get(store: &DemoStore, path: &str) -> Value {
+    let resp = reqwest::get(format!("{}/admin/{path}", store.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.json().await.unwrap()
+}
+
+async fn fault(store: &DemoStore, body: Value) -> Value {
+    let (status, faults) = admin_post(store, "faults", body).await;
+    assert_eq!(status, StatusCode::OK, "{faults}");
+    faults
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_persistent_session_cookie() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    assert!(browser
+        .get("/")
+        .await
+        .has(r#"<a id="signin-link" href="/signin">Sign in</a>"#));
+
+    let page = browser.sign_in_at("/signin", ("email", "password")).await;
+    page.redirects_to("/account");
+    let cookie = page.set_cookie.as_deref().unwrap();
+    assert!(cookie.starts_with("demo_session="), "{cookie}");
+    for attribute in ["Path=/", "Max-Age=2592000", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    assert!(
+        cookie.len() > "demo_session=".len() + 16,
+        "token too short: {cookie}"
+    );
+
+    let account = browser.get("/account").await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(account.has(r#"<h1 id="account">Your account</h1>"#));
+    assert!(account.has(r#"<span id="account-name">Signed in as demo@example.com</span>"#));
+    assert_eq!(
+        admin_get(&store, "sessions").await,
+        json!({ "sessions": 1 })
+    );
+
+    let with_next = browser
+        .post(
+            "/signin",
+            &[
+                ("email", "x@example.com"),
+                ("password", "demo"),
+                ("next", "/cart"),
+            ],
+        )
+        .await;
+    with_next.redirects_to("/cart");
+    let form = browser.get("/signin?next=/checkout").await;
+    assert!(form.has(r#"<input type="hidden" name="next" value="/checkout">"#));
+    assert!(form.has(r#"<form id="signin-form" method="post" action="/signin">"#));
+}
+
+#[tokio::test]
+async fn wrong_password_shows_an_error_and_no_cookie() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    let page = browser
+        .post("/signin", &[("email", DEMO_EMAIL), ("password", "nope")])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.has(r#"<p id="signin-error">Wrong email or password</p>"#));
+    assert_eq!(page.set_cookie, None);
+    let open_redirect = browser
+        .post(
+            "/signin",
+            &[
+                ("email", DEMO_EMAIL),
+                ("password", "demo"),
+                ("next", "//evil.example"),
+            ],
+        )
+        .await;
+    open_redirect.redirects_to("/account");
+}
+
+#[tokio::test]
+async fn full_flow_places_exactly_one_order() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+
+    let product = browser.get("/product/paper-towels").await;
+    assert_eq!(product.status, StatusCode::OK);
+    for needle in [
+        r#"<h1 id="product-title">Paper towels, 8 rolls</h1>"#,
+        r#"<span id="price" data-price="6.49">€6.49</span>"#,
+        r#""offers":{"@type":"Offer","price":"6.49","priceCurrency":"EUR","availability":"https://schema.org/InStock"}"#,
+        r#"<div id="in-stock">In stock</div>"#,
+        r#"<form id="add-form" method="post" action="/cart/add">"#,
+        r#"<input id="qty" name="qty" type="number" value="1">"#,
+        r#"<button id="add-to-cart" type="submit">Add to cart</button>"#,
+    ] {
+        assert!(product.has(needle), "product page lacks {needle}");
+    }
+
+    browser
+        .post("/cart/add", &[("sku", "paper-towels"), ("qty", "2")])
+        .await
+        .redirects_to("/cart");
+    let cart = browser.get("/cart").await;
+    assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="2">Paper towels, 8 rolls × 2</li>"#));
+    assert!(cart.has(r#"<a id="checkout" href="/checkout">Checkout</a>"#));
+    assert!(cart.has(r#"<button id="empty-cart" type="submit">Empty cart</button>"#));
+
+    let checkout = browser.get("/checkout").await;
+    assert!(checkout.has(r#"<form id="shipping-form" method="post" action="/checkout">"#));
+    let missing = browser
+        .post(
+            "/checkout",
+            &[("name", "Ada"), ("address", ""), ("postal_code", "1")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::OK);
+    assert!(missing.has(r#"<p id="form-error">Please fill in: address</p>"#));
+    browser
+        .post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+
+    let review = browser.get("/review").await;
+    assert!(review.has(r#"<span id="order-total" data-total="12.98">€12.98</span>"#));
+    assert!(review.has(r#"<button id="place-order" type="submit">Place order</button>"#));
+    assert!(
+        store.ledger().is_empty(),
+        "nothing is ordered before Place order"
+    );
+
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    let confirmation = browser.get("/confirmation/D-1001").await;
+    assert!(confirmation.has(r#"<h1 id="confirmation">Thank you for your order</h1>"#));
+    assert!(confirmation.has(r#"<p>Order number: <span id="order-number">D-1001</span></p>"#));
+
+    let ledger = store.ledger();
+    assert_eq!(ledger.len(), 1);
+    let entry = &ledger[0];
+    assert_eq!(entry.order_number, "D-1001");
+    assert_eq!(entry.total, "12.98");
+    assert_eq!(
+        entry.items,
+        vec![LedgerLine {
+            sku: "paper-towels".into(),
+            qty: 2,
+            price: "6.49".into()
+        }]
+    );
+    assert_eq!(
+        (
+            entry.name.as_str(),
+            entry.address.as_str(),
+            entry.postal_code.as_str()
+        ),
+        ("Ada Lovelace", "1 Demo Street", "12345")
+    );
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&entry.placed_at).is_ok(),
+        "{}",
+        entry.placed_at
+    );
+    let over_http: Vec<LedgerEntry> =
+        serde_json::from_value(admin_get(&store, "orders").await).unwrap();
+    assert_eq!(over_http, ledger);
+
+    assert!(browser
+        .get("/cart")
+        .await
+        .has(r#"<p id="cart-empty">Your cart is empty</p>"#));
+    browser.post("/place", &[]).await.redirects_to("/cart");
+    assert_eq!(
+        store.ledger().len(),
+        1,
+        "a second Place order with an empty cart orders nothing"
+    );
+}
+
+#[tokio::test]
+async fn signed_out_visitors_are_sent_to_sign_in() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    assert_eq!(
+        browser.get("/product/dish-soap").await.status,
+        StatusCode::OK,
+        "product pages are public"
+    );
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/signin?next=/product/dish-soap");
+    browser
+        .get("/account")
+        .await
+        .redirects_to("/signin?next=/account");
+    browser
+        .get("/cart")
+        .await
+        .redirects_to("/signin?next=/cart");
+    browser
+        .get("/checkout")
+        .await
+        .redirects_to("/signin?next=/checkout");
+    browser
+        .get("/review")
+        .await
+        .redirects_to("/signin?next=/review");
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/signin?next=/review");
+    assert!(store.ledger().is_empty());
+}
+
+#[tokio::test]
+async fn checkout_with_an_empty_cart_goes_back_to_the_cart() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+    browser.get("/checkout").await.redirects_to("/cart");
+    browser.get("/review").await.redirects_to("/cart");
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    browser.get("/review").await.redirects_to("/checkout");
+    browser.post("/cart/empty", &[]).await.redirects_to("/cart");
+    assert!(browser
+        .get("/cart")
+        .await
+        .has(r#"<p id="cart-empty">Your cart is empty</p>"#));
+}
+
+#[tokio::test]
+async fn out_of_stock_hides_the_add_button_for_that_product_only() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+    let faults = fault(
+        &store,
+        json!({ "sku": "coffee-beans", "out_of_stock": true }),
+    )
+    .await;
+    assert_eq!(faults["skus"]["coffee-beans"]["out_of_stock"], json!(true));
+    assert_eq!(faults["global"]["out_of_stock"], json!(false));
+
+    let page = browser.get("/product/coffee-beans").await;
+    assert!(page.has(r#"<div id="out-of-stock">Currently unavailable</div>"#));
+    assert!(page.has(r#""availability":"https://schema.org/OutOfStock""#));
+    assert!(!page.has("add-to-cart") && !page.has("in-stock"));
+    browser
+        .post("/cart/add", &[("sku", "coffee-beans"), ("qty", "1")])
+        .await
+        .redirects_to("/product/coffee-beans");
+    assert!(
+        browser.get("/cart").await.has("cart-empty"),
+        "an unavailable item is not added"
+    );
+
+    assert!(browser
+        .get("/product/dish-soap")
+        .await
+        .has(r#"<div id="in-stock">In stock</div>"#));
+}
+
+#[tokio::test]
+async fn not_found_fault_and_unknown_sku_answer_404() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    let unknown = browser.get("/product/caviar").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(unknown.has(r#"<h1 id="not-found">Page not found</h1>"#));
+    let no_route = browser.get("/no-such-page").await;
+    assert_eq!(no_route.status, StatusCode::NOT_FOUND);
+    assert!(no_route.has(r#"<h1 id="not-found">Page not found</h1>"#));
+
+    fault(&store, json!({ "sku": "dish-soap", "not_found": true })).await;
+    let page = browser.get("/product/dish-soap").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.has(r#"id="not-found""#) && !page.has("product-title"));
+    assert_eq!(
+        browser.get("/product/toilet-paper").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn price_change_shows_on_the_page_in_json_ld_and_in_the_total() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    let faults = fault(&store, json!({ "sku": "coffee-beans", "price": "9.99" })).await;
+    assert_eq!(faults["skus"]["coffee-beans"]["price"], json!("9.99"));
+
+    let page = browser.get("/product/coffee-beans").await;
+    assert!(page.has(r#"<span id="price" data-price="9.99">€9.99</span>"#));
+    assert!(page.has(r#""price":"9.99""#) && !page.has("11.90"));
+
+    browser.fill_cart_and_ship("coffee-beans", "2").await;
+    assert!(browser
+        .get("/review")
+        .await
+        .has(r#"<span id="order-total" data-total="19.98">€19.98</span>"#));
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    let ledger = store.ledger();
+    assert_eq!(
+        (ledger[0].total.as_str(), ledger[0].items[0].price.as_str()),
+        ("19.98", "9.99")
+    );
+
+    fault(&store, json!({ "sku": "coffee-beans", "price": null })).await;
+    assert!(
+        browser
+            .get("/product/coffee-beans")
+            .await
+            .has(r#"data-price="11.90""#),
+        "null restores the catalog price"
+    );
+}
+
+#[tokio::test]
+async fn challenge_fault_serves_an_interstitial() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    fault(&store, json!({ "sku": "laundry-pods", "challenge": true })).await;
+    let scoped = browser.get("/product/laundry-pods").await;
+    assert_eq!(scoped.status, StatusCode::OK);
+    assert!(scoped.has(r#"<div id="challenge">Please verify you are a human</div>"#));
+    assert!(scoped.has("<title>Just a moment...</title>") && !scoped.has("product-title"));
+    assert!(
+        browser.get("/product/dish-soap").await.has("product-title"),
+        "other products are untouched"
+    );
+
+    fault(&store, json!({ "challenge": true })).await;
+    for path in [
+        "/",
+        "/signin",
+        "/product/dish-soap",
+        "/cart",
+        "/alt/item/dish-soap",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(
+            page.has("<title>Just a moment...</title>") && page.has(r#"id="challenge""#),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        admin_get(&store, "orders").await,
+        json!([]),
+        "admin is never challenged"
+    );
+}
+
+#[tokio::test]
+async fn blocked_fault_answers_403() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    fault(&store, json!({ "sku": "toilet-paper", "blocked": true })).await;
+    let scoped = browser.get("/product/toilet-paper").await;
+    assert_eq!(scoped.status, StatusCode::FORBIDDEN);
+    assert!(scoped.has(r#"<h1 id="access-denied">Access denied</h1>"#));
+    assert_eq!(
+        browser.get("/product/dish-soap").await.status,
+        StatusCode::OK
+    );
+
+    fault(&store, json!({ "blocked": true })).await;
+    for path in ["/", "/signin", "/product/dish-soap", "/confirmation/D-1001"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.has(r#"id="access-denied""#), "{path}");
+    }
+    assert_eq!(
+        admin_get(&store, "faults").await["global"]["blocked"],
+        json!(true),
+        "admin is never blocked"
+    );
+}
+
+#[tokio::test]
+async fn no_order_number_drops_the_number_but_keeps_the_order() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    fault(&store, json!({ "no_order_number": true })).await;
+    browser.fill_cart_and_ship("dish-soap", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    let page = browser.get("/confirmation/D-1001").await;
+    assert!(page.has(r#"<h1 id="confirmation">Thank you for your order</h1>"#));
+    assert!(!page.has("order-number") && !page.has("D-1001"));
+    assert_eq!(store.ledger().len(), 1);
+}
+
+#[tokio::test]
+async fn signout_all_ends_every_session() {
+    let store = store().await;
+    let (mut a, mut b) = (Browser::new(&store), Browser::new(&store));
+    a.sign_in().await;
+    b.sign_in().await;
+    assert_eq!(
+        admin_get(&store, "sessions").await,
+        json!({ "sessions": 2 })
+    );
+    let (status, body) = admin_post(&store, "signout-all", json!({})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "signed_out": 2 })));
+    a.get("/account")
+        .await
+        .redirects_to("/signin?next=/account");
+    let header = b.get("/").await;
+    assert!(
+        header.has(r#"id="signin-link""#) && !header.has("account-name"),
+        "an old cookie counts as signed out"
+    );
+    assert_eq!(
+        admin_get(&store, "sessions").await,
+        json!({ "sessions": 0 })
+    );
+}
+
+#[tokio::test]
+async fn hang_at_product_never_answers_but_admin_does_and_shutdown_still_works() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    let faults = fault(&store, json!({ "hang": "product" })).await;
+    assert_eq!(faults["global"]["hang"], json!("product"));
+
+    let url = store.product_url("dish-soap");
+    let err = browser
+        .http
+        .get(&url)
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(admin_get(&store, "orders").await, json!([]));
+    assert_eq!(
+        browser.get("/").await.status,
+        StatusCode::OK,
+        "other pages still answer"
+    );
+
+    // A request still hanging when the store stops must not keep it running:
+    // shutdown releases it with a 503 and closes the listener.
+    let addr = store.addr();
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /product/dish-soap HTTP/1.1\r\nHost: demo\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0; 4096];
+    let unanswered = tokio::time::timeout(Duration::from_secs(1), conn.read(&mut buf)).await;
+    assert!(unanswered.is_err(), "the hung request got an answer");
+    tokio::time::timeout(Duration::from_secs(10), store.shutdown())
+        .await
+        .expect("shutdown finishes");
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("released")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
+}
+
+#[tokio::test]
+async fn hang_at_place_records_the_order_then_never_answers() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.fill_cart_and_ship("dish-soap", "3").await;
+    fault(&store, json!({ "sku": "dish-soap", "hang": "place" })).await;
+    let req = browser.with_cookie(browser.http.post(format!("{}/place", store.base_url())));
+    let err = req
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    let ledger = store.ledger();
+    assert_eq!(ledger.len(), 1, "the store took the order");
+    assert_eq!(ledger[0].total, "9.87");
+    assert!(browser.get("/cart").await.has("cart-empty"));
+}
+
+#[tokio::test]
+async fn hang_at_checkout_only_hangs_the_checkout_page() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.fill_cart_and_ship("dish-soap", "1").await;
+    fault(&store, json!({ "hang": "checkout" })).await;
+    let req = browser.with_cookie(browser.http.get(format!("{}/checkout", store.base_url())));
+    assert!(req
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err()
+        .is_timeout());
+    assert_eq!(browser.get("/cart").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn carts_add_plants_an_item_in_every_live_cart() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+    let (status, body) = admin_post(
+        &store,
+        "carts/add",
+        json!({ "sku": "toilet-paper", "qty": 3 }),
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "carts": 1 })));
+    let cart = browser.get("/cart").await;
+    assert!(cart.has(r#"<li class="cart-item" data-sku="toilet-paper" data-qty="3">Toilet paper, 24 rolls × 3</li>"#));
+
+    let (status, _) = admin_post(&store, "carts/add", json!({ "sku": "caviar" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn reset_clears_faults_carts_and_ledger_but_keeps_sessions() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.fill_cart_and_ship("dish-soap", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    fault(&store, json!({ "sku": "dish-soap", "out_of_stock": true })).await;
+    fault(&store, json!({ "challenge": true })).await;
+
+    let (status, _) = admin_post(&store, "reset", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let faults = admin_get(&store, "faults").await;
+    assert_eq!(faults["skus"], json!({}));
+    assert_eq!(faults["global"]["challenge"], json!(false));
+    assert!(store.ledger().is_empty());
+    let cart = browser.get("/cart").await;
+    assert!(
+        cart.has("cart-empty") && cart.has("account-name"),
+        "cart emptied, still signed in"
+    );
+}
+
+#[tokio::test]
+async fn admin_rejects_bad_fault_requests_and_changes_nothing() {
+    let store = store().await;
+    let (status, body) = admin_post(
+        &store,
+        "faults",
+        json!({ "sku": "caviar", "blocked": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = admin_post(&store, "faults", json!({ "price": "cheap" })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = admin_post(&store, "faults", json!({ "blockd": true })).await;
+    assert!(status.is_client_error(), "{status}");
+    let faults = admin_get(&store, "faults").await;
+    assert_eq!(faults["global"]["blocked"], json!(false));
+    assert_eq!(faults["skus"], json!({}));
+}
+
+#[tokio::test]
+async fn alt_layout_places_an_order_through_the_same_state() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    assert!(browser.get("/alt/").await.has(r#"class="login-link""#));
+    let login = browser.get("/alt/login").await;
+    assert!(
+        login.has(r#"class="login-form""#)
+            && login.has(r#"name="user""#)
+            && login.has(r#"class="login-btn""#)
+    );
+    browser
+        .sign_in_at("/alt/login", ("user", "pass"))
+        .await
+        .redirects_to("/alt/account");
+
+    let item = browser.get("/alt/item/dish-soap").await;
+    assert!(item.has(r#"<h2 class="item-name">Dish soap, 750 ml</h2>"#));
+    assert!(item.has(r#"<b class="cost">EUR 3,29</b>"#));
+    assert!(
+        item.has(r#""price":"3.29""#)
+            && item.has(r#"class="stock-ok""#)
+            && item.has(r#"class="buy-btn""#)
+    );
+    assert!(item.has(r#"class="who""#));
+    browser
+        .post("/alt/basket/add", &[("sku", "dish-soap"), ("qty", "2")])
+        .await
+        .redirects_to("/alt/basket");
+    let basket = browser.get("/alt/basket").await;
+    assert!(basket.has(r#"<tr class="basket-row" data-sku="dish-soap" data-qty="2">"#));
+    assert!(
+        basket.has(r#"class="clear-basket""#)
+            && basket.has(r#"class="go-checkout" href="/alt/pay""#)
+    );
+    assert!(
+        browser.get("/cart").await.has(r#"data-sku="dish-soap""#),
+        "one cart behind both layouts"
+    );
+
+    let pay = browser.get("/alt/pay").await;
+    assert!(
+        pay.has(r#"name="fullname""#)
+            && pay.has(r#"name="street""#)
+            && pay.has(r#"name="zip""#)
+            && pay.has(r#"class="to-summary""#)
+    );
+    let shipping = [
+        ("fullname", "Ada Lovelace"),
+        ("street", "1 Demo Street"),
+        ("zip", "12345"),
+    ];
+    browser
+        .post("/alt/pay", &shipping)
+        .await
+        .redirects_to("/alt/summary");
+    let summary = browser.get("/alt/summary").await;
+    assert!(
+        summary.has(r#"<span class="grand-total">EUR 6,58</span>"#)
+            && summary.has(r#"class="confirm-purchase""#)
+    );
+
+    browser
+        .post("/alt/order", &[])
+        .await
+        .redirects_to("/alt/done/D-1001");
+    let done = browser.get("/alt/done/D-1001").await;
+    assert!(done.has(r#"class="thanks""#) && done.has(r#"<span class="order-ref">D-1001</span>"#));
+    let ledger = store.ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        (ledger[0].total.as_str(), ledger[0].postal_code.as_str()),
+        ("6.58", "12345")
+    );
+
+    fault(&store, json!({ "sku": "dish-soap", "out_of_stock": true })).await;
+    assert!(
+        browser
+            .get("/alt/item/dish-soap")
+            .await
+            .has(r#"class="stock-none""#),
+        "faults reach the alt layout"
+    );
+    let missing = browser.get("/alt/item/caviar").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.has(r#"<h2 class="not-found">Page not found</h2>"#));
+    let signed_out = Browser::new(&store);
+    signed_out
+        .get("/alt/basket")
+        .await
+        .redirects_to("/alt/login?next=/alt/basket");
+}
+
+#[tokio::test]
+async fn binding_a_taken_address_is_a_clear_error() {
+    let store = store().await;
+    let err = DemoStore::spawn(store.addr()).await.unwrap_err();
+    assert!(
+        matches!(err, DemoError::Bind { addr, .. } if addr == store.addr()),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(&store.addr().to_string()), "{err}");
+    assert_eq!(
+        store.product_url("x"),
+        format!("{}/product/x", store.base_url())
+    );
+    assert_eq!(
+        store.alt_product_url("x"),
+        format!("http://{}/alt/item/x", store.addr())
+    );
+}
