@@ -3,7 +3,7 @@
 //! 127.0.0.1.
 //!
 //! The same items against real Chromium and the demo store live in
-//! `tests/probe_browser.rs` once the browser purchaser has landed.
+//! `tests/probe_browser.rs`.
 
 mod rig;
 
