@@ -623,6 +623,54 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     task.await.unwrap();
 }
 
+/// A buy that meets the sign-in wall marks the store signed out, so the
+/// next order for it launches no browser.
+#[tokio::test]
+async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let factory = TestFactory::new(Script::ends(
+        restock::purchase::Outcome::new(Status::SigninRequired).message("the sign-in page"),
+    ));
+    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let handle = engine.handle();
+    let mut events = handle.subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(engine.run(shutdown.clone()));
+    queue.enqueue("towels", None, Duration::ZERO).await.unwrap();
+    handle.wake();
+    until(&mut events, "settled", |e| {
+        matches!(
+            e,
+            Event::Settled {
+                status: Status::SigninRequired,
+                ..
+            }
+        )
+    })
+    .await;
+    assert_eq!(factory.made(), 1);
+    let row = sessions::get(&queue, "demo").await.unwrap().unwrap();
+    assert_eq!(row.state, SessionState::SignedOut);
+    assert!(row.notified_at.is_some(), "the pause tells the owner");
+    queue.resume().await.unwrap();
+    queue.retry(1).await.unwrap();
+    handle.wake();
+    until(&mut events, "settled again", |e| {
+        matches!(
+            e,
+            Event::Settled {
+                status: Status::SigninRequired,
+                ..
+            }
+        )
+    })
+    .await;
+    assert_eq!(factory.made(), 1, "no second browser");
+    shutdown.cancel();
+    handle.wake();
+    task.await.unwrap();
+}
+
 /// The server wires it: due at start-up (never ran), probes the stores with
 /// a profile directory, and shows them in `/health` and `GET /stores`
 /// (token-protected); `restock status` prints the Session line.
