@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, CatalogError, SharedCatalog};
 use crate::config::Config;
-use crate::engine::{recovery, Engine, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings};
+use crate::engine::{
+    recovery, Engine, Event, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings,
+};
+use crate::heartbeat::{self, HeartbeatError, Switch, Systemd};
 use crate::intake::{self, Intake};
 use crate::purchase::PurchaserFactory;
 use crate::queue::{Queue, QueueError};
@@ -37,6 +40,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Heartbeat(#[from] HeartbeatError),
     #[error("{0}")]
     Probe(String),
 }
@@ -44,7 +49,10 @@ pub enum ServeError {
 impl ServeError {
     /// Configuration problems exit 2; the rest 1.
     pub fn is_config(&self) -> bool {
-        matches!(self, ServeError::Catalog(_) | ServeError::Listen { .. })
+        matches!(
+            self,
+            ServeError::Catalog(_) | ServeError::Listen { .. } | ServeError::Heartbeat(_)
+        )
     }
 }
 
@@ -86,6 +94,11 @@ pub struct Running {
     schedule: Option<crate::probe::Scheduled>,
     engine: JoinHandle<()>,
     intake: JoinHandle<std::io::Result<()>>,
+    /// The dead-man's switch, when monitors or systemd are configured.
+    pub heartbeat: Option<Switch>,
+    /// The order check's event follower, given time to send the last end.
+    order_check: Option<JoinHandle<()>>,
+    order_check_grace: Duration,
     _lock: std::fs::File,
 }
 
@@ -108,6 +121,17 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let queue = Queue::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&queue, config.max_recoveries).await?;
 
+    let systemd = Systemd::from_env();
+    for warning in heartbeat::timing_warnings(config, systemd.as_ref().and_then(Systemd::watchdog))
+    {
+        tracing::warn!("{warning}");
+    }
+    let switch = Switch::from_config(config, queue.clone(), systemd).await?;
+    let beats: Arc<dyn Heartbeat> = match &switch {
+        Some(s) => Arc::new(heartbeat::Chain(vec![parts.heartbeat, Arc::new(s.clone())])),
+        None => parts.heartbeat,
+    };
+
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let known_stores = parts.known_stores.map(Arc::new);
     let notifier = crate::notify::Notifier::from_config(config)
@@ -118,7 +142,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         parts.factory.clone(),
         Settings::from_config(config),
     )
-    .with_heartbeat(parts.heartbeat);
+    .with_heartbeat(beats);
     let handle = engine.handle();
     let (probe, schedule) = if parts.session_probe {
         session_probe(config, &queue, parts.factory, &notifier, &handle).await?
@@ -126,6 +150,16 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         (parts.probe, None)
     };
     let engine = engine.with_probe(probe);
+    let order_check = switch
+        .as_ref()
+        .and_then(|s| s.watch_orders(handle.subscribe()));
+    if let Some(sd) = switch.as_ref().and_then(|s| s.systemd()).cloned() {
+        tokio::spawn(ready_after_first_turn(
+            sd,
+            handle.clone(),
+            handle.subscribe(),
+        ));
+    }
     let shutdown = CancellationToken::new();
     crate::notify::watch_pauses(handle.clone(), queue.clone(), notifier, shutdown.clone());
     let intake = Intake {
@@ -138,10 +172,10 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         cooldown: config.cooldown,
         stall_after: config.stall_after(),
         known_stores: known_stores.clone(),
-        health_extra: Some(Arc::new({
-            let queue = queue.clone();
-            move || Box::pin(crate::probe::health_json(queue.clone()))
-        })),
+        health_extra: Some(health_extra(
+            switch.as_ref().map(Switch::health_extra),
+            queue.clone(),
+        )),
     };
     let engine = tokio::spawn(engine.run(shutdown.clone()));
     let stop = shutdown.clone();
@@ -159,8 +193,30 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         schedule,
         engine,
         intake,
+        heartbeat: switch,
+        order_check,
+        order_check_grace: config.heartbeat_timeout + Duration::from_secs(1),
         _lock: lock,
     })
+}
+
+/// systemd's `READY=1`: the intake already listens (it was bound before the
+/// engine started), so it is sent once the loop has turned.
+async fn ready_after_first_turn(
+    sd: Systemd,
+    handle: Arc<Handle>,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(Event::Turn(_)) | Err(RecvError::Lagged(_)) => break,
+            Ok(_) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+    sd.ready(&heartbeat::state_line(&handle.activity()));
+    tracing::info!("told systemd we are ready");
 }
 
 /// The session probe, its schedule (marks it due, wakes the loop) and the
@@ -186,6 +242,30 @@ async fn session_probe(
     Ok((probe, scheduled))
 }
 
+type HealthExtra =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, serde_json::Value> + Send + Sync>;
+
+/// `/health`'s extra parts: the heartbeat's object (when configured) and
+/// the probe's `sessions`, merged into one object.
+fn health_extra(heartbeat: Option<HealthExtra>, queue: Queue) -> HealthExtra {
+    Arc::new(move || {
+        let heartbeat = heartbeat.clone();
+        let queue = queue.clone();
+        Box::pin(async move {
+            let mut out = match heartbeat {
+                Some(f) => f().await,
+                None => serde_json::Value::Object(Default::default()),
+            };
+            if let (serde_json::Value::Object(map), serde_json::Value::Object(more)) =
+                (&mut out, crate::probe::health_json(queue).await)
+            {
+                map.extend(more);
+            }
+            out
+        })
+    })
+}
+
 impl Running {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -193,6 +273,10 @@ impl Running {
 
     /// Stops claiming, settles the buy in flight, closes the intake.
     pub async fn stop(self) {
+        if let Some(sd) = self.heartbeat.as_ref().and_then(Switch::systemd) {
+            sd.stopping("stopping: no new claims; settling the buy in flight")
+                .await;
+        }
         self.shutdown.cancel();
         self.handle.wake();
         self.wait().await;
@@ -204,6 +288,10 @@ impl Running {
         let _ = self.engine.await;
         if let Some(schedule) = self.schedule {
             schedule.shutdown().await;
+        }
+        if let Some(order_check) = self.order_check {
+            // The last buy's end ping; bounded by its own timeout.
+            let _ = tokio::time::timeout(self.order_check_grace, order_check).await;
         }
         match tokio::time::timeout(Duration::from_secs(5), self.intake).await {
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "intake stopped with an error"),

@@ -672,13 +672,15 @@ async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
 }
 
 /// The server wires it: due at start-up (never ran), probes the stores with
-/// a profile directory, and shows them in `/health` and `GET /stores`
+/// a profile directory, and shows them in `/health` (next to the
+/// heartbeat's part) and `GET /stores`
 /// (token-protected); `restock status` prints the Session line.
 #[tokio::test]
 async fn serve_probes_profiles_and_shows_sessions() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir_all(state.join("profiles/demo")).unwrap();
+    let monitor = Receiver::spawn().await;
     let catalog = dir.path().join("catalog.toml");
     std::fs::write(
         &catalog,
@@ -692,6 +694,10 @@ async fn serve_probes_profiles_and_shows_sessions() {
         ("RESTOCK_INTAKE_TOKEN", "sekrit".into()),
         ("RESTOCK_SESSION_CHECK", "1h".into()),
         ("RESTOCK_SESSION_CHECK_WINDOW", "".into()),
+        (
+            "RESTOCK_HEARTBEAT_URL",
+            format!("{}/ping/beat", monitor.base()),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

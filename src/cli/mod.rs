@@ -8,8 +8,11 @@ mod cancel;
 mod catalog;
 mod demo;
 mod demo_store;
+mod dry_run;
+mod dump_dom;
 mod enqueue;
 mod failures;
+mod login;
 mod probe;
 mod queue;
 mod resume;
@@ -83,6 +86,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sign a store's profile in, in a visible browser window.
+    Login { store: String },
+    /// One dry run of an item now, printing each phase and the total.
+    DryRun { item: String },
+    /// Save the rendered HTML and a screenshot of a store page.
+    DumpDom {
+        store: String,
+        url: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// The whole loop offline: demo store, headless Chromium, one real order.
     Demo,
     /// Serve the built-in demo storefront (sign in as demo@example.com / demo).
@@ -153,6 +167,9 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Catalog { json } => catalog::run(&config, json),
         Command::Failures { limit, json } => failures::run(&config, limit, json).await,
         Command::Demo => demo::run(&config).await,
+        Command::Login { store } => login::run(&config, &store).await,
+        Command::DryRun { item } => dry_run::run(&config, &item).await,
+        Command::DumpDom { store, url, out } => dump_dom::run(&config, &store, &url, out).await,
         Command::DemoStore { listen } => demo_store::run(listen).await,
         Command::Probe { store, json } => probe::run(&config, store.as_deref(), json).await,
         Command::TestNotify => test_notify::run(&config).await,
@@ -187,6 +204,24 @@ async fn ask_server(
     let code = resp.status().as_u16();
     let json = resp.json().await.unwrap_or(serde_json::Value::Null);
     Some((code, json))
+}
+
+/// The real browser's settings from the config; a bad store definition is
+/// a configuration error.
+fn browser_settings(config: &Config) -> Result<crate::purchase::BrowserSettings, CliError> {
+    crate::purchase::settings_from_config(config).map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// After a successful `login`: forget a `signed_out` state so buys use the
+/// store again (see [`crate::probe::mark_signed_in`]).
+async fn session_signed_in(config: &Config, store: &str) {
+    let result = match Queue::open(&config.db_path()) {
+        Ok(queue) => crate::probe::mark_signed_in(&queue, store).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        eprintln!("restock: {store} is signed in, but its session state was not recorded: {e}");
+    }
 }
 
 /// `3m ago`, `2h ago`: how long ago a timestamp was, for humans.

@@ -3,7 +3,8 @@
 //!
 //! `--json` prints `{"paused": Pause|null, "counts": {status: n},
 //! "in_progress": [Order], "needs_attention": [Order], "state": {...},
-//! "sessions": [StoreSession]}`; the text form has one
+//! "heartbeat": [MonitorState], "sessions": [StoreSession]}` (monitor URLs
+//! redacted to their labels); the text form has one
 //! `Session  demo  signed in (checked 2h ago)` line per store.
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use super::{ago, open_queue, order_line, CliError};
 use crate::config::Config;
+use crate::heartbeat::store::{MonitorState, Role};
 use crate::model::Status;
 
 pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
@@ -25,9 +27,10 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
         .collect();
     let in_progress = queue.recent(Some(Status::InProgress), 10).await?;
     let review = queue.recent(Some(Status::NeedsReview), 10).await?;
+    let monitors = crate::heartbeat::store::load(&queue).await?;
     let sessions = crate::probe::sessions::list(&queue).await?;
     if json {
-        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "sessions": sessions });
+        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "heartbeat": monitors, "sessions": sessions });
         println!(
             "{}",
             serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?
@@ -61,6 +64,9 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
             summary
         }
     );
+    for m in &monitors {
+        println!("{:<10} {}", "Heartbeat", heartbeat_line(m));
+    }
     for o in in_progress.iter().chain(&review) {
         println!("{:<10} {}", "Order", order_line(o).trim_start());
     }
@@ -73,4 +79,30 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// `hc.example.org/…/a1b2  sent 12s ago, ack 12s ago`, or
+/// `kuma.local/…/x9z0  sent 40s ago, FAILING (3 in a row): timeout`.
+fn heartbeat_line(m: &MonitorState) -> String {
+    let mut label = m.label.clone();
+    if m.role == Role::OrderCheck {
+        label.push_str(" (order check)");
+    }
+    let Some(sent) = m.last_sent else {
+        return format!("{label}  never sent");
+    };
+    let mut line = format!("{label}  sent {}", ago(sent));
+    if m.failures > 0 {
+        line.push_str(&format!(
+            ", FAILING ({} in a row): {}",
+            m.failures,
+            m.last_error.as_deref().unwrap_or("unknown error")
+        ));
+        if let Some(ack) = m.last_ack {
+            line.push_str(&format!("; last ack {}", ago(ack)));
+        }
+    } else if let Some(ack) = m.last_ack {
+        line.push_str(&format!(", ack {}", ago(ack)));
+    }
+    line
 }
