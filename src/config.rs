@@ -274,6 +274,8 @@ impl Config {
             ("heartbeat_interval", self.heartbeat_interval),
             ("heartbeat_timeout", self.heartbeat_timeout),
             ("step_timeout", self.step_timeout),
+            ("session_check_timeout", self.session_check_timeout),
+            ("session_remind", self.session_remind),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -301,6 +303,7 @@ impl Config {
         if let Err(p) = crate::heartbeat::check_config(self) {
             return Err(invalid(p.key, &p.value, &p.expected));
         }
+        self.validate_probe()?;
         for (store, url) in &self.store_urls {
             let parsed = url::Url::parse(url)
                 .ok()
@@ -310,6 +313,36 @@ impl Config {
                     &format!("store_urls.{store}"),
                     url,
                     "an http(s) URL",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The session probe's and notifications' settings (src/probe,
+    /// src/notify); notification URLs are named redacted.
+    fn validate_probe(&self) -> Result<(), ConfigError> {
+        crate::probe::Schedule::parse(&self.session_check)
+            .map_err(|e| invalid("session_check", &self.session_check, &e))?;
+        crate::probe::Window::parse(&self.session_check_window)
+            .map_err(|e| invalid("session_check_window", &self.session_check_window, &e))?;
+        if let Some(cmd) = self.session_check_idle_cmd.as_deref() {
+            if cmd.trim().is_empty() {
+                return Err(invalid(
+                    "session_check_idle_cmd",
+                    cmd,
+                    "a command printing idle milliseconds (like `xprintidle`), or leave it unset",
+                ));
+            }
+        }
+        for url in &self.notify {
+            if let Err(crate::notify::NotifyError::BadUrl { value, reason }) =
+                crate::notify::Channel::parse(url)
+            {
+                return Err(invalid(
+                    "notify",
+                    &value,
+                    &format!("a notification URL: {reason}"),
                 ));
             }
         }

@@ -54,6 +54,7 @@ pub fn router(intake: Intake) -> Router {
         .route("/queue", get(queue))
         .route("/reload", post(reload))
         .route("/resume", post(resume))
+        .route("/stores", get(stores))
         .route_layer(middleware::from_fn_with_state(
             intake.clone(),
             require_token,
@@ -372,4 +373,34 @@ async fn resume(State(intake): State<Intake>) -> Response {
         }
         Err(e) => queue_error(e),
     }
+}
+
+/// `GET /stores`: every store the catalog uses or the probe knows, with its
+/// session state (`signed_in`, `signed_out`, `unknown`), since when, the
+/// last check and its error.
+async fn stores(State(intake): State<Intake>) -> Response {
+    let known = match crate::probe::sessions::list(&intake.queue).await {
+        Ok(rows) => rows,
+        Err(e) => return queue_error(e),
+    };
+    let mut names: Vec<String> = intake
+        .catalog
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .items
+        .iter()
+        .flat_map(|i| i.sources.iter().map(|s| s.store.clone()))
+        .collect();
+    names.extend(known.iter().map(|r| r.store.clone()));
+    names.sort();
+    names.dedup();
+    let views: Vec<Value> = names
+        .into_iter()
+        .map(|name| match known.iter().find(|r| r.store == name) {
+            Some(row) => json!(row),
+            None => json!({ "store": name, "state": "unknown", "since": null, "checked_at": null,
+                            "last_result": null, "last_error": null, "notified_at": null }),
+        })
+        .collect();
+    Json(views).into_response()
 }

@@ -11,6 +11,8 @@ pub mod engine;
 pub mod heartbeat;
 pub mod intake;
 pub mod model;
+pub mod notify;
+pub mod probe;
 pub mod purchase;
 pub mod queue;
 pub mod screenshots;

@@ -64,7 +64,7 @@ const MIGRATIONS: &[&str] = &[
         updated_at  INTEGER NOT NULL
      );",
     // 3: store session state (src/probe).
-    "SELECT 1;",
+    crate::probe::sessions::MIGRATION,
     // 4: automatic retries are counted apart from boot recoveries.
     "ALTER TABLE orders ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;",
 ];

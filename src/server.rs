@@ -42,6 +42,8 @@ pub enum ServeError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Heartbeat(#[from] HeartbeatError),
+    #[error("{0}")]
+    Probe(String),
 }
 
 impl ServeError {
@@ -63,6 +65,9 @@ pub struct Parts {
     pub known_stores: Option<Vec<String>>,
     /// Where stored timestamps come from (tests move it).
     pub clock: crate::model::Clock,
+    /// Run the session probe from the config (`RESTOCK_SESSION_CHECK`,
+    /// schedule, gate) through `factory`, replacing `probe`. `serve` sets it.
+    pub session_probe: bool,
 }
 
 impl Parts {
@@ -73,6 +78,7 @@ impl Parts {
             probe: Arc::new(NoProbe),
             known_stores: None,
             clock: crate::model::Clock::system(),
+            session_probe: false,
         }
     }
 }
@@ -85,6 +91,7 @@ pub struct Running {
     pub catalog: SharedCatalog,
     known_stores: Option<Arc<Vec<String>>>,
     shutdown: CancellationToken,
+    schedule: Option<crate::probe::Scheduled>,
     engine: JoinHandle<()>,
     intake: JoinHandle<std::io::Result<()>>,
     /// The dead-man's switch, when monitors or systemd are configured.
@@ -133,15 +140,22 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
 
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let known_stores = parts.known_stores.map(Arc::new);
+    let notifier = crate::notify::Notifier::from_config(config)
+        .map_err(|e| ServeError::Probe(e.to_string()))?;
     let engine = Engine::new(
         queue.clone(),
         catalog.clone(),
-        parts.factory,
+        parts.factory.clone(),
         Settings::from_config(config),
     )
-    .with_heartbeat(beats)
-    .with_probe(parts.probe);
+    .with_heartbeat(beats);
     let handle = engine.handle();
+    let (probe, schedule) = if parts.session_probe {
+        session_probe(config, &queue, parts.factory, &notifier, &handle).await?
+    } else {
+        (parts.probe, None)
+    };
+    let engine = engine.with_probe(probe);
     let order_check = switch
         .as_ref()
         .and_then(|s| s.watch_orders(handle.subscribe()));
@@ -153,6 +167,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         ));
     }
     let shutdown = CancellationToken::new();
+    crate::notify::watch_pauses(handle.clone(), queue.clone(), notifier, shutdown.clone());
     let intake = Intake {
         queue: queue.clone(),
         catalog: catalog.clone(),
@@ -163,7 +178,10 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         cooldown: config.cooldown,
         stall_after: config.stall_after(),
         known_stores: known_stores.clone(),
-        health_extra: switch.as_ref().map(Switch::health_extra),
+        health_extra: Some(health_extra(
+            switch.as_ref().map(Switch::health_extra),
+            queue.clone(),
+        )),
     };
     let engine = tokio::spawn(engine.run(shutdown.clone()));
     let stop = shutdown.clone();
@@ -178,6 +196,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         catalog,
         known_stores,
         shutdown,
+        schedule,
         engine,
         intake,
         heartbeat: switch,
@@ -206,6 +225,53 @@ async fn ready_after_first_turn(
     tracing::info!("told systemd we are ready");
 }
 
+/// The session probe, its schedule (marks it due, wakes the loop) and the
+/// start-up catch-up.
+async fn session_probe(
+    config: &Config,
+    queue: &Queue,
+    factory: Arc<dyn PurchaserFactory>,
+    notifier: &crate::notify::Notifier,
+    handle: &Arc<Handle>,
+) -> Result<(Arc<dyn Probe>, Option<crate::probe::Scheduled>), ServeError> {
+    use crate::probe::{Schedule, SessionProbe};
+    let schedule = Schedule::parse(&config.session_check).map_err(ServeError::Probe)?;
+    let probe = SessionProbe::from_config(config, queue.clone(), factory, notifier.clone())
+        .map_err(ServeError::Probe)?
+        .with_handle(handle.clone());
+    let probe = Arc::new(probe);
+    probe.catch_up(&schedule).await;
+    let scheduled = probe
+        .schedule(&schedule)
+        .await
+        .map_err(|e| ServeError::Probe(e.to_string()))?;
+    Ok((probe, scheduled))
+}
+
+type HealthExtra =
+    Arc<dyn Fn() -> futures::future::BoxFuture<'static, serde_json::Value> + Send + Sync>;
+
+/// `/health`'s extra parts: the heartbeat's object (when configured) and
+/// the probe's `sessions`, merged into one object.
+fn health_extra(heartbeat: Option<HealthExtra>, queue: Queue) -> HealthExtra {
+    Arc::new(move || {
+        let heartbeat = heartbeat.clone();
+        let queue = queue.clone();
+        Box::pin(async move {
+            let mut out = match heartbeat {
+                Some(f) => f().await,
+                None => serde_json::Value::Object(Default::default()),
+            };
+            if let (serde_json::Value::Object(map), serde_json::Value::Object(more)) =
+                (&mut out, crate::probe::health_json(queue).await)
+            {
+                map.extend(more);
+            }
+            out
+        })
+    })
+}
+
 impl Running {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -226,6 +292,9 @@ impl Running {
     /// wound down. The intake gets a few seconds for open connections.
     pub async fn wait(self) {
         let _ = self.engine.await;
+        if let Some(schedule) = self.schedule {
+            schedule.shutdown().await;
+        }
         if let Some(order_check) = self.order_check {
             // The last buy's end ping; bounded by its own timeout.
             let _ = tokio::time::timeout(self.order_check_grace, order_check).await;

@@ -13,11 +13,13 @@ mod dump_dom;
 mod enqueue;
 mod failures;
 mod login;
+mod probe;
 mod queue;
 mod resume;
 mod retry;
 mod serve;
 mod status;
+mod test_notify;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,6 +104,15 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8724")]
         listen: std::net::SocketAddr,
     },
+    /// Check now whether store profiles are still signed in (all with a
+    /// profile, or STORE); exits 1 when one is not.
+    Probe {
+        store: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message to every RESTOCK_NOTIFY channel.
+    TestNotify,
 }
 
 /// How a command ended, mapped to the exit code.
@@ -160,6 +171,8 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::DryRun { item } => dry_run::run(&config, &item).await,
         Command::DumpDom { store, url, out } => dump_dom::run(&config, &store, &url, out).await,
         Command::DemoStore { listen } => demo_store::run(listen).await,
+        Command::Probe { store, json } => probe::run(&config, store.as_deref(), json).await,
+        Command::TestNotify => test_notify::run(&config).await,
     }
 }
 
@@ -200,8 +213,16 @@ fn browser_settings(config: &Config) -> Result<crate::purchase::BrowserSettings,
 }
 
 /// After a successful `login`: forget a `signed_out` state so buys use the
-/// store again. (The probe keeps that state; until it lands this is a no-op.)
-async fn session_signed_in(_config: &Config, _store: &str) {}
+/// store again (see [`crate::probe::mark_signed_in`]).
+async fn session_signed_in(config: &Config, store: &str) {
+    let result = match Queue::open(&config.db_path()) {
+        Ok(queue) => crate::probe::mark_signed_in(&queue, store).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        eprintln!("restock: {store} is signed in, but its session state was not recorded: {e}");
+    }
+}
 
 /// `3m ago`, `2h ago`: how long ago a timestamp was, for humans.
 pub fn ago(ms: i64) -> String {

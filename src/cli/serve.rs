@@ -17,6 +17,7 @@ pub async fn run(config: Config) -> Result<(), CliError> {
     let known: Vec<String> = settings.stores.names().map(str::to_string).collect();
     let mut parts = Parts::new(Arc::new(BrowserFactory::new(Arc::new(settings))));
     parts.known_stores = Some(known);
+    parts.session_probe = true;
     let running = server::start(&config, parts)
         .await
         .map_err(|e: ServeError| {

@@ -3,7 +3,9 @@
 //!
 //! `--json` prints `{"paused": Pause|null, "counts": {status: n},
 //! "in_progress": [Order], "needs_attention": [Order], "state": {...},
-//! "heartbeat": [MonitorState]}` (monitor URLs redacted to their labels).
+//! "heartbeat": [MonitorState], "sessions": [StoreSession]}` (monitor URLs
+//! redacted to their labels); the text form has one
+//! `Session  demo  signed in (checked 2h ago)` line per store.
 
 use std::collections::BTreeMap;
 
@@ -26,8 +28,9 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
     let in_progress = queue.recent(Some(Status::InProgress), 10).await?;
     let review = queue.recent(Some(Status::NeedsReview), 10).await?;
     let monitors = crate::heartbeat::store::load(&queue).await?;
+    let sessions = crate::probe::sessions::list(&queue).await?;
     if json {
-        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "heartbeat": monitors });
+        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "heartbeat": monitors, "sessions": sessions });
         println!(
             "{}",
             serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?
@@ -66,6 +69,14 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
     }
     for o in in_progress.iter().chain(&review) {
         println!("{:<10} {}", "Order", order_line(o).trim_start());
+    }
+    for s in &sessions {
+        println!(
+            "{:<10} {:<6} {}",
+            "Session",
+            s.store,
+            crate::probe::describe(s)
+        );
     }
     Ok(())
 }

@@ -149,10 +149,24 @@ impl Engine {
                 ceiling: item.ceiling(source),
                 dry_run: self.settings.dry_run,
             };
+            // A store the probe (or an earlier buy) found signed out is
+            // skipped without launching a doomed browser.
+            if let Some(why) = self.known_signed_out(&source.store).await {
+                tracing::info!(store = %source.store, "store is signed out; source skipped");
+                skipped.push(Outcome::new(Status::SigninRequired).message(why));
+                continue;
+            }
             let outcome = match self.factory.purchaser(&source.store) {
                 Ok(mut purchaser) => purchaser.buy(&req, ctx.as_ref()).await,
                 Err(e) => Outcome::failed(e.to_string(), false),
             };
+            if outcome.status == Status::SigninRequired {
+                if let Err(e) =
+                    crate::probe::sessions::note_signed_out_by_buy(&self.queue, &source.store).await
+                {
+                    tracing::warn!(error = %e, "could not record the signed-out store");
+                }
+            }
             if !outcome.falls_through() || ctx.submitted() {
                 return outcome;
             }
@@ -164,6 +178,15 @@ impl Engine {
             skipped.push(outcome.message(format!("{}: {why}", source.store)));
         }
         fall_through_result(skipped)
+    }
+
+    async fn known_signed_out(&self, store: &str) -> Option<String> {
+        crate::probe::sessions::signed_out(&self.queue, store)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not read the store's session state");
+                None
+            })
     }
 
     /// When an automatic retry is due for this outcome, if one is allowed:
@@ -294,10 +317,13 @@ fn no_return(outcome: Outcome, submitted: bool) -> Outcome {
     ))
 }
 
-/// The order's status when every source fell through: `price_blocked` if
-/// any source was too dear, else `unavailable`.
+/// The order's status when every source fell through: `signin_required`
+/// if a source was skipped as signed out, else `price_blocked` if any
+/// source was too dear, else `unavailable`.
 fn fall_through_result(skipped: Vec<Outcome>) -> Outcome {
-    let status = if skipped.iter().any(|o| o.status == Status::PriceBlocked) {
+    let status = if skipped.iter().any(|o| o.status == Status::SigninRequired) {
+        Status::SigninRequired
+    } else if skipped.iter().any(|o| o.status == Status::PriceBlocked) {
         Status::PriceBlocked
     } else {
         Status::Unavailable

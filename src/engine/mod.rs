@@ -68,6 +68,15 @@ pub enum Event {
     Paused {
         reason: String,
     },
+    /// The session probe checked a store (after recording the result).
+    Probed {
+        store: String,
+        state: crate::purchase::SessionState,
+    },
+    /// The session probe is due but waits for its activity gate.
+    ProbeDeferred {
+        reason: String,
+    },
     Stopped,
 }
 
@@ -175,7 +184,7 @@ impl Handle {
             .clone()
     }
 
-    fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Event) {
         let _ = self.events.send(event);
     }
 
