@@ -80,6 +80,14 @@ pub struct Config {
     pub daily_cap: Option<Money>,
     /// Count-based cap on placed orders in a rolling 24 hours.
     pub max_orders_per_day: u32,
+    /// Retry failures that happened before Place Order and are marked
+    /// retryable (timeouts, browser crashes). Off by default.
+    pub auto_retry: bool,
+    /// Automatic retries per order.
+    pub auto_retry_max: u32,
+    /// First retry's delay; doubled for each further retry.
+    #[serde(with = "human_duration")]
+    pub auto_retry_backoff: Duration,
 
     // --- dead-man's switch (src/heartbeat) ---
     /// Monitor URLs (Healthchecks, Uptime Kuma push, or any URL for a plain
@@ -153,6 +161,9 @@ impl Default for Config {
             step_timeout: Duration::from_secs(30),
             daily_cap: None,
             max_orders_per_day: 10,
+            auto_retry: false,
+            auto_retry_max: 2,
+            auto_retry_backoff: Duration::from_secs(30),
             heartbeat_url: Vec::new(),
             heartbeat_interval: Duration::from_secs(60),
             heartbeat_timeout: Duration::from_secs(10),
@@ -416,6 +427,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("log_format", "`text` or `json`"),
     ("max_recoveries", "a whole number like `3`"),
     ("max_orders_per_day", "a whole number like `10`"),
+    ("auto_retry", "`true` or `false`"),
+    ("auto_retry_max", "a whole number like `2`"),
     (
         "store_urls",
         "a table like `{demo=\"http://127.0.0.1:8724\"}`",

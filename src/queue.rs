@@ -15,7 +15,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{now_ms, Money, Phase, Status};
+use crate::model::{Clock, Money, Phase, Status};
 use crate::purchase::Outcome;
 
 /// Schema versions, applied in order and recorded in `PRAGMA user_version`.
@@ -53,10 +53,13 @@ const MIGRATIONS: &[&str] = &[
     "SELECT 1;",
     // 3: store session state (src/probe).
     "SELECT 1;",
+    // 4: automatic retries are counted apart from boot recoveries.
+    "ALTER TABLE orders ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;",
 ];
 
 const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \
-     finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot";
+     finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot, \
+     retries, not_before";
 
 const PAUSE_KEY: &str = "pause";
 
@@ -122,6 +125,10 @@ pub struct Order {
     pub order_ref: Option<String>,
     pub message: Option<String>,
     pub screenshot: Option<String>,
+    /// Automatic retries so far (RESTOCK_AUTO_RETRY).
+    pub retries: u32,
+    /// Not claimed before this time (retry backoff), ms since the epoch.
+    pub not_before: Option<i64>,
 }
 
 impl Order {
@@ -177,6 +184,7 @@ pub struct ItemHistory {
 pub struct Queue {
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    clock: Clock,
 }
 
 impl Queue {
@@ -205,11 +213,23 @@ impl Queue {
         Ok(Queue {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_path_buf()),
+            clock: Clock::system(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The same queue reading time from `clock` (tests move it).
+    pub fn with_clock(mut self, clock: Clock) -> Queue {
+        self.clock = clock;
+        self
+    }
+
+    /// The wall clock every timestamp of this queue comes from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -230,26 +250,32 @@ impl Queue {
     /// Queues an order unless the engine is paused or the item has a live
     /// or recent order; all three decided in one `IMMEDIATE` transaction so
     /// concurrent requests cannot both slip through.
+    ///
+    /// Time windows (debounce here, cooldown and caps in the engine) read a
+    /// timestamp from the future — the clock went back — as "now": a
+    /// backward jump never shortens a window, it lasts until the clock has
+    /// caught up and then its full length. A forward jump ends windows early
+    /// by the jump; the wall clock is the only clock that survives a restart.
     pub async fn enqueue(
         &self,
         item: &str,
         requester: Option<&str>,
         debounce: Duration,
     ) -> Result<Enqueued, QueueError> {
+        let now = self.clock.now_ms();
         let (item, requester) = (item.to_string(), requester.map(str::to_string));
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(p) = read_pause(&tx)? {
                 return Ok(Enqueued::Paused { reason: p.reason });
             }
-            let now = now_ms();
             let since = now - debounce.as_millis() as i64;
             let existing: Option<(i64, String)> = tx
                 .query_row(
                     "SELECT id, status FROM orders WHERE item = ?1 AND status != 'cancelled'
-                       AND (status IN ('pending', 'in_progress') OR created_at >= ?2)
+                       AND (status IN ('pending', 'in_progress') OR MIN(created_at, ?3) > ?2)
                      ORDER BY id DESC LIMIT 1",
-                    params![item, since],
+                    params![item, since, now],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
@@ -272,8 +298,8 @@ impl Queue {
     /// Claims the oldest due pending order, unless paused: one statement, so
     /// two engines on one file never claim the same row.
     pub async fn claim_next(&self) -> Result<Option<Order>, QueueError> {
-        self.call(|c| {
-            let now = now_ms();
+        let now = self.clock.now_ms();
+        self.call(move |c| {
             let sql = format!(
                 "UPDATE orders SET status = 'in_progress', phase = 'claimed', claimed_at = ?1,
                         attempts = attempts + 1, store = NULL
@@ -315,6 +341,7 @@ impl Queue {
         outcome: Outcome,
         pause: Option<String>,
     ) -> Result<(), QueueError> {
+        let now = self.clock.now_ms();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.execute(
@@ -324,7 +351,7 @@ impl Queue {
                 params![
                     id,
                     outcome.status.as_str(),
-                    now_ms(),
+                    now,
                     outcome.retryable,
                     outcome.price.map(Money::cents),
                     outcome.total.map(Money::cents),
@@ -341,7 +368,7 @@ impl Queue {
                         reason,
                         order_id: Some(id),
                         status: Some(outcome.status),
-                        since: now_ms(),
+                        since: now,
                     },
                 )?;
             }
@@ -365,11 +392,32 @@ impl Queue {
         .await
     }
 
+    /// Puts a failed, money-safe claim back in the queue for an automatic
+    /// retry after `not_before`. Refuses rows at `submitted`.
+    pub async fn requeue(
+        &self,
+        id: i64,
+        not_before: i64,
+        message: String,
+    ) -> Result<(), QueueError> {
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL, not_before = ?2,
+                        retries = retries + 1, message = ?3
+                 WHERE id = ?1 AND status = 'in_progress' AND (phase IS NULL OR phase != 'submitted')",
+                params![id, not_before, message],
+            )?;
+            expect_one(n, id)
+        })
+        .await
+    }
+
     /// Boot recovery: classifies every row left `in_progress` by its phase.
     /// Before `submitted` it is money-safe and goes back to `pending` (at
     /// most `max_recoveries` times, then `failed`); at `submitted` it becomes
     /// `needs_review` and the engine pauses.
     pub async fn recover(&self, max_recoveries: u32) -> Result<Vec<Recovered>, QueueError> {
+        let now = self.clock.now_ms();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let rows: Vec<(i64, Option<String>, u32)> = {
@@ -380,8 +428,8 @@ impl Queue {
             let mut out = Vec::new();
             for (id, phase, recoveries) in rows {
                 let phase = phase.as_deref().map(parse_phase).transpose()?;
-                let now = recover_row(&tx, id, phase, recoveries, max_recoveries)?;
-                out.push(Recovered { id, phase, now });
+                let status = recover_row(&tx, now, (id, phase, recoveries), max_recoveries)?;
+                out.push(Recovered { id, phase, now: status });
             }
             tx.commit()?;
             Ok(out)
@@ -390,6 +438,7 @@ impl Queue {
     }
 
     pub async fn pause(&self, reason: String) -> Result<(), QueueError> {
+        let now = self.clock.now_ms();
         self.call(move |c| {
             write_pause(
                 c,
@@ -397,7 +446,7 @@ impl Queue {
                     reason,
                     order_id: None,
                     status: None,
-                    since: now_ms(),
+                    since: now,
                 },
             )
         })
@@ -443,6 +492,7 @@ impl Queue {
 
     /// Cancels a pending order. A claimed one belongs to the engine.
     pub async fn cancel(&self, id: i64) -> Result<Order, QueueError> {
+        let now = self.clock.now_ms();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
@@ -454,7 +504,7 @@ impl Queue {
             }
             tx.execute(
                 "UPDATE orders SET status = 'cancelled', finished_at = ?2, message = 'cancelled by the owner' WHERE id = ?1",
-                params![id, now_ms()],
+                params![id, now],
             )?;
             let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
             tx.commit()?;
@@ -537,7 +587,7 @@ impl Queue {
             let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map([], |r| {
                 let order = order_from_row(r)?;
-                Ok(ItemHistory { item: order.item.clone(), last_placed_at: r.get(17)?, last: Some(order) })
+                Ok(ItemHistory { item: order.item.clone(), last_placed_at: r.get(19)?, last: Some(order) })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -558,8 +608,9 @@ impl Queue {
         key: &str,
         value: T,
     ) -> Result<(), QueueError> {
+        let now = self.clock.now_ms();
         let key = key.to_string();
-        self.call(move |c| write_state(c, &key, &value)).await
+        self.call(move |c| write_state(c, &key, &value, now)).await
     }
 
     /// Runs arbitrary work on the connection; for modules that keep their
@@ -575,12 +626,10 @@ impl Queue {
 
 fn recover_row(
     tx: &rusqlite::Transaction<'_>,
-    id: i64,
-    phase: Option<Phase>,
-    recoveries: u32,
+    now: i64,
+    (id, phase, recoveries): (i64, Option<Phase>, u32),
     max: u32,
 ) -> Result<Status, QueueError> {
-    let now = now_ms();
     if phase == Some(Phase::Submitted) {
         let why = format!("order {id} was interrupted after Place Order; check the store's order history, then `restock resume`");
         tx.execute(
@@ -694,12 +743,17 @@ fn read_state<T: serde::de::DeserializeOwned>(
         .transpose()
 }
 
-fn write_state<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<(), QueueError> {
+fn write_state<T: Serialize>(
+    c: &Connection,
+    key: &str,
+    value: &T,
+    now: i64,
+) -> Result<(), QueueError> {
     let json = serde_json::to_string(value).map_err(|e| QueueError::Corrupt(e.to_string()))?;
     c.execute(
         "INSERT INTO engine_state (key, value, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        params![key, json, now_ms()],
+        params![key, json, now],
     )?;
     Ok(())
 }
@@ -714,7 +768,7 @@ fn write_pause(c: &Connection, pause: &Pause) -> Result<(), QueueError> {
     if read_pause(c)?.is_some() {
         return Ok(());
     }
-    write_state(c, PAUSE_KEY, pause)
+    write_state(c, PAUSE_KEY, pause, pause.since)
 }
 
 fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, QueueError> {
@@ -758,5 +812,7 @@ fn order_from_row(r: &Row<'_>) -> rusqlite::Result<Order> {
         order_ref: r.get(14)?,
         message: r.get(15)?,
         screenshot: r.get(16)?,
+        retries: r.get(17)?,
+        not_before: r.get(18)?,
     })
 }

@@ -53,6 +53,8 @@ pub struct Parts {
     pub probe: Arc<dyn Probe>,
     /// Store names the catalog may use; `None` skips the check.
     pub known_stores: Option<Vec<String>>,
+    /// Where stored timestamps come from (tests move it).
+    pub clock: crate::model::Clock,
 }
 
 impl Parts {
@@ -62,6 +64,7 @@ impl Parts {
             heartbeat: Arc::new(NoHeartbeat),
             probe: Arc::new(NoProbe),
             known_stores: None,
+            clock: crate::model::Clock::system(),
         }
     }
 }
@@ -72,6 +75,7 @@ pub struct Running {
     pub handle: Arc<Handle>,
     pub queue: Queue,
     pub catalog: SharedCatalog,
+    known_stores: Option<Arc<Vec<String>>>,
     shutdown: CancellationToken,
     engine: JoinHandle<()>,
     intake: JoinHandle<std::io::Result<()>>,
@@ -94,10 +98,11 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         source,
     })?;
     let lock = lock_state_dir(config)?;
-    let queue = Queue::open(&config.db_path())?;
+    let queue = Queue::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&queue, config.max_recoveries).await?;
 
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
+    let known_stores = parts.known_stores.map(Arc::new);
     let engine = Engine::new(
         queue.clone(),
         catalog.clone(),
@@ -117,7 +122,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         debounce: config.debounce,
         cooldown: config.cooldown,
         stall_after: config.stall_after(),
-        known_stores: parts.known_stores.map(Arc::new),
+        known_stores: known_stores.clone(),
         health_extra: None,
     };
     let engine = tokio::spawn(engine.run(shutdown.clone()));
@@ -131,6 +136,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         handle,
         queue,
         catalog,
+        known_stores,
         shutdown,
         engine,
         intake,
@@ -203,7 +209,8 @@ pub async fn run_until_signal(running: Running, config: &Config) -> std::io::Res
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                if let Err(e) = crate::catalog::reload(&running.catalog, &config.catalog, None) {
+                let known = running.known_stores.as_deref().map(Vec::as_slice);
+                if let Err(e) = crate::catalog::reload(&running.catalog, &config.catalog, known) {
                     tracing::error!(error = %e, "catalog reload failed; keeping the previous catalog");
                 }
             }

@@ -188,3 +188,49 @@ async fn state_files_are_private() {
         assert_eq!(mode(&env.config.state_dir.join(f)), 0o600, "{f}");
     }
 }
+
+#[tokio::test]
+async fn enqueue_goes_through_a_running_server_and_failures_lists_what_went_wrong() {
+    let mut env = Env::new(&["soap"]);
+    env.config.dry_run = false;
+    let factory = restock::purchase::scripted::ScriptedFactory::new(
+        restock::purchase::scripted::Script::ends(
+            Outcome::new(Status::Blocked)
+                .message("access denied")
+                .screenshot("/tmp/shot.png".into()),
+        ),
+    );
+    let running = env.start(factory).await;
+    let mut events = running.handle.subscribe();
+    let addr = running.addr.to_string();
+    let out = tokio::task::spawn_blocking({
+        let env_vars = [("RESTOCK_LISTEN".to_string(), addr)];
+        let env_ref = Env {
+            dir: tempfile::tempdir().unwrap(),
+            config: env.config.clone(),
+        };
+        move || {
+            let vars: Vec<(&str, &str)> = env_vars
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            restock(&env_ref, &vars, &["enqueue", "soap"])
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("queued order 1") && !text(&out).contains("not reachable"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(settled(&mut events, 1).await, Status::Blocked);
+    running.stop().await;
+    let out = restock(&env, &[], &["failures"]);
+    let t = text(&out);
+    assert!(
+        t.contains("blocked") && t.contains("access denied") && t.contains("/tmp/shot.png"),
+        "{t}"
+    );
+}

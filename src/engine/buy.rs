@@ -38,8 +38,11 @@ impl Engine {
             });
             let ctx = Arc::new(BuyCtx::new(self.clone(), order.id));
             match self.guarded_buy(&order, &ctx, shutdown).await {
-                Some(outcome) => self.settle(&order, outcome).await,
-                None => self.release(&order).await,
+                Some(outcome) => match self.retry_at(&order, &outcome, ctx.submitted()) {
+                    Some(at) => self.requeue(&order, outcome, at).await,
+                    None => self.settle(&order, outcome, shutdown).await,
+                },
+                None => self.release(&order, shutdown).await,
             }
             self.handle.set_activity(|a| {
                 a.order_id = None;
@@ -117,9 +120,12 @@ impl Engine {
                 ))
             }
         };
-        let until = last + cooldown.as_millis() as i64;
-        (now_ms() < until).then(|| {
-            let left = Duration::from_secs(((until - now_ms()) / 1000).max(1) as u64);
+        // A placed time in the future (the clock went back) counts as now:
+        // a clock jump must never stretch or skip a cooldown unboundedly.
+        let now = self.queue.clock().now_ms();
+        let until = last.min(now) + cooldown.as_millis() as i64;
+        (now < until).then(|| {
+            let left = Duration::from_secs(((until - now) / 1000).max(1) as u64);
             Outcome::new(Status::SkippedCooldown).message(format!(
                 "placed recently; cooldown ends in {}",
                 humantime::format_duration(left)
@@ -160,13 +166,51 @@ impl Engine {
         fall_through_result(skipped)
     }
 
-    async fn settle(&self, order: &Order, outcome: Outcome) {
+    /// When an automatic retry is due for this outcome, if one is allowed:
+    /// only retryable failures from before `submitted`, at most
+    /// `auto_retry_max` times, with doubling backoff.
+    fn retry_at(&self, order: &Order, outcome: &Outcome, submitted: bool) -> Option<i64> {
+        let s = &self.settings;
+        let allowed = s.auto_retry
+            && outcome.status == Status::Failed
+            && outcome.retryable
+            && !submitted
+            && order.retries < s.auto_retry_max;
+        allowed.then(|| {
+            let delay = s
+                .auto_retry_backoff
+                .saturating_mul(1 << order.retries.min(16));
+            self.queue.clock().now_ms() + delay.as_millis() as i64
+        })
+    }
+
+    async fn requeue(&self, order: &Order, outcome: Outcome, at: i64) {
+        let why = outcome.message.unwrap_or_else(|| "failed".into());
+        let message = format!(
+            "retry {} of {} after: {why}",
+            order.retries + 1,
+            self.settings.auto_retry_max
+        );
+        tracing::info!(%message, "will retry");
+        match self.queue.requeue(order.id, at, message).await {
+            Ok(()) => self.handle.emit(Event::Retrying { id: order.id, at }),
+            Err(e) => {
+                tracing::error!(error = %e, "could not requeue for a retry; the order stays in progress until recovery")
+            }
+        }
+    }
+
+    async fn settle(&self, order: &Order, outcome: Outcome, shutdown: &CancellationToken) {
         let pause = pause_reason(order, &outcome);
         let status = outcome.status;
         tracing::info!(%status, message = outcome.message.as_deref().unwrap_or(""), "settled");
-        if let Err(e) = self.queue.settle(order.id, outcome, pause.clone()).await {
-            tracing::error!(error = %e, "could not record the outcome");
+        if !self
+            .record(order.id, outcome, pause.clone(), shutdown)
+            .await
+        {
+            return;
         }
+        self.read_pause().await; // the next heartbeat must already see the pause
         self.handle.emit(Event::Settled {
             id: order.id,
             status,
@@ -180,13 +224,45 @@ impl Engine {
     /// Gives the row back after an abandoned buy. The queue refuses rows at
     /// `submitted` (the phase write may have landed as we were cancelled);
     /// such a row may have been bought and is settled as `needs_review`.
-    async fn release(&self, order: &Order) {
+    async fn release(&self, order: &Order, shutdown: &CancellationToken) {
         match self.queue.release(order.id).await {
             Ok(()) => self.handle.emit(Event::Released { id: order.id }),
             Err(e) => {
                 tracing::warn!(error = %e, "could not release the order; classifying it by phase");
                 let outcome = no_return(Outcome::failed("abandoned at shutdown", true), true);
-                self.settle(order, outcome).await;
+                self.settle(order, outcome, shutdown).await;
+            }
+        }
+    }
+
+    /// Writes the outcome, retrying while the database cannot take writes
+    /// (full disk, read-only file): an outcome, above all a placed order,
+    /// must not be dropped. Gives up only at shutdown, leaving the row
+    /// `in_progress` at its phase for boot recovery to classify safely.
+    async fn record(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        pause: Option<String>,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.queue.settle(id, outcome.clone(), pause.clone()).await {
+                Ok(()) => return true,
+                Err(e) if e.is_unwritable() => {
+                    tracing::error!(error = %e, "cannot record the outcome; retrying");
+                    self.storage_failing(&e);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.cancelled() => return false,
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record the outcome");
+                    return false;
+                }
             }
         }
     }
@@ -327,7 +403,7 @@ impl BuyProgress for BuyCtx {
         let (spent, count) = self
             .engine
             .queue
-            .placed_since(now_ms() - DAY_MS)
+            .placed_since(self.engine.queue.clock().now_ms() - DAY_MS)
             .await
             .map_err(|e| Refusal {
                 status: Status::Failed,

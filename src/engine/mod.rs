@@ -55,6 +55,15 @@ pub enum Event {
     Released {
         id: i64,
     },
+    /// A retryable failure was queued again, not before `at`.
+    Retrying {
+        id: i64,
+        at: i64,
+    },
+    /// The database cannot take writes; the engine holds still.
+    StorageFailing {
+        reason: String,
+    },
     Idle,
     Paused {
         reason: String,
@@ -72,6 +81,9 @@ pub struct Settings {
     pub cooldown: Duration,
     pub daily_cap: Option<Money>,
     pub max_orders_per_day: u32,
+    pub auto_retry: bool,
+    pub auto_retry_max: u32,
+    pub auto_retry_backoff: Duration,
     pub screenshots_dir: std::path::PathBuf,
 }
 
@@ -85,6 +97,9 @@ impl Settings {
             cooldown: c.cooldown,
             daily_cap: c.daily_cap,
             max_orders_per_day: c.max_orders_per_day,
+            auto_retry: c.auto_retry,
+            auto_retry_max: c.auto_retry_max,
+            auto_retry_backoff: c.auto_retry_backoff,
             screenshots_dir: c.screenshots_dir(),
         }
     }
@@ -237,6 +252,9 @@ impl Engine {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "could not claim the next order; will try again");
+                    if e.is_unwritable() {
+                        self.storage_failing(&e);
+                    }
                     self.wait(&shutdown).await;
                 }
             }
@@ -266,6 +284,23 @@ impl Engine {
             a.pause = pause.clone();
         });
         pause
+    }
+
+    /// The database cannot take writes: hold still and say so. Not a pause
+    /// for a human (nothing is written, and it lifts by itself when the
+    /// disk recovers), but shown like one in `/health` and the heartbeat.
+    fn storage_failing(&self, e: &crate::queue::QueueError) {
+        let reason = format!("the database cannot take writes: {e}");
+        self.handle.set_activity(|a| {
+            a.state = "paused";
+            a.pause = Some(Pause {
+                reason: reason.clone(),
+                order_id: None,
+                status: None,
+                since: now_ms(),
+            });
+        });
+        self.handle.emit(Event::StorageFailing { reason });
     }
 
     /// Sleeps until woken, the poll interval passes, or shutdown.
