@@ -57,11 +57,14 @@
       checks = forAllSystems (
         system: pkgs: {
           package = self.packages.${system}.default;
-          # The module's pure helpers (durations, ports, the watchdog rule).
+          # The module's pure helpers (durations, ports, the watchdog rule)
+          # and the module itself under nixpkgs' module system; both throw
+          # at evaluation when a case is wrong.
           nix-lib = pkgs.runCommand "restock-nix-lib-tests" { } ''
-            ${
-              if import ./nix/tests.nix then "touch $out" else "exit 1"
-            }
+            ${if import ./nix/tests.nix then "touch $out" else "exit 1"}
+          '';
+          module = pkgs.runCommand "restock-module-check" { } ''
+            ${if import ./nix/module-check.nix { inherit (nixpkgs) lib; } then "touch $out" else "exit 1"}
           '';
         }
       );
