@@ -550,3 +550,42 @@ fn env_file_parser_follows_systemd() {
     );
     assert_eq!(expand("%S/restock %%S", Path::new("/v")), "/v/restock %S");
 }
+
+/// The monitoring guide's worked numbers are the defaults' numbers.
+#[test]
+fn monitoring_guide_numbers_follow_the_defaults() {
+    let guide = repo_file("examples/monitoring.md");
+    let d = Config::default();
+    let grace = d.heartbeat_interval * 2 + d.buy_timeout;
+    let minutes = grace.as_secs() / 60;
+    assert_eq!(grace.as_secs() % 60, 0);
+    assert!(
+        guide.contains(&format!("**{minutes} minutes**")),
+        "Healthchecks grace = 2 x interval + buy timeout = {minutes} minutes"
+    );
+    let retries = grace.as_secs().div_ceil(d.heartbeat_interval.as_secs());
+    assert!(
+        guide.contains(&format!("**{retries}** with the defaults")),
+        "Uptime Kuma retries = {retries}"
+    );
+    let watchdog = (d.heartbeat_interval * 3).as_secs();
+    assert!(
+        guide.contains(&format!("({watchdog} s by")),
+        "WatchdogSec {watchdog} s"
+    );
+    assert!(guide.contains(&format!("= `{}s`", d.stall_after().as_secs())));
+    for var in [
+        "RESTOCK_HEARTBEAT_URL",
+        "RESTOCK_HEARTBEAT_PAUSED",
+        "RESTOCK_ORDER_CHECK_URL",
+        "RESTOCK_HEARTBEAT_KIND",
+        "RESTOCK_STALL_AFTER",
+    ] {
+        assert!(
+            Config::field_names()
+                .contains(&var.trim_start_matches("RESTOCK_").to_lowercase().as_str()),
+            "the guide names {var}, which Config lacks"
+        );
+        assert!(guide.contains(var), "the guide should explain {var}");
+    }
+}
