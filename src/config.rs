@@ -291,6 +291,9 @@ impl Config {
                 "a non-empty token, or leave it unset",
             ));
         }
+        if let Err(p) = crate::heartbeat::check_config(self) {
+            return Err(invalid(p.key, &p.value, &p.expected));
+        }
         for (store, url) in &self.store_urls {
             let parsed = url::Url::parse(url)
                 .ok()

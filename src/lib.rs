@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod heartbeat;
 pub mod intake;
 pub mod model;
 pub mod purchase;
