@@ -3,7 +3,8 @@
 //! `EnvironmentFile=` parsed with systemd's quoting rules and overriding
 //! them, `$STATE_DIRECTORY` from `StateDirectory=`, `$NOTIFY_SOCKET` bound
 //! to a datagram socket and `$WATCHDOG_USEC` from `WatchdogSec=`. It must
-//! come up ready and stop cleanly on SIGTERM.
+//! come up ready (`READY=1` on the socket, `/health` 200) and stop cleanly
+//! on SIGTERM (`STOPPING=1`, exit code 0).
 //!
 //! Also checked here: the unit's numbers agree with the code's defaults,
 //! the NixOS module carries the same hardening, and every value in
@@ -369,7 +370,6 @@ async fn starts_like_the_unit_and_stops_cleanly_on_sigterm() {
 }
 
 #[tokio::test]
-#[ignore = "READY=1 arrives with the heartbeat branch"]
 async fn sends_ready_on_the_notify_socket() {
     let mut service = Service::start();
     let client = reqwest::Client::new();
@@ -397,7 +397,20 @@ async fn sends_ready_on_the_notify_socket() {
     let health = client.get(service.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     service.wait_healthy(&client).await;
+
+    // `systemctl stop`: STOPPING=1, then exit 0.
+    let notify = service.notify.try_clone().unwrap();
     assert_eq!(service.stop(), 0);
+    notify
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut stopping = false;
+    while let Ok(n) = notify.recv(&mut buf) {
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        stopping |= msg.lines().any(|l| l == "STOPPING=1");
+        got.push(msg);
+    }
+    assert!(stopping, "no STOPPING=1 on SIGTERM; got {got:?}");
 }
 
 #[test]
