@@ -217,6 +217,8 @@ pub fn settings(dir: &Path) -> Settings {
         auto_retry_max: 0,
         auto_retry_backoff: Duration::from_secs(1),
         screenshots_dir: dir.join("screenshots"),
+        screenshot_max_age: Duration::from_secs(86400),
+        screenshot_max_count: 100,
     }
 }
 
