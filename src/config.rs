@@ -502,7 +502,7 @@ fn describe(e: figment::Error, env: &BTreeMap<String, String>) -> String {
             .unwrap_or_default();
         format!("{file}: key `{}`", e.path.join("."))
     };
-    let mut line = format!("{origin}: {}", e.kind);
+    let mut line = format!("{origin}: {}", one_line(&e.kind.to_string()));
     if let Some(value) = env.get(&env_name(&key)).filter(|_| from_env) {
         if !line.contains(value.as_str()) {
             line.push_str(&format!(" (got `{value}`)"));
@@ -512,6 +512,19 @@ fn describe(e: figment::Error, env: &BTreeMap<String, String>) -> String {
         line.push_str(&format!("; expected {expected}"));
     }
     line
+}
+
+/// Folds a multi-line parser message (TOML's, with a source snippet and a
+/// caret line) into one line: startup errors are one line each.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
+        })
+        .filter(|l| !l.chars().next().is_some_and(|c| c.is_ascii_digit()) || !l.contains(" | "))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// serde adapter for humane durations (`90s`, `5m`, `1h 30m`).

@@ -18,9 +18,13 @@ fn wrong_value(key: &str, dir: &Path) -> Result<String, &'static str> {
     let missing = dir.join("does-not-exist").display().to_string();
     Ok(match key {
         "state_dir" => return Err("any path is a state dir; an unusable one fails when opened"),
-        "session_check_idle_cmd" => return Err("any command line; a failing one counts as not idle"),
+        "session_check_idle_cmd" => {
+            return Err("any command line; a failing one counts as not idle")
+        }
         "dry_run" | "headless" | "auto_retry" => "maybe".into(),
-        "max_recoveries" | "max_orders_per_day" | "auto_retry_max" | "screenshot_max_count" => "-1".into(),
+        "max_recoveries" | "max_orders_per_day" | "auto_retry_max" | "screenshot_max_count" => {
+            "-1".into()
+        }
         "listen" => "localhost".into(),
         "intake_token" => "".into(),
         "catalog" => missing,
@@ -56,7 +60,8 @@ fn run(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
     let pid = child.id() as i32;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -70,8 +75,9 @@ fn run(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
     }
 }
 
-fn db_bytes(env: &Env) -> Vec<u8> {
-    std::fs::read(env.db()).unwrap()
+/// Every row of every table (see `common::dump`), plus the schema version.
+fn db_bytes(env: &Env) -> String {
+    dump(&env.db())
 }
 
 /// An env with a database that already holds orders, checkpointed so the
@@ -83,11 +89,23 @@ async fn seeded() -> Env {
     std::fs::write(&env.config.catalog, demo_only).unwrap();
     env.config.listen = free_addr();
     let q = Queue::open(&env.db()).unwrap();
-    q.enqueue("soap", Some("seed"), Duration::ZERO).await.unwrap();
+    q.enqueue("soap", Some("seed"), Duration::ZERO)
+        .await
+        .unwrap();
     let claimed = q.claim_next().await.unwrap().unwrap();
-    q.settle(claimed.id, restock::purchase::Outcome::new(restock::model::Status::Placed), None).await.unwrap();
-    q.enqueue("tea", Some("seed"), Duration::ZERO).await.unwrap();
-    q.with_conn(|c| Ok(c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?)).await.unwrap();
+    q.settle(
+        claimed.id,
+        restock::purchase::Outcome::new(restock::model::Status::Placed),
+        None,
+    )
+    .await
+    .unwrap();
+    q.enqueue("tea", Some("seed"), Duration::ZERO)
+        .await
+        .unwrap();
+    q.with_conn(|c| Ok(c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?))
+        .await
+        .unwrap();
     drop(q);
     env
 }
@@ -110,7 +128,10 @@ async fn every_setting_with_a_wrong_value_stops_startup_and_changes_nothing() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{var}={value}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{var}: one line: {err}");
-        assert!(err.contains(&var), "{var}={value}: the message names the variable: {err}");
+        assert!(
+            err.contains(&var),
+            "{var}={value}: the message names the variable: {err}"
+        );
         assert_eq!(db_bytes(&env), before, "{var} changed the database");
         checked += 1;
     }
@@ -128,19 +149,66 @@ async fn bad_files_stop_startup_naming_file_and_key() {
     };
     let stores = env.path().join("bad-stores");
     std::fs::create_dir_all(&stores).unwrap();
-    std::fs::write(stores.join("shop.toml"), "name = \"shop\"\nbase_url = \"http://127.0.0.1:9/\"\ncolour = \"red\"\n").unwrap();
+    std::fs::write(
+        stores.join("shop.toml"),
+        "name = \"shop\"\nbase_url = \"http://127.0.0.1:9/\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
     let item = "[[item]]\nid = \"soap\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/p\"\n";
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("RESTOCK_CONFIG", write("a.toml", "colour = \"red\"\n"), vec!["a.toml", "colour"]),
-        ("RESTOCK_CONFIG", write("b.toml", "poll_interval = 5\n"), vec!["b.toml", "poll_interval"]),
-        ("RESTOCK_CONFIG", write("c.toml", "debounce = \"soon\"\n"), vec!["c.toml", "debounce", "soon"]),
-        ("RESTOCK_CONFIG", write("d.toml", "listen = [\n"), vec!["d.toml"]),
-        ("RESTOCK_CATALOG", write("dup.toml", &format!("{item}{item}")), vec!["dup.toml", "line 6", "duplicate item id"]),
-        ("RESTOCK_CATALOG", write("key.toml", &item.replace("id =", "sku = \"x\"\nid =")), vec!["key.toml", "line 2", "unknown field"]),
-        ("RESTOCK_CATALOG", write("url.toml", &item.replace("http://127.0.0.1:9/p", "file:///etc/passwd")), vec!["url.toml", "line 5", "http(s)"]),
-        ("RESTOCK_CATALOG", write("empty.toml", "[[item]]\nid = \"soap\"\n"), vec!["empty.toml", "line 2", "no sources"]),
-        ("RESTOCK_CATALOG", write("store.toml", &item.replace("\"demo\"", "\"nowhere\"")), vec!["store.toml", "nowhere", "not defined"]),
-        ("RESTOCK_STORES_DIR", stores.display().to_string(), vec!["shop.toml", "colour"]),
+        (
+            "RESTOCK_CONFIG",
+            write("a.toml", "colour = \"red\"\n"),
+            vec!["a.toml", "colour"],
+        ),
+        (
+            "RESTOCK_CONFIG",
+            write("b.toml", "debounce = 5\n"),
+            vec!["b.toml", "debounce"],
+        ),
+        (
+            "RESTOCK_CONFIG",
+            write("c.toml", "debounce = \"soon\"\n"),
+            vec!["c.toml", "debounce", "soon"],
+        ),
+        (
+            "RESTOCK_CONFIG",
+            write("d.toml", "listen = [\n"),
+            vec!["d.toml"],
+        ),
+        (
+            "RESTOCK_CATALOG",
+            write("dup.toml", &format!("{item}{item}")),
+            vec!["dup.toml", "line 7", "duplicate item id"],
+        ),
+        (
+            "RESTOCK_CATALOG",
+            write("key.toml", &item.replace("id =", "sku = \"x\"\nid =")),
+            vec!["key.toml", "line 2", "unknown field"],
+        ),
+        (
+            "RESTOCK_CATALOG",
+            write(
+                "url.toml",
+                &item.replace("http://127.0.0.1:9/p", "file:///etc/passwd"),
+            ),
+            vec!["url.toml", "line 5", "http(s)"],
+        ),
+        (
+            "RESTOCK_CATALOG",
+            write("empty.toml", "[[item]]\nid = \"soap\"\n"),
+            vec!["empty.toml", "line 2", "no sources"],
+        ),
+        (
+            "RESTOCK_CATALOG",
+            write("store.toml", &item.replace("\"demo\"", "\"nowhere\"")),
+            vec!["store.toml", "nowhere", "not defined"],
+        ),
+        (
+            "RESTOCK_STORES_DIR",
+            stores.display().to_string(),
+            vec!["shop.toml", "colour"],
+        ),
     ];
     for (var, value, needles) in cases {
         let out = run(&env, &[(var, &value)], &["serve"]);
@@ -160,6 +228,8 @@ async fn every_cli_command_refuses_bad_arguments_and_changes_nothing() {
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (vec!["retry", "99"], 1, "does not exist"),
         (vec!["retry", "2"], 1, "still pending"),
+        (vec!["failures", "--limit", "x"], 2, "invalid value"),
+        (vec!["status", "--jsn"], 2, "unexpected argument"),
         (vec!["retry", "1"], 1, "reached Place Order"),
         (vec!["retry", "abc"], 2, "invalid value"),
         (vec!["cancel", "99"], 1, "does not exist"),
@@ -175,9 +245,16 @@ async fn every_cli_command_refuses_bad_arguments_and_changes_nothing() {
     ];
     for (args, code, needle) in cases {
         let out = run(&env, &[], &args);
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
-        assert!(text.contains(needle), "{args:?}: expected `{needle}` in {text}");
+        assert!(
+            text.contains(needle),
+            "{args:?}: expected `{needle}` in {text}"
+        );
         assert_eq!(db_bytes(&env), before, "{args:?} changed the database");
     }
 }
@@ -186,17 +263,37 @@ async fn every_cli_command_refuses_bad_arguments_and_changes_nothing() {
 async fn every_intake_route_refuses_bad_requests_and_changes_nothing() {
     let mut env = seeded().await;
     env.config.intake_token = Some("t0ken".into());
-    let running = env.start(restock::purchase::scripted::ScriptedFactory::noop()).await;
+    // Nothing pending, so the engine has nothing to change while we knock.
+    Queue::open(&env.db()).unwrap().cancel(2).await.unwrap();
+    let running = env
+        .start(restock::purchase::scripted::ScriptedFactory::noop())
+        .await;
     let before = dump(&env.db());
     let client = reqwest::Client::new();
-    let routes = [("POST", "/reorder"), ("GET", "/items"), ("GET", "/queue"), ("POST", "/reload"), ("POST", "/resume")];
+    let routes = [
+        ("POST", "/reorder"),
+        ("GET", "/items"),
+        ("GET", "/queue"),
+        ("POST", "/reload"),
+        ("POST", "/resume"),
+    ];
     for (method, path) in routes {
         let u = url(&running, path);
-        let wrong_method = if method == "GET" { client.delete(&u) } else { client.get(&u) };
-        let r = wrong_method.header("x-restock-token", "t0ken").send().await.unwrap();
+        let wrong_method = if method == "GET" {
+            client.delete(&u)
+        } else {
+            client.get(&u)
+        };
+        let r = wrong_method
+            .header("x-restock-token", "t0ken")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 405, "{path}");
         for token in [None, Some("wrong"), Some("t0ken-but-longer")] {
-            let mut req = client.request(method.parse().unwrap(), &u).json(&json!({"item": "tea"}));
+            let mut req = client
+                .request(method.parse().unwrap(), &u)
+                .json(&json!({"item": "tea"}));
             if let Some(t) = token {
                 req = req.bearer_auth(t);
             }
@@ -211,22 +308,49 @@ async fn every_intake_route_refuses_bad_requests_and_changes_nothing() {
         ("application/json", "[]", 400),
         ("application/json", "{\"item\": null}", 400),
         ("application/json", "{\"item\": [\"soap\"]}", 400),
-        ("application/json", "{\"item\": \"soap\", \"requester\": 7}", 400),
-        ("application/json", "{\"item\": \"soap\", \"priority\": \"high\"}", 400),
+        (
+            "application/json",
+            "{\"item\": \"soap\", \"requester\": 7}",
+            400,
+        ),
+        (
+            "application/json",
+            "{\"item\": \"soap\", \"priority\": \"high\"}",
+            400,
+        ),
         ("text/plain", "{\"item\": \"soap\"}", 415),
         ("application/json", "{\"item\": \"caviar\"}", 404),
     ];
     for (ctype, body, code) in bodies {
-        let r = client.post(&reorder).bearer_auth("t0ken").header("content-type", ctype).body(body).send().await.unwrap();
+        let r = client
+            .post(&reorder)
+            .bearer_auth("t0ken")
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
         assert_eq!(status, code, "{body}: {text}");
         assert!(text.contains("\"error\""), "{body}: {text}");
     }
     let huge = format!("{{\"item\": \"{}\"}}", "x".repeat(64 * 1024));
-    let r = client.post(&reorder).bearer_auth("t0ken").header("content-type", "application/json").body(huge).send().await.unwrap();
+    let r = client
+        .post(&reorder)
+        .bearer_auth("t0ken")
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 413);
-    let r = client.get(url(&running, "/queue?limit=lots")).bearer_auth("t0ken").send().await.unwrap();
+    let r = client
+        .get(url(&running, "/queue?limit=lots"))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(dump(&env.db()), before);
     running.stop().await;

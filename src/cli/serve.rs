@@ -11,7 +11,11 @@ pub async fn run(config: Config) -> Result<(), CliError> {
     let settings = settings_from_config(&config).map_err(|e| CliError::Config(e.to_string()))?;
     // Fail at start-up, not at the first order, when there is no browser.
     crate::purchase::browser::find_chrome(settings.chrome.as_deref()).map_err(|e| {
-        let var = if config.chrome.is_some() { "RESTOCK_CHROME: " } else { "" };
+        let var = if config.chrome.is_some() {
+            "RESTOCK_CHROME: "
+        } else {
+            ""
+        };
         CliError::Config(format!("{var}{e}"))
     })?;
     let known: Vec<String> = settings.stores.names().map(str::to_string).collect();

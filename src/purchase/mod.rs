@@ -367,7 +367,15 @@ pub fn settings_from_config(
         .iter()
         .filter_map(|(name, url)| Url::parse(url).ok().map(|u| (name.clone(), u)))
         .collect();
-    let stores = StoreRegistry::load(dir.as_deref(), &base_urls)?;
+    let stores = StoreRegistry::load(dir.as_deref(), &base_urls).map_err(|e| match e {
+        store::StoreError::Read { path, source } if Some(&path) == dir.as_ref() => {
+            store::StoreError::Read {
+                path: std::path::PathBuf::from(format!("RESTOCK_STORES_DIR {}", path.display())),
+                source,
+            }
+        }
+        other => other,
+    })?;
     Ok(BrowserSettings {
         chrome: config.chrome.clone(),
         headless: config.headless,

@@ -37,6 +37,7 @@ impl Env {
             debounce: Duration::from_secs(600),
             stall_after: Some(Duration::from_secs(2)),
             shutdown_grace: Duration::from_secs(2),
+            session_check: "off".into(),
             ..Config::default()
         };
         Env { dir, config }
@@ -118,10 +119,20 @@ pub fn dump(db: &Path) -> String {
         return "<no database>".into();
     }
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut out = String::new();
-    for table in ["orders", "engine_state"] {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    let mut out = format!("user_version {version}\n");
+    for table in tables {
         let mut st = conn
-            .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+            .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY 1"))
             .unwrap();
         let n = st.column_count();
         let rows = st
