@@ -18,8 +18,9 @@
 //!
 //! About `claimed`: the engine writes `claimed` in the claim statement and
 //! the purchaser writes `browsing` *before* it launches Chromium (see
-//! `purchase::flow::buy`), so between the two there is no I/O but the
-//! database: nothing outside the process can hold a row at `claimed`. The
+//! `purchase::flow::buy`), so between the two there is nothing to wait on
+//! but a database read and a look-up of the browser binary: nothing outside
+//! the process can hold a row at `claimed`. The
 //! `claimed` case therefore holds the earliest point that can be held, a
 //! Chromium launch that never finishes (`RESTOCK_CHROME` is a script that
 //! sleeps), and asserts what the row really shows there, `browsing`. To
@@ -482,7 +483,7 @@ impl Check<'_> {
             );
             assert_eq!(self.ledger(HELD.1), 0, "{name}: nothing ordered");
             format!(
-                "{name}: failed (retryable) in {:.1}s ({why}), not paused, nothing ordered",
+                "{name}: failed (retryable) in {:.1}s, not paused, nothing ordered",
                 took.as_secs_f64()
             )
         } else {
