@@ -123,8 +123,10 @@ fn fault_page(faults: &FaultSet) -> Option<Response> {
 }
 
 /// A request that never gets an answer — until the server shuts down, so a
-/// hang fault cannot keep the process (or a test) alive forever.
-async fn hang(store: &Store) -> Response {
+/// hang fault cannot keep the process (or a test) alive forever. Noted in
+/// [`Store::hung`] as it begins.
+async fn hang(store: &Store, step: Step) -> Response {
+    store.note_hang(step);
     store.shutdown.cancelled().await;
     (StatusCode::SERVICE_UNAVAILABLE, "demo store shutting down").into_response()
 }
@@ -248,7 +250,7 @@ async fn product<L: Layout>(
         return page;
     }
     if scoped.hangs_at(Step::Product) {
-        return hang(&store).await;
+        return hang(&store, Step::Product).await;
     }
     if scoped.not_found {
         return not_found::<L>(&viewer);
@@ -273,7 +275,7 @@ async fn cart_add<L: Layout>(State(store): App, viewer: Viewer, Form(form): Form
         return page;
     }
     if scoped.hangs_at(Step::Add) {
-        return hang(&store).await;
+        return hang(&store, Step::Add).await;
     }
     if scoped.not_found {
         return not_found::<L>(&viewer);
@@ -318,7 +320,7 @@ async fn checkout_form<L: Layout>(State(store): App, viewer: Viewer) -> Response
         return to_signin::<L>(L::PATHS.checkout);
     };
     if cart_faults(&session.cart, &store.faults()).hangs_at(Step::Checkout) {
-        return hang(&store).await;
+        return hang(&store, Step::Checkout).await;
     }
     if session.cart.is_empty() {
         return see_other(L::PATHS.cart);
@@ -406,7 +408,7 @@ async fn place<L: Layout>(State(store): App, viewer: Viewer) -> Response {
         .for_skus(entry.items.iter().map(|i| i.sku.as_str()));
     if scoped.hangs_at(Step::Place) {
         // The order is in the ledger; only the answer goes missing.
-        return hang(&store).await;
+        return hang(&store, Step::Place).await;
     }
     see_other(&L::PATHS.confirmation_of(&entry.order_number))
 }
@@ -426,7 +428,7 @@ async fn confirmation<L: Layout>(
         .faults()
         .for_skus(entry.items.iter().map(|i| i.sku.as_str()));
     if scoped.hangs_at(Step::Confirmation) {
-        return hang(&store).await;
+        return hang(&store, Step::Confirmation).await;
     }
     let shown = (!scoped.no_order_number).then_some(entry.order_number.as_str());
     page::<L>(&viewer, "Thank you", L::confirmation(shown))

@@ -133,6 +133,12 @@ impl DemoStore {
         self.store.ledger()
     }
 
+    /// The step of every request a hang fault has held (since the last
+    /// reset), oldest first.
+    pub fn hung(&self) -> Vec<Step> {
+        self.store.hung()
+    }
+
     /// Stops accepting connections, releases hung requests, and waits
     /// (bounded) for open connections to finish.
     pub async fn shutdown(mut self) {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::catalog::{self, Cents};
-use super::faults::{FaultError, FaultPatch, Faults};
+use super::faults::{FaultError, FaultPatch, Faults, Step};
 
 /// The first order number handed out (`D-1001`).
 const FIRST_ORDER: u64 = 1001;
@@ -92,6 +92,8 @@ struct Inner {
     ledger: Vec<LedgerEntry>,
     orders_placed: u64,
     faults: Faults,
+    /// The step of every request a hang fault has held, oldest first.
+    hung: Vec<Step>,
 }
 
 /// The state every handler shares (behind an `Arc`).
@@ -143,6 +145,18 @@ impl Store {
         self.lock().faults.clone()
     }
 
+    /// Notes that a request for `step` is being held by a hang fault.
+    pub fn note_hang(&self, step: Step) {
+        self.lock().hung.push(step);
+    }
+
+    /// The step of every request a hang fault has held since the last
+    /// reset, oldest first: a test can tell the flow really reached the
+    /// hung step before it breaks something.
+    pub fn hung(&self) -> Vec<Step> {
+        self.lock().hung.clone()
+    }
+
     /// Merges a fault patch and returns the resulting faults.
     pub fn apply_faults(&self, patch: FaultPatch) -> Result<Faults, FaultError> {
         let mut inner = self.lock();
@@ -160,6 +174,7 @@ impl Store {
             ledger,
             orders_placed,
             faults,
+            ..
         } = &mut *inner;
         let session = sessions.get_mut(token).ok_or(PlaceError::SignedOut)?;
         if session.cart.is_empty() {
@@ -210,13 +225,15 @@ impl Store {
             .cloned()
     }
 
-    /// Clears faults, carts (with their shipping data) and the ledger.
+    /// Clears faults, carts (with their shipping data), the ledger and the
+    /// record of hung requests.
     /// Sessions survive, as do order numbers: they keep counting up so one
     /// number never names two different orders in a test run.
     pub fn reset(&self) {
         let mut inner = self.lock();
         inner.faults = Faults::default();
         inner.ledger.clear();
+        inner.hung.clear();
         for session in inner.sessions.values_mut() {
             session.cart.clear();
             session.shipping = None;

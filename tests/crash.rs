@@ -1,0 +1,776 @@
+//! Crash-test harness (issue 7): `restock serve` runs as a real child
+//! process against the demo store, a buy is held at a known phase by one of
+//! the store's hang faults, and then something is killed with SIGKILL:
+//!
+//! - `restock serve` itself, at each phase; it is restarted and the end state
+//!   is checked: before `submitted` the order is placed exactly once; at
+//!   `submitted` it is `needs_review`, the engine is paused and the ledger
+//!   shows at most one order; every request accepted before the kill is
+//!   terminal or still pending, none missing;
+//! - the Chromium main process of the buy, with restock left running: the buy
+//!   is classified by its phase within the buy timeout (`failed`,
+//!   retryable), an automatic retry places it once, and no browser process
+//!   is left behind.
+//!
+//! The cases are one table ([`CASES`]) driving one function ([`run`]); each
+//! prints a summary line such as `phase cart (add): killed, restarted,
+//! placed once` (shown with `--nocapture`, or by cargo when the test fails).
+//!
+//! About `claimed`: the engine writes `claimed` in the claim statement and
+//! the purchaser writes `browsing` *before* it launches Chromium (see
+//! `purchase::flow::buy`), so between the two there is nothing to wait on
+//! but a database read and a look-up of the browser binary: nothing outside
+//! the process can hold a row at `claimed`. The
+//! `claimed` case therefore holds the earliest point that can be held, a
+//! Chromium launch that never finishes (`RESTOCK_CHROME` is a script that
+//! sleeps), and asserts what the row really shows there, `browsing`. To
+//! still send a row that really is at `claimed` through a real restart, the
+//! case then claims the waiting order with the engine's own claim statement
+//! (`Queue::claim_next`) while no server runs: exactly what a server killed
+//! right after its claim leaves behind.
+
+mod common;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use restock::demo::{DemoStore, Step};
+use restock::model::{Phase, Status};
+use restock::queue::{Order, Queue};
+use serde_json::json;
+
+/// The item whose buy is held and killed, and its demo-store sku.
+const HELD: (&str, &str) = ("soap", "dish-soap");
+/// A second order, accepted before the kill and pending while the first is
+/// held: it must not go missing.
+const WAITING: (&str, &str) = ("coffee", "coffee-beans");
+
+/// Bound on every wait for another process's state.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The buy timeout when Chromium is killed: the buy must be classified
+/// within it.
+const SHORT_BUY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How the buy is held at its phase.
+#[derive(Debug, Clone, Copy)]
+enum Hold {
+    /// Chromium's launch never finishes: `RESTOCK_CHROME` is a script that
+    /// sleeps. Only for the first run; the restart uses the real Chromium.
+    Launch,
+    /// The demo store never answers this step for the held item
+    /// (`POST /admin/faults {"sku": .., "hang": step}`).
+    Hang(Step),
+}
+
+/// What is killed once the buy is held.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// `restock serve`, which is then started again.
+    Restock,
+    /// The buy's Chromium main process; restock keeps running.
+    Chromium { auto_retry: bool },
+}
+
+/// The end state the held order must reach.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    /// `placed`, with exactly one order for it in the store's ledger.
+    PlacedOnce,
+    /// `needs_review`, the engine paused, at most one order in the ledger.
+    NeedsReview,
+    /// `failed` and retryable, nothing ordered, the engine not paused.
+    FailedRetryable,
+}
+
+struct Case {
+    name: &'static str,
+    hold: Hold,
+    /// The phase the held row shows when the kill lands.
+    at: Phase,
+    kill: Kill,
+    end: End,
+    /// After the kill, leave the waiting order at `claimed` the way a server
+    /// killed right after its claim would (see the module docs).
+    strand_claimed: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "phase claimed",
+        hold: Hold::Launch,
+        at: Phase::Browsing,
+        kill: Kill::Restock,
+        end: End::PlacedOnce,
+        strand_claimed: true,
+    },
+    Case {
+        name: "phase browsing",
+        hold: Hold::Hang(Step::Product),
+        at: Phase::Browsing,
+        kill: Kill::Restock,
+        end: End::PlacedOnce,
+        strand_claimed: false,
+    },
+    Case {
+        name: "phase cart (add)",
+        hold: Hold::Hang(Step::Add),
+        at: Phase::Cart,
+        kill: Kill::Restock,
+        end: End::PlacedOnce,
+        strand_claimed: false,
+    },
+    Case {
+        name: "phase cart (checkout)",
+        hold: Hold::Hang(Step::Checkout),
+        at: Phase::Cart,
+        kill: Kill::Restock,
+        end: End::PlacedOnce,
+        strand_claimed: false,
+    },
+    Case {
+        name: "phase submitted (place)",
+        hold: Hold::Hang(Step::Place),
+        at: Phase::Submitted,
+        kill: Kill::Restock,
+        end: End::NeedsReview,
+        strand_claimed: false,
+    },
+    Case {
+        name: "phase submitted (confirmation)",
+        hold: Hold::Hang(Step::Confirmation),
+        at: Phase::Submitted,
+        kill: Kill::Restock,
+        end: End::NeedsReview,
+        strand_claimed: false,
+    },
+    Case {
+        name: "chromium killed at browsing",
+        hold: Hold::Hang(Step::Product),
+        at: Phase::Browsing,
+        kill: Kill::Chromium { auto_retry: false },
+        end: End::FailedRetryable,
+        strand_claimed: false,
+    },
+    Case {
+        name: "chromium killed at cart",
+        hold: Hold::Hang(Step::Add),
+        at: Phase::Cart,
+        kill: Kill::Chromium { auto_retry: true },
+        end: End::PlacedOnce,
+        strand_claimed: false,
+    },
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_every_phase_never_orders_twice_or_loses_an_order() {
+    // One at a time: each case runs a server and a Chromium, and the phases
+    // must not be slowed into their timeouts by a neighbour.
+    let mut summary = Vec::new();
+    for case in CASES {
+        let started = Instant::now();
+        let line = run(case).await;
+        println!("{line}  [{:.1}s]", started.elapsed().as_secs_f64());
+        summary.push(line);
+    }
+    println!("\ncrash harness summary:\n{}", summary.join("\n"));
+}
+
+/// One case, start to end; returns its summary line.
+async fn run(case: &Case) -> String {
+    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut env = Env::new(&[]);
+    env.use_demo(
+        &store.base_url(),
+        &[
+            (HELD.0, &["/product/dish-soap"]),
+            (WAITING.0, &["/product/coffee-beans"]),
+        ],
+    );
+    env.config.listen = free_addr();
+    if let Kill::Chromium { .. } = case.kill {
+        env.config.buy_timeout = SHORT_BUY_TIMEOUT;
+    }
+    env.sign_in_demo().await;
+    assert_no_chromium(env.path()).await;
+
+    let mut first_env: Vec<(&str, String)> = Vec::new();
+    let mut fake = None;
+    match case.hold {
+        Hold::Launch => {
+            let f = FakeChrome::new(env.path());
+            first_env.push(("RESTOCK_CHROME", f.script.display().to_string()));
+            fake = Some(f);
+        }
+        Hold::Hang(step) => set_hang(&store, Some(step)).await,
+    }
+    if let Kill::Chromium { auto_retry } = case.kill {
+        first_env.push(("RESTOCK_AUTO_RETRY", auto_retry.to_string()));
+        first_env.push(("RESTOCK_AUTO_RETRY_BACKOFF", "1s".into()));
+    }
+
+    let mut serve = Serve::start(&env, &first_env, "first").await;
+    let held = reorder(serve.addr, HELD.0).await;
+    let waiting = reorder(serve.addr, WAITING.0).await;
+    let queue = Queue::open(&env.db()).unwrap();
+    let c = Check {
+        case,
+        queue: &queue,
+        store: &store,
+        env: &env,
+    };
+
+    // Held at the phase, with the step really under way.
+    let at_kill = c
+        .wait(&serve, held, "the buy to be held at its phase", |o| {
+            o.status == Status::InProgress
+                && o.phase == Some(case.at)
+                && c.step_under_way(fake.as_ref())
+        })
+        .await;
+    assert_eq!(
+        c.row(waiting).await.status,
+        Status::Pending,
+        "{}: the second order should wait its turn",
+        case.name
+    );
+    // Place Order reaches the store only after `submitted` is written.
+    let expected = usize::from(case.at == Phase::Submitted);
+    assert_eq!(
+        c.ledger(HELD.1),
+        expected,
+        "{}: ledger at the kill",
+        case.name
+    );
+
+    let line = match case.kill {
+        Kill::Restock => {
+            serve.sigkill().await;
+            // Nothing more was written: the row stays at the phase the dead
+            // process reached, and its browser died with it.
+            let row = c.row(held).await;
+            assert_eq!(
+                (row.status, row.phase),
+                (Status::InProgress, Some(case.at)),
+                "{}: {row:?}",
+                case.name
+            );
+            assert_eq!(c.row(waiting).await.status, Status::Pending);
+            assert_no_chromium(env.path()).await;
+            if let Some(f) = &fake {
+                f.assert_dead().await;
+            }
+            if let Hold::Hang(_) = case.hold {
+                set_hang(&store, None).await;
+            }
+            if case.strand_claimed {
+                let claimed = queue.claim_next().await.unwrap().expect("a pending row");
+                assert_eq!((claimed.id, claimed.phase), (waiting, Some(Phase::Claimed)));
+            }
+            serve = Serve::start(&env, &[], "restarted").await;
+            c.after_restart(&serve, held, waiting, &at_kill).await
+        }
+        Kill::Chromium { auto_retry } => {
+            let pid = chromium_main(env.path()).expect("the buy's Chromium main process");
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let killed = Instant::now();
+            // The store is healthy again; the dead browser cannot go on.
+            set_hang(&store, None).await;
+            c.after_chromium_kill(&serve, held, waiting, auto_retry, killed)
+                .await
+        }
+    };
+
+    // Every accepted request is accounted for, and nothing was added.
+    let rows = queue.recent(None, 100).await.unwrap();
+    let ids: Vec<i64> = rows.iter().rev().map(|o| o.id).collect();
+    assert_eq!(ids, [held, waiting], "{}: {rows:#?}", case.name);
+    serve.stop().await;
+    assert_no_chromium(env.path()).await;
+    store.shutdown().await;
+    line
+}
+
+/// Checks on one case's database, store and processes.
+struct Check<'a> {
+    case: &'a Case,
+    queue: &'a Queue,
+    store: &'a DemoStore,
+    env: &'a Env,
+}
+
+impl Check<'_> {
+    async fn row(&self, id: i64) -> Order {
+        self.queue.get(id).await.unwrap().expect("the order exists")
+    }
+
+    /// Waits (bounded) until order `id` satisfies `pred`; fails with the row
+    /// and the server's log.
+    async fn wait(
+        &self,
+        serve: &Serve,
+        id: i64,
+        what: &str,
+        pred: impl Fn(&Order) -> bool,
+    ) -> Order {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let row = self.row(id).await;
+            if pred(&row) {
+                return row;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: timed out waiting for {what} (order {id}); last row: {row:#?}\n--- server log ---\n{}",
+                    self.case.name,
+                    serve.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Orders in the store's ledger holding `sku`.
+    fn ledger(&self, sku: &str) -> usize {
+        self.store
+            .ledger()
+            .iter()
+            .filter(|e| e.items.iter().any(|l| l.sku == sku))
+            .count()
+    }
+
+    /// True once the step the case holds is really under way (the store is
+    /// holding the request, or the launch is waiting for a browser that
+    /// never answers), so the kill lands on it and not on the way there.
+    fn step_under_way(&self, fake: Option<&FakeChrome>) -> bool {
+        match self.case.hold {
+            Hold::Launch => fake.is_some_and(|f| f.pid().is_some()),
+            Hold::Hang(step) => self.store.hung().contains(&step),
+        }
+    }
+
+    /// The restarted server's recovery and what follows it.
+    async fn after_restart(
+        &self,
+        serve: &Serve,
+        held: i64,
+        waiting: i64,
+        at_kill: &Order,
+    ) -> String {
+        let name = self.case.name;
+        match self.case.end {
+            End::PlacedOnce => {
+                let row = self
+                    .wait(serve, held, "the held order to settle", |o| {
+                        o.status.is_terminal()
+                    })
+                    .await;
+                assert_eq!(row.status, Status::Placed, "{name}: {row:#?}");
+                assert_eq!(row.recoveries, 1, "{name}: recovered once: {row:#?}");
+                assert_eq!(row.attempts, at_kill.attempts + 1, "{name}: {row:#?}");
+                assert_eq!(self.ledger(HELD.1), 1, "{name}: exactly one order");
+                let numbers: Vec<String> = self
+                    .store
+                    .ledger()
+                    .iter()
+                    .map(|e| e.order_number.clone())
+                    .collect();
+                assert!(
+                    row.order_ref.as_ref().is_some_and(|r| numbers.contains(r)),
+                    "{name}: {row:#?} vs {numbers:?}"
+                );
+                let w = self.waiting_placed(serve, waiting).await;
+                let mut line = format!(
+                    "{name}: killed at {}, restarted, placed once",
+                    at_kill_phase(self.case)
+                );
+                if self.case.strand_claimed {
+                    assert_eq!(
+                        w.recoveries, 1,
+                        "{name}: the claimed row was recovered: {w:#?}"
+                    );
+                    line.push_str("; a row left at claimed: recovered, placed once");
+                }
+                line
+            }
+            End::NeedsReview => {
+                let row = self
+                    .wait(serve, held, "the held order to need review", |o| {
+                        o.status.is_terminal()
+                    })
+                    .await;
+                assert_eq!(
+                    (row.status, row.phase),
+                    (Status::NeedsReview, Some(Phase::Submitted)),
+                    "{name}: {row:#?}"
+                );
+                // Recovery writes the pause with the status, in one
+                // transaction: nothing is claimed after it.
+                let status = self.status_json();
+                assert_eq!(
+                    status["paused"]["order_id"],
+                    json!(held),
+                    "{name}: engine paused for the order: {status:#}"
+                );
+                assert_eq!(status["paused"]["status"], json!("needs_review"));
+                let ledger = self.ledger(HELD.1);
+                assert!(ledger <= 1, "{name}: {ledger} orders in the ledger");
+                assert!(
+                    self.queue.retry(held).await.is_err(),
+                    "{name}: an order that reached Place Order is never retried"
+                );
+                let w = self.row(waiting).await;
+                assert_eq!(
+                    w.status,
+                    Status::Pending,
+                    "{name}: the waiting order is kept while paused: {w:#?}"
+                );
+                format!("{name}: killed, restarted, needs_review, engine paused, ledger {ledger}, other order still pending")
+            }
+            End::FailedRetryable => unreachable!("{name}: not a restart case"),
+        }
+    }
+
+    /// After SIGKILL of the buy's Chromium, restock still running.
+    async fn after_chromium_kill(
+        &self,
+        serve: &Serve,
+        held: i64,
+        waiting: i64,
+        auto_retry: bool,
+        killed: Instant,
+    ) -> String {
+        let name = self.case.name;
+        let at = self.case.at;
+        // Classified: settled (no retry) or queued again (retry).
+        let row = self
+            .wait(serve, held, "the buy to be classified", |o| {
+                o.status.is_terminal() || o.retries > 0
+            })
+            .await;
+        let took = killed.elapsed();
+        assert!(
+            took < SHORT_BUY_TIMEOUT,
+            "{name}: classified after {took:?}, over the buy timeout"
+        );
+        // Classified as what it was: the browser died, not the store.
+        let why = row.message.clone().unwrap_or_default();
+        let lower = why.to_lowercase();
+        assert!(
+            lower.contains("browser") || lower.contains("chromium"),
+            "{name}: {why}"
+        );
+        // The browser is gone with the buy: no stray helper either.
+        assert_no_chromium(self.env.path()).await;
+        let line = if !auto_retry {
+            assert_eq!(
+                (row.status, row.retryable, row.phase),
+                (Status::Failed, true, Some(at)),
+                "{name}: {row:#?}"
+            );
+            let status = self.status_json();
+            assert!(
+                status["paused"].is_null(),
+                "{name}: a retryable failure does not pause: {status:#}"
+            );
+            assert_eq!(self.ledger(HELD.1), 0, "{name}: nothing ordered");
+            format!(
+                "{name}: failed (retryable) in {:.1}s, not paused, nothing ordered",
+                took.as_secs_f64()
+            )
+        } else {
+            assert!(
+                row.retries == 1
+                    && row
+                        .message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("retry 1")),
+                "{name}: queued again for its first retry: {row:#?}"
+            );
+            let row = self
+                .wait(serve, held, "the retried order to settle", |o| {
+                    o.status.is_terminal()
+                })
+                .await;
+            assert_eq!(
+                (row.status, row.retries),
+                (Status::Placed, 1),
+                "{name}: {row:#?}"
+            );
+            assert_eq!(self.ledger(HELD.1), 1, "{name}: exactly one order");
+            format!(
+                "{name}: failed (retryable) in {:.1}s, retried, placed once",
+                took.as_secs_f64()
+            )
+        };
+        self.waiting_placed(serve, waiting).await;
+        line
+    }
+
+    /// The order accepted before the kill was not lost: it is bought, once.
+    async fn waiting_placed(&self, serve: &Serve, waiting: i64) -> Order {
+        let row = self
+            .wait(serve, waiting, "the waiting order to settle", |o| {
+                o.status.is_terminal()
+            })
+            .await;
+        assert_eq!(row.status, Status::Placed, "{}: {row:#?}", self.case.name);
+        assert_eq!(self.ledger(WAITING.1), 1, "{}", self.case.name);
+        row
+    }
+
+    /// `restock status --json`, as the owner would read it.
+    fn status_json(&self) -> serde_json::Value {
+        let out = self
+            .env
+            .command()
+            .args(["status", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "restock status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn at_kill_phase(case: &Case) -> String {
+    match case.hold {
+        Hold::Launch => format!("{} while Chromium launched", case.at),
+        Hold::Hang(step) => format!(
+            "{} (store hangs at {})",
+            case.at,
+            json!(step).as_str().unwrap()
+        ),
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some` or `limit` passes.
+async fn poll<T, F, Fut>(limit: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn set_hang(store: &DemoStore, step: Option<Step>) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/admin/faults", store.base_url()))
+        .json(&json!({"sku": HELD.1, "hang": step}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
+}
+
+async fn reorder(addr: SocketAddr, item: &str) -> i64 {
+    let (code, body) = post_json(
+        &reqwest::Client::new(),
+        &format!("http://{addr}/reorder"),
+        json!({"item": item}),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+/// `restock serve` as a child process, its log in the state dir. Dropping
+/// it kills the process, so a failing case leaves nothing running.
+struct Serve {
+    child: Option<Child>,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Serve {
+    async fn start(env: &Env, vars: &[(&str, String)], label: &str) -> Serve {
+        let log = env.path().join(format!("serve-{label}.log"));
+        let mut cmd = env.command();
+        cmd.arg("serve")
+            .env("RESTOCK_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut serve = Serve {
+            child: Some(cmd.spawn().unwrap()),
+            addr: env.config.listen,
+            log,
+        };
+        let addr = serve.addr;
+        let listening = poll(WAIT, || {
+            let exited = serve.child.as_mut().unwrap().try_wait().unwrap();
+            async move {
+                if let Some(status) = exited {
+                    return Some(Err(status));
+                }
+                std::net::TcpStream::connect(addr).ok().map(Ok)
+            }
+        })
+        .await;
+        match listening {
+            Some(Ok(_)) => serve,
+            Some(Err(status)) => panic!("restock serve exited: {status}\n{}", serve.log_tail()),
+            None => panic!("restock serve did not listen\n{}", serve.log_tail()),
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().expect("running").id() as i32
+    }
+
+    /// SIGKILL, and reap it.
+    async fn sigkill(&mut self) {
+        unsafe { libc::kill(self.pid(), libc::SIGKILL) };
+        let status = self.reap(Duration::from_secs(10)).await;
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+    }
+
+    /// SIGTERM: a clean stop, exit code 0.
+    async fn stop(&mut self) {
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let status = self.reap(Duration::from_secs(30)).await;
+        assert_eq!(status.code(), Some(0), "{status}\n{}", self.log_tail());
+    }
+
+    async fn reap(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let status = poll(limit, || {
+            let status = child.try_wait().unwrap();
+            async move { status }
+        })
+        .await;
+        let status =
+            status.unwrap_or_else(|| panic!("restock serve did not exit\n{}", self.log_tail()));
+        self.child = None;
+        status
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A "Chromium" whose launch never finishes: a script that records its pid
+/// and sleeps. It never prints a DevTools URL, so the purchaser waits in
+/// its launch.
+struct FakeChrome {
+    script: PathBuf,
+    pidfile: PathBuf,
+}
+
+impl FakeChrome {
+    fn new(dir: &Path) -> FakeChrome {
+        let script = dir.join("fake-chrome");
+        let pidfile = dir.join("fake-chrome.pid");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho $$ > '{}.tmp' && mv '{0}.tmp' '{0}'\nexec sleep 600\n",
+                pidfile.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        FakeChrome { script, pidfile }
+    }
+
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(&self.pidfile)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The parent-death signal reached it too (a zombie waiting for its new
+    /// parent to reap it counts as dead).
+    async fn assert_dead(&self) {
+        let pid = self.pid().expect("the fake browser ran");
+        let dead = poll(Duration::from_secs(5), || async move {
+            (!alive(pid)).then_some(())
+        })
+        .await;
+        assert!(
+            dead.is_some(),
+            "the hung browser launch {pid} outlived restock"
+        );
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) state ...`; comm may hold spaces, so split after ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Every process whose command line names a profile under `dir`, with its
+/// full command line.
+fn processes_under(dir: &Path) -> Vec<(i32, String)> {
+    let needle = format!("--user-data-dir={}", dir.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&needle) && alive(pid) {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// The Chromium browser process (not a helper, which carries `--type=`, and
+/// not the launcher script before it execs) using a profile under `dir`.
+fn chromium_main(dir: &Path) -> Option<i32> {
+    processes_under(dir)
+        .into_iter()
+        .find(|(pid, cmd)| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let is_chromium = exe
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("chrom"));
+            is_chromium && !cmd.contains("--type=")
+        })
+        .map(|(pid, _)| pid)
+}
