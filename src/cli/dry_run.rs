@@ -52,16 +52,7 @@ pub async fn run(config: &Config, item_id: &str) -> Result<(), CliError> {
     };
     for source in &item.sources {
         println!("source      {} {}", source.store, source.url);
-        let req = BuyRequest {
-            order_id: 0,
-            item_id: item.id.clone(),
-            item_name: item.name.clone(),
-            quantity: item.quantity,
-            store: source.store.clone(),
-            product_url: source.url.clone(),
-            ceiling: item.ceiling(source),
-            dry_run: true,
-        };
+        let req = BuyRequest::for_source(0, item, source, true);
         let mut purchaser = purchase::factory(&settings, &source.store)
             .map_err(|e| CliError::Refused(e.to_string()))?;
         let outcome = purchaser.buy(&req, &printer).await;

@@ -139,16 +139,7 @@ impl Engine {
         let mut skipped: Vec<Outcome> = Vec::new();
         for source in &item.sources {
             ctx.set_store(&source.store);
-            let req = BuyRequest {
-                order_id: order.id,
-                item_id: item.id.clone(),
-                item_name: item.name.clone(),
-                quantity: item.quantity,
-                store: source.store.clone(),
-                product_url: source.url.clone(),
-                ceiling: item.ceiling(source),
-                dry_run: self.settings.dry_run,
-            };
+            let req = BuyRequest::for_source(order.id, item, source, self.settings.dry_run);
             // A store the probe (or an earlier buy) found signed out is
             // skipped without launching a doomed browser.
             if let Some(why) = self.known_signed_out(&source.store).await {

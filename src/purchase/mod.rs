@@ -54,6 +54,27 @@ pub struct BuyRequest {
     pub dry_run: bool,
 }
 
+impl BuyRequest {
+    /// The request for one catalog source of an item.
+    pub fn for_source(
+        order_id: i64,
+        item: &crate::catalog::Item,
+        source: &crate::catalog::Source,
+        dry_run: bool,
+    ) -> BuyRequest {
+        BuyRequest {
+            order_id,
+            item_id: item.id.clone(),
+            item_name: item.name.clone(),
+            quantity: item.quantity,
+            store: source.store.clone(),
+            product_url: source.url.clone(),
+            ceiling: item.ceiling(source),
+            dry_run,
+        }
+    }
+}
+
 /// What one source ended in. `status` is a terminal [`Status`]; the engine
 /// moves on to the item's next source for `unavailable` and `price_blocked`
 /// and settles the order with anything else.
