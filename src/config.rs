@@ -19,7 +19,7 @@ use crate::model::Money;
 
 /// Every setting, with its default. Field names are the TOML keys; the
 /// environment variable is `RESTOCK_` + the upper-cased name.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Database, browser profiles and screenshots live here.
@@ -131,6 +131,30 @@ pub struct Config {
     /// generic+https://); comma-separated in the environment.
     #[serde(deserialize_with = "string_list::deserialize")]
     pub notify: Vec<String>,
+}
+
+/// Settings that carry secrets (tokens, monitor and notification URLs) or
+/// the owner's personal data: never printed, even by `{:?}`.
+const SECRET_KEYS: [&str; 5] = [
+    "intake_token",
+    "heartbeat_url",
+    "order_check_url",
+    "notify",
+    "checkout",
+];
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut value = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        if let serde_json::Value::Object(map) = &mut value {
+            for key in SECRET_KEYS {
+                if map.get(key).is_some_and(|v| !v.is_null()) {
+                    map.insert(key.into(), "<redacted>".into());
+                }
+            }
+        }
+        write!(f, "Config {value}")
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -525,6 +549,30 @@ fn one_line(text: &str) -> String {
         .filter(|l| !l.chars().next().is_some_and(|c| c.is_ascii_digit()) || !l.contains(" | "))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let env: Vec<(String, String)> = [
+            ("RESTOCK_INTAKE_TOKEN", "tok-SECRET1"),
+            (
+                "RESTOCK_HEARTBEAT_URL",
+                "https://hc-ping.com/0f1e2d3c-SECRET2",
+            ),
+            ("RESTOCK_CHECKOUT", "{name=\"Ada SECRET3\"}"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = Config::load_from(None, &env).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("poll_interval"));
+    }
 }
 
 /// serde adapter for humane durations (`90s`, `5m`, `1h 30m`).
