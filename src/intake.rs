@@ -386,7 +386,10 @@ async fn metrics(State(intake): State<Intake>) -> Response {
     };
     let body = metrics.render().await;
     (
-        [(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
         body,
     )
         .into_response()

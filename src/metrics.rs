@@ -151,11 +151,7 @@ impl Metrics {
             "Time from claim to settle, by store and outcome",
             buy_duration.clone(),
         );
-        registry.register(
-            "restock_queue_depth",
-            "Pending orders",
-            queue_depth.clone(),
-        );
+        registry.register("restock_queue_depth", "Pending orders", queue_depth.clone());
         registry.register(
             "restock_paused",
             "1 while the engine is paused for a human",
@@ -212,7 +208,10 @@ impl Metrics {
             let event = match events.recv().await {
                 Ok(e) => e,
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "metrics fell behind the engine's events; some orders are not counted");
+                    tracing::warn!(
+                        missed = n,
+                        "metrics fell behind the engine's events; some orders are not counted"
+                    );
                     continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => break,

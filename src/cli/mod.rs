@@ -14,6 +14,7 @@ mod enqueue;
 mod failures;
 mod login;
 mod probe;
+mod progress;
 mod queue;
 mod resume;
 mod retry;
