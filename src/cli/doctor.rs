@@ -354,11 +354,13 @@ async fn catalog(ctx: &Ctx) -> Vec<Check> {
     let name = "catalog";
     let catalog = match &ctx.catalog {
         Ok(c) => c,
-        Err(e) => return vec![Check::fail(
+        Err(e) => {
+            return vec![Check::fail(
             name,
             e.clone(),
             "correct the catalog at the line named above (examples/catalog.toml shows the format)",
-        )],
+        )]
+        }
     };
     let stores = catalog.stores();
     let n = catalog.items.len();
