@@ -352,3 +352,59 @@ async fn the_intake_port_may_be_restocks_own_but_not_a_strangers() {
     let ran = doctor(env.command(), &[]).await;
     assert_fails(&ran, "intake port", "RESTOCK_LISTEN");
 }
+
+#[tokio::test]
+async fn notification_channels_are_tested_only_with_notify() {
+    let env = good_env().await;
+    // An ntfy server that takes everything (the recorder) and one that 404s.
+    let (taker, url) = monitor().await;
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let refusing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bad = refusing.local_addr().unwrap();
+    let app =
+        Router::new().fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such topic") });
+    tokio::spawn(async move { axum::serve(refusing, app).await.unwrap() });
+    let notify = format!("ntfy://{addr}/secret-topic-one,ntfy://{bad}/secret-topic-two");
+
+    let mut cmd = env.command();
+    cmd.env("RESTOCK_NOTIFY", &notify);
+    let ran = doctor(cmd, &[]).await;
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.line("notifications").contains("2 configured"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.line("notifications").contains("--notify"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        taker.hits.lock().unwrap().is_empty(),
+        "sent without --notify"
+    );
+
+    let mut cmd = env.command();
+    cmd.env("RESTOCK_NOTIFY", &notify);
+    let ran = doctor(cmd, &["--notify"]).await;
+    assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
+    let notified: Vec<&str> = ran
+        .stdout
+        .lines()
+        .filter(|l| l.get(4..).is_some_and(|r| r.starts_with("notify ")))
+        .collect();
+    assert_eq!(notified.len(), 2, "{}", ran.stdout);
+    assert_eq!(ran.failed().len(), 1, "{}", ran.stdout);
+    assert!(ran.failed()[0].contains("404"), "{}", ran.stdout);
+    assert!(ran.failed()[0].contains("— fix: check this URL in RESTOCK_NOTIFY"));
+    assert_eq!(taker.hits.lock().unwrap().len(), 1);
+    for secret in ["secret-topic-one", "secret-topic-two"] {
+        assert!(!ran.stdout.contains(secret), "{}", ran.stdout);
+    }
+}
