@@ -364,11 +364,11 @@ async fn notification_channels_are_tested_only_with_notify() {
         .next()
         .unwrap()
         .to_string();
-    let refusing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bad = refusing.local_addr().unwrap();
+    let not_found = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bad = not_found.local_addr().unwrap();
     let app =
         Router::new().fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such topic") });
-    tokio::spawn(async move { axum::serve(refusing, app).await.unwrap() });
+    tokio::spawn(async move { axum::serve(not_found, app).await.unwrap() });
     let notify = format!("ntfy://{addr}/secret-topic-one,ntfy://{bad}/secret-topic-two");
 
     let mut cmd = env.command();

@@ -76,17 +76,18 @@ pub async fn run(config: &Config, item_id: &str) -> Result<(), CliError> {
         let mut purchaser = purchase::factory(&settings, &source.store)
             .map_err(|e| CliError::Refused(e.to_string()))?;
         let outcome = purchaser.buy(&req, &printer).await;
-        printer.progress.finish();
-        println!(
+        printer.progress.println(&format!(
             "result      {}{}",
             outcome.status,
             outcome
                 .message
                 .map(|m| format!(": {m}"))
                 .unwrap_or_default()
-        );
+        ));
         if let Some(shot) = &outcome.screenshot {
-            println!("screenshot  {}", shot.display());
+            printer
+                .progress
+                .println(&format!("screenshot  {}", shot.display()));
         }
         match outcome.status {
             Status::DryRun => return Ok(()),
