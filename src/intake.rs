@@ -1,4 +1,5 @@
-//! The intake: the HTTP API buttons and dashboards talk to.
+//! The intake: the HTTP API buttons and dashboards talk to, and
+//! `GET /metrics` for Prometheus (see [`crate::metrics`]).
 //!
 //! It answers at once and never buys: `POST /reorder` writes a pending row
 //! (debounce and pause decided in the same transaction as the insert) and
@@ -45,6 +46,8 @@ pub struct Intake {
     /// the server when those parts are configured.
     pub health_extra:
         Option<Arc<dyn Fn() -> futures::future::BoxFuture<'static, Value> + Send + Sync>>,
+    /// `GET /metrics` (token-protected); `None` answers 404.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 pub fn router(intake: Intake) -> Router {
@@ -55,6 +58,7 @@ pub fn router(intake: Intake) -> Router {
         .route("/reload", post(reload))
         .route("/resume", post(resume))
         .route("/stores", get(stores))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(
             intake.clone(),
             require_token,
@@ -373,6 +377,22 @@ async fn resume(State(intake): State<Intake>) -> Response {
         }
         Err(e) => queue_error(e),
     }
+}
+
+/// `GET /metrics`: the Prometheus text format.
+async fn metrics(State(intake): State<Intake>) -> Response {
+    let Some(metrics) = &intake.metrics else {
+        return error(StatusCode::NOT_FOUND, "metrics are not served here");
+    };
+    let body = metrics.render().await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /stores`: every store the catalog uses or the probe knows, with its

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod engine;
 pub mod heartbeat;
 pub mod intake;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod probe;

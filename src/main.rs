@@ -1,5 +1,7 @@
 //! The binary's edge: parse arguments, load config, set up logs, map errors
-//! to exit codes (0 ok, 1 refused, 2 usage/config).
+//! to exit codes (0 ok, 1 refused, 2 usage/config). `restock doctor` is the
+//! exception to "a bad config exits 2": it reports the config as a failed
+//! check and exits 1.
 
 use clap::Parser;
 use restock::cli::{self, Cli, CliError};
@@ -17,12 +19,26 @@ fn main() {
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
+            if let cli::Command::Doctor { json, .. } = cli.command {
+                let code = match cli::doctor_bad_config(&e, json) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("restock: {e:#}");
+                        e.exit_code()
+                    }
+                };
+                std::process::exit(code);
+            }
             eprintln!("restock: {e}");
             std::process::exit(2);
         }
     };
-    // The demo prints its own story; its logs only speak up for problems.
-    let quiet = matches!(cli.command, cli::Command::Demo);
+    // The demo and the doctor print their own story; their logs only speak
+    // up for problems.
+    let quiet = matches!(
+        cli.command,
+        cli::Command::Demo | cli::Command::Doctor { .. }
+    );
     init_logs(&config, quiet);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

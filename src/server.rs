@@ -159,6 +159,8 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let order_check = switch
         .as_ref()
         .and_then(|s| s.watch_orders(handle.subscribe()));
+    let metrics = crate::metrics::Metrics::new(queue.clone(), handle.clone(), switch.clone());
+    metrics.follow(handle.subscribe());
     if let Some(sd) = switch.as_ref().and_then(|s| s.systemd()).cloned() {
         tokio::spawn(ready_after_first_turn(
             sd,
@@ -182,6 +184,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
             switch.as_ref().map(Switch::health_extra),
             queue.clone(),
         )),
+        metrics: Some(metrics),
     };
     let engine = tokio::spawn(engine.run(shutdown.clone()));
     let stop = shutdown.clone();

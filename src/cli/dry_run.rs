@@ -1,11 +1,13 @@
 //! `restock dry-run ITEM`: one dry run now, through the real browser,
 //! printing each phase and the total. Nothing is queued or written to the
-//! database, and the buy always stops before Place Order.
+//! database, and the buy always stops before Place Order. On a terminal a
+//! spinner shows the phase and step in progress.
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 
+use super::progress::Progress;
 use super::{browser_settings, CliError};
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -15,21 +17,24 @@ use crate::purchase::{self, BuyProgress, BuyRequest, PurchaseError, Refusal};
 /// Prints what the buy does instead of recording it.
 struct Printer {
     screenshots: PathBuf,
+    progress: Progress,
 }
 
 #[async_trait]
 impl BuyProgress for Printer {
     async fn enter(&self, phase: Phase) -> Result<(), PurchaseError> {
-        println!("phase       {phase}");
+        self.progress.println(&format!("phase       {phase}"));
+        self.progress.status(&format!("{phase}"));
         Ok(())
     }
 
     fn step(&self, what: &str) {
-        println!("            {what}");
+        self.progress.println(&format!("            {what}"));
+        self.progress.status(what);
     }
 
     async fn approve_total(&self, total: Money) -> Result<(), Refusal> {
-        println!("total       {total}");
+        self.progress.println(&format!("total       {total}"));
         Ok(())
     }
 
@@ -49,23 +54,31 @@ pub async fn run(config: &Config, item_id: &str) -> Result<(), CliError> {
     let settings = browser_settings(config)?;
     let printer = Printer {
         screenshots: config.screenshots_dir(),
+        progress: Progress::spinner(),
     };
     for source in &item.sources {
-        println!("source      {} {}", source.store, source.url);
+        printer
+            .progress
+            .println(&format!("source      {} {}", source.store, source.url));
+        printer
+            .progress
+            .status(&format!("launching Chromium for {}", source.store));
         let req = BuyRequest::for_source(0, item, source, true);
         let mut purchaser = purchase::factory(&settings, &source.store)
             .map_err(|e| CliError::Refused(e.to_string()))?;
         let outcome = purchaser.buy(&req, &printer).await;
-        println!(
+        printer.progress.println(&format!(
             "result      {}{}",
             outcome.status,
             outcome
                 .message
                 .map(|m| format!(": {m}"))
                 .unwrap_or_default()
-        );
+        ));
         if let Some(shot) = &outcome.screenshot {
-            println!("screenshot  {}", shot.display());
+            printer
+                .progress
+                .println(&format!("screenshot  {}", shot.display()));
         }
         match outcome.status {
             Status::DryRun => return Ok(()),

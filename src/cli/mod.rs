@@ -8,12 +8,14 @@ mod cancel;
 mod catalog;
 mod demo;
 mod demo_store;
+mod doctor;
 mod dry_run;
 mod dump_dom;
 mod enqueue;
 mod failures;
 mod login;
 mod probe;
+mod progress;
 mod queue;
 mod resume;
 mod retry;
@@ -113,6 +115,15 @@ pub enum Command {
     },
     /// Send a test message to every RESTOCK_NOTIFY channel.
     TestNotify,
+    /// Check the set-up (config, state dir, database, catalog and stores,
+    /// Chromium, profiles, monitors, intake port); exits 1 when one fails.
+    Doctor {
+        /// Also send a test message to every notification channel.
+        #[arg(long)]
+        notify: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How a command ended, mapped to the exit code.
@@ -173,7 +184,14 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::DemoStore { listen } => demo_store::run(listen).await,
         Command::Probe { store, json } => probe::run(&config, store.as_deref(), json).await,
         Command::TestNotify => test_notify::run(&config).await,
+        Command::Doctor { notify, json } => doctor::run(&config, notify, json).await,
     }
+}
+
+/// `restock doctor` when the config does not load: the one command that
+/// runs anyway, reporting the error as its failed `config` check (exit 1).
+pub fn doctor_bad_config(error: &crate::config::ConfigError, json: bool) -> Result<(), CliError> {
+    doctor::run_bad_config(error, json)
 }
 
 fn open_queue(config: &Config) -> Result<Queue, CliError> {

@@ -4,14 +4,14 @@
 //!
 //! Without STORE it checks every store with a profile directory. Exit code
 //! 0 when every checked store is signed in, 1 when one is signed out or
-//! could not be told (so scripts can act on it).
+//! could not be told (so scripts can act on it). Progress, one step per
+//! store, goes to stderr (a spinner on a terminal).
 
-use tokio_util::sync::CancellationToken;
-
+use super::progress::Progress;
 use super::{open_queue, CliError};
 use crate::config::Config;
 use crate::notify::Notifier;
-use crate::probe::{SessionProbe, StoreResult};
+use crate::probe::{SessionProbe, StoreResult, Stores};
 use crate::purchase::SessionState;
 
 pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(), CliError> {
@@ -22,13 +22,27 @@ pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(),
     )));
     let notifier = Notifier::from_config(config).map_err(|e| CliError::Config(e.to_string()))?;
     let queue = open_queue(config)?;
-    let probe =
-        SessionProbe::from_config(config, queue, factory, notifier).map_err(CliError::Config)?;
-    let results = match store {
-        Some(s) => vec![probe.probe_store(s).await],
-        None => probe.probe_all(&CancellationToken::new()).await,
+    let probe = SessionProbe::from_config(config, queue.clone(), factory, notifier)
+        .map_err(CliError::Config)?;
+    // What `probe_all` does, one progress step per store.
+    let stores = match store {
+        Some(s) => vec![s.to_string()],
+        None => Stores::Profiles(config.profiles_dir()).list().await,
     };
+    let progress = Progress::steps(stores.len() as u64);
+    let mut results = Vec::with_capacity(stores.len());
+    for s in &stores {
+        progress.step(&format!("checking {s}'s session"));
+        results.push(probe.probe_store(s).await);
+    }
+    if store.is_none() {
+        if let Err(e) = crate::probe::sessions::set_last_run(&queue, crate::model::now_ms()).await {
+            tracing::warn!(error = %e, "cannot record the probe's run");
+        }
+    }
+    progress.status("sending notifications");
     let deliveries = probe.flush().await;
+    progress.finish();
     if json {
         let out = serde_json::json!({ "stores": results, "notifications": deliveries });
         println!(

@@ -4,9 +4,28 @@
 
 use super::CliError;
 use crate::config::Config;
-use crate::notify::{Message, Notifier};
+use crate::notify::{Delivery, Message, Notifier};
 
 pub async fn run(config: &Config) -> Result<(), CliError> {
+    let deliveries = send_test(config).await?;
+    let mut failed = 0;
+    for d in &deliveries {
+        let how = if d.ok { "ok    " } else { "FAILED" };
+        failed += usize::from(!d.ok);
+        println!("{how} {}  {}", d.channel, d.detail);
+    }
+    if failed > 0 {
+        return Err(CliError::Refused(format!(
+            "{failed} of {} channels did not answer",
+            deliveries.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Sends the test message to every channel and says how each took it
+/// (channels redacted); `restock doctor --notify` uses it too.
+pub(super) async fn send_test(config: &Config) -> Result<Vec<Delivery>, CliError> {
     let notifier = Notifier::from_config(config).map_err(|e| CliError::Config(e.to_string()))?;
     if notifier.is_empty() {
         return Err(CliError::Config(
@@ -27,18 +46,5 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
             }
         ),
     );
-    let deliveries = notifier.deliver(&msg).await;
-    let mut failed = 0;
-    for d in &deliveries {
-        let how = if d.ok { "ok    " } else { "FAILED" };
-        failed += usize::from(!d.ok);
-        println!("{how} {}  {}", d.channel, d.detail);
-    }
-    if failed > 0 {
-        return Err(CliError::Refused(format!(
-            "{failed} of {} channels did not answer",
-            deliveries.len()
-        )));
-    }
-    Ok(())
+    Ok(notifier.deliver(&msg).await)
 }

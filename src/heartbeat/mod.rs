@@ -52,13 +52,17 @@
 //! last round trip ([`store`]), for `restock status` and `/health`. A URL is
 //! only ever shown as its label, `host/…/a1b2` (the last 4 characters of its
 //! secret).
+//!
+//! Besides the records, each monitor counts the pings sent and failed since
+//! start ([`Switch::counters`], for `/metrics`), and [`test_ping`] sends
+//! `restock doctor`'s one test ping.
 
 pub mod monitor;
 pub mod store;
 pub mod systemd;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -253,6 +257,18 @@ struct Monitor {
     in_flight: AtomicBool,
     clock: Mutex<Clock>,
     state: Mutex<MonitorState>,
+    /// Pings sent (attempted) and failed since start.
+    sent_total: AtomicU64,
+    failed_total: AtomicU64,
+}
+
+/// One monitor's ping counts since start, under its redacted label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingCounts {
+    pub label: String,
+    pub role: Role,
+    pub sent: u64,
+    pub failed: u64,
 }
 
 #[derive(Default)]
@@ -273,6 +289,8 @@ impl Monitor {
             in_flight: AtomicBool::new(false),
             clock: Mutex::new(Clock::default()),
             state: Mutex::new(state),
+            sent_total: AtomicU64::new(0),
+            failed_total: AtomicU64::new(0),
         })
     }
 
@@ -414,6 +432,20 @@ impl Switch {
     /// Every monitor's record (heartbeats, then the order check).
     pub fn states(&self) -> Vec<MonitorState> {
         self.0.all().map(|m| m.snapshot()).collect()
+    }
+
+    /// Pings sent and failed per monitor since start (heartbeats, then the
+    /// order check), for `/metrics`.
+    pub fn counters(&self) -> Vec<PingCounts> {
+        self.0
+            .all()
+            .map(|m| PingCounts {
+                label: m.target.label.clone(),
+                role: lock(&m.state).role,
+                sent: m.sent_total.load(Ordering::Relaxed),
+                failed: m.failed_total.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// What `/health` adds: `{"heartbeat": {...}}`, redacted.
@@ -565,6 +597,10 @@ impl Inner {
             Ok(Ok((status, body))) => m.target.judge(status, &body),
         };
         let rtt = started.elapsed().as_millis() as u64;
+        m.sent_total.fetch_add(1, Ordering::Relaxed);
+        if result.is_err() {
+            m.failed_total.fetch_add(1, Ordering::Relaxed);
+        }
         let label = m.target.label.as_str();
         let said = ping.say.as_str();
         let snapshot = {
@@ -673,6 +709,41 @@ impl Inner {
             _ => fallback,
         }
     }
+}
+
+/// `restock doctor`'s one real ping to `target` ([`Say::Test`]: Healthchecks'
+/// `/log`, which changes nothing; a normal ping where the protocol has no
+/// test mode), bounded by `timeout`. Nothing is recorded. `Ok` is the round
+/// trip; `Err` the one-line reason, redacted.
+pub async fn test_ping(target: &Target, timeout: Duration, body: &str) -> Result<Duration, String> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("restock/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| describe_error(e, timeout))?;
+    let ping = Ping {
+        say: Say::Test,
+        msg: flat(body, 200),
+        body: body.to_string(),
+        rid: None,
+    };
+    let req = target
+        .request(&client, &ping, None)
+        .ok_or_else(|| format!("a {} monitor cannot send a test ping", target.kind))?;
+    let started = Instant::now();
+    let result = match tokio::time::timeout(timeout, exchange(req)).await {
+        Err(_) => Err(format!(
+            "timeout after {}",
+            humantime::format_duration(timeout)
+        )),
+        Ok(Err(e)) => Err(describe_error(e, timeout)),
+        Ok(Ok((status, body))) => target.judge(status, &body),
+    };
+    result
+        .map(|()| started.elapsed())
+        .map_err(|e| target.scrub(&e))
 }
 
 /// Sends and reads at most 4 KiB of the answer.

@@ -23,6 +23,11 @@
 //!   not pinged while paused, and its monitor raises the alarm after its own
 //!   grace time.
 //!
+//! `restock doctor` sends one [`Say::Test`] ping per monitor: Healthchecks
+//! has a `/log` endpoint that records an event without changing the check's
+//! state; Uptime Kuma and plain URLs have no test mode, so theirs is a
+//! normal "up" ping (each protocol's `test_note` says which).
+//!
 //! Redirects are not followed (a `3xx` is a failure telling the owner to
 //! configure the final URL): a `Location` may carry the secret into logs.
 
@@ -82,6 +87,9 @@ pub enum Say {
     Success,
     /// A buy ended badly (order check).
     Fail,
+    /// `restock doctor`'s one test ping: logged without changing the
+    /// monitor's state where the protocol allows it.
+    Test,
 }
 
 impl Say {
@@ -92,6 +100,7 @@ impl Say {
             Say::Start => "start",
             Say::Success => "success",
             Say::Fail => "fail",
+            Say::Test => "test",
         }
     }
 }
@@ -156,10 +165,12 @@ struct Protocol {
     /// Query keys the protocol owns: dropped from the configured URL before
     /// ours are added.
     owned_query: &'static [&'static str],
-    /// `[Up, Down, Start, Success, Fail]`; `None` means the protocol cannot
-    /// say it and the ping is withheld.
-    shapes: [Option<Shape>; 5],
+    /// `[Up, Down, Start, Success, Fail, Test]`; `None` means the protocol
+    /// cannot say it and the ping is withheld.
+    shapes: [Option<Shape>; 6],
     ack: Ack,
+    /// What a [`Say::Test`] ping does at the monitor, for `restock doctor`.
+    test_note: &'static str,
 }
 
 const fn shape(
@@ -201,8 +212,10 @@ const PROTOCOLS: [Protocol; 3] = [
             shape(Verb::Post, Some("start"), RID, true),
             shape(Verb::Post, None, RID, true),
             shape(Verb::Post, Some("fail"), RID, true),
+            shape(Verb::Post, Some("log"), &[], true),
         ],
         ack: Ack::Status,
+        test_note: "sent to /log: logged as an event, the check's state is unchanged",
     },
     Protocol {
         kind: Kind::UptimeKuma,
@@ -216,8 +229,10 @@ const PROTOCOLS: [Protocol; 3] = [
             shape(Verb::Get, None, KUMA_UP, false),
             shape(Verb::Get, None, KUMA_UP, false),
             shape(Verb::Get, None, KUMA_DOWN, false),
+            shape(Verb::Get, None, KUMA_UP, false),
         ],
         ack: Ack::KumaJson,
+        test_note: "Uptime Kuma has no test mode: this was a normal `up` push",
     },
     Protocol {
         kind: Kind::Get,
@@ -231,8 +246,10 @@ const PROTOCOLS: [Protocol; 3] = [
             shape(Verb::Get, None, &[], false),
             shape(Verb::Get, None, &[], false),
             None,
+            shape(Verb::Get, None, &[], false),
         ],
         ack: Ack::Status,
+        test_note: "a plain URL has no test mode: this was a normal ping",
     },
 ];
 
@@ -251,6 +268,7 @@ impl Protocol {
             Say::Start => 2,
             Say::Success => 3,
             Say::Fail => 4,
+            Say::Test => 5,
         };
         self.shapes[i].as_ref()
     }
@@ -353,6 +371,12 @@ impl Target {
             label,
             hidden,
         })
+    }
+
+    /// What a [`Say::Test`] ping does at this monitor (marked as a test, or
+    /// a normal ping because the protocol has no test mode).
+    pub fn test_note(&self) -> &'static str {
+        protocol(self.kind).test_note
     }
 
     /// Whether this protocol can say `say` (a plain URL cannot say "down").
@@ -685,6 +709,8 @@ mod tests {
         assert_eq!(u, format!("{base}?rid={rid}"));
         let (_, u, _) = built(&t, Say::Fail).unwrap();
         assert_eq!(u, format!("{base}/fail?rid={rid}"));
+        let (m, u, _) = built(&t, Say::Test).unwrap();
+        assert_eq!((m.as_str(), u), ("POST", format!("{base}/log")));
     }
 
     #[test]

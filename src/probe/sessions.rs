@@ -217,16 +217,18 @@ pub async fn get(queue: &Queue, store: &str) -> Result<Option<StoreSession>, Que
 
 /// Every store the table knows, by name.
 pub async fn list(queue: &Queue) -> Result<Vec<StoreSession>, QueueError> {
-    queue
-        .with_conn(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT store, state, since, checked_at, last_result, last_error, notified_at
-                 FROM store_sessions ORDER BY store",
-            )?;
-            let rows = st.query_map([], from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+    queue.with_conn(|c| list_on(c)).await
+}
+
+/// [`list`] on a connection of one's own (`restock doctor` reads the
+/// database without [`Queue::open`], which would create and migrate it).
+pub fn list_on(c: &Connection) -> Result<Vec<StoreSession>, QueueError> {
+    let mut st = c.prepare_cached(
+        "SELECT store, state, since, checked_at, last_result, last_error, notified_at
+         FROM store_sessions ORDER BY store",
+    )?;
+    let rows = st.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// When the probe last ran (even if it errored).
