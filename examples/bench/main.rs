@@ -150,14 +150,9 @@ fn main() -> Result<()> {
     if wanted("engine") {
         step("engine", &mut loads);
         match runtime.block_on(engine::run(counts.engine_orders)) {
-            Ok((row, r)) => {
-                notes.push(format!(
-                    "Engine: raw rusqlite doing only the 5 commits per order (no reads): {} orders/s; the engine is {:.0}% of that.",
-                    table::rate(r.raw_writes_per_s),
-                    100.0 * r.engine_per_s / r.raw_writes_per_s
-                ));
-                let _ = (r.orders, r.raw_per_s);
-                rows.push(row);
+            Ok((r, n)) => {
+                rows.extend(r);
+                notes.extend(n);
             }
             Err(e) => rows.push(Row::skipped(
                 "1. Engine overhead",
@@ -169,7 +164,10 @@ fn main() -> Result<()> {
     if wanted("intake") {
         step("intake", &mut loads);
         match runtime.block_on(intake::run(counts.post_rounds, counts.gets)) {
-            Ok(r) => rows.extend(r),
+            Ok((r, n)) => {
+                rows.extend(r);
+                notes.extend(n);
+            }
             Err(e) => rows.push(Row::skipped(
                 "2. Intake",
                 ">= 10,000 req/s, p99 < 5 ms (POST); p99 < 20 ms (GET /items)",
