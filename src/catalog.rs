@@ -93,6 +93,13 @@ pub enum CatalogError {
         line: usize,
         message: String,
     },
+    #[error("catalog {path}: item `{item}` buys from store `{store}`, which is not defined (known: {known}); add a store definition file or fix the name")]
+    UnknownStore {
+        path: PathBuf,
+        item: String,
+        store: String,
+        known: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -226,15 +233,11 @@ impl Catalog {
         for item in &self.items {
             for s in &item.sources {
                 if !known.contains(&s.store) {
-                    return Err(CatalogError::Invalid {
+                    return Err(CatalogError::UnknownStore {
                         path: text_path.to_path_buf(),
-                        line: 0,
-                        message: format!(
-                            "item `{}` buys from store `{}`, which is not defined (known: {}); add a store definition or fix the name",
-                            item.id,
-                            s.store,
-                            known.join(", ")
-                        ),
+                        item: item.id.clone(),
+                        store: s.store.clone(),
+                        known: known.join(", "),
                     });
                 }
             }

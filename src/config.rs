@@ -73,6 +73,11 @@ pub struct Config {
     /// Values for checkout forms (`name`, `address`, `postal_code`, ...):
     /// the owner's data, never part of a store file.
     pub checkout: BTreeMap<String, String>,
+    /// Screenshots older than this are deleted.
+    #[serde(with = "human_duration")]
+    pub screenshot_max_age: Duration,
+    /// At most this many screenshots are kept (oldest deleted first).
+    pub screenshot_max_count: u32,
     /// Per-step browser timeout (navigation, waiting for a selector).
     #[serde(with = "human_duration")]
     pub step_timeout: Duration,
@@ -159,6 +164,8 @@ impl Default for Config {
             store_urls: BTreeMap::new(),
             checkout: BTreeMap::new(),
             step_timeout: Duration::from_secs(30),
+            screenshot_max_age: Duration::from_secs(30 * 86400),
+            screenshot_max_count: 200,
             daily_cap: None,
             max_orders_per_day: 10,
             auto_retry: false,
@@ -290,6 +297,9 @@ impl Config {
                 "",
                 "a non-empty token, or leave it unset",
             ));
+        }
+        if let Err(p) = crate::heartbeat::check_config(self) {
+            return Err(invalid(p.key, &p.value, &p.expected));
         }
         for (store, url) in &self.store_urls {
             let parsed = url::Url::parse(url)
@@ -428,6 +438,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("max_recoveries", "a whole number like `3`"),
     ("max_orders_per_day", "a whole number like `10`"),
     ("auto_retry", "`true` or `false`"),
+    ("screenshot_max_count", "a whole number like `200`"),
     ("auto_retry_max", "a whole number like `2`"),
     (
         "store_urls",

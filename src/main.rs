@@ -21,7 +21,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    init_logs(&config);
+    // The demo prints its own story; its logs only speak up for problems.
+    let quiet = matches!(cli.command, cli::Command::Demo);
+    init_logs(&config, quiet);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -37,8 +39,18 @@ fn main() {
 }
 
 /// Logs go to stderr so `--json` output on stdout stays clean.
-fn init_logs(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+/// chromiumoxide logs every CDP event newer than its protocol bindings as a
+/// warning; those are noise unless the owner asks for chromiumoxide logs.
+fn init_logs(config: &Config, quiet: bool) {
+    let mut directives = if quiet {
+        "warn".to_string()
+    } else {
+        config.log.clone()
+    };
+    if !directives.contains("chromiumoxide") {
+        directives.push_str(",chromiumoxide::handler=error,chromiumoxide::conn=error");
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -49,8 +49,20 @@ const MIGRATIONS: &[&str] = &[
         value      TEXT NOT NULL,
         updated_at INTEGER NOT NULL
      );",
-    // 2: heartbeat monitor state (src/heartbeat).
-    "SELECT 1;",
+    // 2: heartbeat monitor state (src/heartbeat). One row per monitor, keyed
+    // by its redacted label: the URL itself is never stored here.
+    "CREATE TABLE heartbeat_monitors (
+        label       TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        last_sent   INTEGER,
+        last_ack    INTEGER,
+        last_error  TEXT,
+        failures    INTEGER NOT NULL DEFAULT 0,
+        rtt_ms      INTEGER,
+        last_said   TEXT,
+        updated_at  INTEGER NOT NULL
+     );",
     // 3: store session state (src/probe).
     "SELECT 1;",
     // 4: automatic retries are counted apart from boot recoveries.

@@ -14,7 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, CatalogError, SharedCatalog};
 use crate::config::Config;
-use crate::engine::{recovery, Engine, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings};
+use crate::engine::{
+    recovery, Engine, Event, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings,
+};
+use crate::heartbeat::{self, HeartbeatError, Switch, Systemd};
 use crate::intake::{self, Intake};
 use crate::purchase::PurchaserFactory;
 use crate::queue::{Queue, QueueError};
@@ -37,12 +40,17 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Heartbeat(#[from] HeartbeatError),
 }
 
 impl ServeError {
     /// Configuration problems exit 2; the rest 1.
     pub fn is_config(&self) -> bool {
-        matches!(self, ServeError::Catalog(_) | ServeError::Listen { .. })
+        matches!(
+            self,
+            ServeError::Catalog(_) | ServeError::Listen { .. } | ServeError::Heartbeat(_)
+        )
     }
 }
 
@@ -75,9 +83,15 @@ pub struct Running {
     pub handle: Arc<Handle>,
     pub queue: Queue,
     pub catalog: SharedCatalog,
+    known_stores: Option<Arc<Vec<String>>>,
     shutdown: CancellationToken,
     engine: JoinHandle<()>,
     intake: JoinHandle<std::io::Result<()>>,
+    /// The dead-man's switch, when monitors or systemd are configured.
+    pub heartbeat: Option<Switch>,
+    /// The order check's event follower, given time to send the last end.
+    order_check: Option<JoinHandle<()>>,
+    order_check_grace: Duration,
     _lock: std::fs::File,
 }
 
@@ -99,17 +113,45 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let lock = lock_state_dir(config)?;
     let queue = Queue::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&queue, config.max_recoveries).await?;
+    crate::screenshots::prune_in_background(
+        config.screenshots_dir(),
+        config.screenshot_max_age,
+        config.screenshot_max_count as usize,
+    )
+    .await;
+
+    let systemd = Systemd::from_env();
+    for warning in heartbeat::timing_warnings(config, systemd.as_ref().and_then(Systemd::watchdog))
+    {
+        tracing::warn!("{warning}");
+    }
+    let switch = Switch::from_config(config, queue.clone(), systemd).await?;
+    let beats: Arc<dyn Heartbeat> = match &switch {
+        Some(s) => Arc::new(heartbeat::Chain(vec![parts.heartbeat, Arc::new(s.clone())])),
+        None => parts.heartbeat,
+    };
 
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
+    let known_stores = parts.known_stores.map(Arc::new);
     let engine = Engine::new(
         queue.clone(),
         catalog.clone(),
         parts.factory,
         Settings::from_config(config),
     )
-    .with_heartbeat(parts.heartbeat)
+    .with_heartbeat(beats)
     .with_probe(parts.probe);
     let handle = engine.handle();
+    let order_check = switch
+        .as_ref()
+        .and_then(|s| s.watch_orders(handle.subscribe()));
+    if let Some(sd) = switch.as_ref().and_then(|s| s.systemd()).cloned() {
+        tokio::spawn(ready_after_first_turn(
+            sd,
+            handle.clone(),
+            handle.subscribe(),
+        ));
+    }
     let shutdown = CancellationToken::new();
     let intake = Intake {
         queue: queue.clone(),
@@ -120,8 +162,8 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         debounce: config.debounce,
         cooldown: config.cooldown,
         stall_after: config.stall_after(),
-        known_stores: parts.known_stores.map(Arc::new),
-        health_extra: None,
+        known_stores: known_stores.clone(),
+        health_extra: switch.as_ref().map(Switch::health_extra),
     };
     let engine = tokio::spawn(engine.run(shutdown.clone()));
     let stop = shutdown.clone();
@@ -134,11 +176,34 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         handle,
         queue,
         catalog,
+        known_stores,
         shutdown,
         engine,
         intake,
+        heartbeat: switch,
+        order_check,
+        order_check_grace: config.heartbeat_timeout + Duration::from_secs(1),
         _lock: lock,
     })
+}
+
+/// systemd's `READY=1`: the intake already listens (it was bound before the
+/// engine started), so it is sent once the loop has turned.
+async fn ready_after_first_turn(
+    sd: Systemd,
+    handle: Arc<Handle>,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(Event::Turn(_)) | Err(RecvError::Lagged(_)) => break,
+            Ok(_) => {}
+            Err(RecvError::Closed) => return,
+        }
+    }
+    sd.ready(&heartbeat::state_line(&handle.activity()));
+    tracing::info!("told systemd we are ready");
 }
 
 impl Running {
@@ -148,6 +213,10 @@ impl Running {
 
     /// Stops claiming, settles the buy in flight, closes the intake.
     pub async fn stop(self) {
+        if let Some(sd) = self.heartbeat.as_ref().and_then(Switch::systemd) {
+            sd.stopping("stopping: no new claims; settling the buy in flight")
+                .await;
+        }
         self.shutdown.cancel();
         self.handle.wake();
         self.wait().await;
@@ -157,6 +226,10 @@ impl Running {
     /// wound down. The intake gets a few seconds for open connections.
     pub async fn wait(self) {
         let _ = self.engine.await;
+        if let Some(order_check) = self.order_check {
+            // The last buy's end ping; bounded by its own timeout.
+            let _ = tokio::time::timeout(self.order_check_grace, order_check).await;
+        }
         match tokio::time::timeout(Duration::from_secs(5), self.intake).await {
             Ok(Ok(Err(e))) => tracing::error!(error = %e, "intake stopped with an error"),
             Err(_) => tracing::warn!("intake did not close within 5s"),
@@ -206,7 +279,8 @@ pub async fn run_until_signal(running: Running, config: &Config) -> std::io::Res
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => {
-                if let Err(e) = crate::catalog::reload(&running.catalog, &config.catalog, None) {
+                let known = running.known_stores.as_deref().map(Vec::as_slice);
+                if let Err(e) = crate::catalog::reload(&running.catalog, &config.catalog, known) {
                     tracing::error!(error = %e, "catalog reload failed; keeping the previous catalog");
                 }
             }

@@ -40,6 +40,8 @@ fn text(o: &Output) -> String {
 #[test]
 fn bad_configuration_exits_2_naming_the_problem_and_writes_nothing() {
     let env = Env::new(&["soap"]);
+    let demo_only = "[[item]]\nid = \"soap\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/p\"\n";
+    std::fs::write(&env.config.catalog, demo_only).unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_addr = busy.local_addr().unwrap().to_string();
     let toml_file = env.path().join("restock.toml");
@@ -51,6 +53,8 @@ fn bad_configuration_exits_2_naming_the_problem_and_writes_nothing() {
     )
     .unwrap();
     let missing = env.path().join("missing.toml");
+    let unknown_store = env.path().join("unknown-store.toml");
+    std::fs::write(&unknown_store, demo_only.replace("\"demo\"", "\"nowhere\"")).unwrap();
     type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
     let cases: Vec<Case> = vec![
         (

@@ -6,9 +6,13 @@
 
 mod cancel;
 mod catalog;
+mod demo;
 mod demo_store;
+mod dry_run;
+mod dump_dom;
 mod enqueue;
 mod failures;
+mod login;
 mod queue;
 mod resume;
 mod retry;
@@ -80,6 +84,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sign a store's profile in, in a visible browser window.
+    Login { store: String },
+    /// One dry run of an item now, printing each phase and the total.
+    DryRun { item: String },
+    /// Save the rendered HTML and a screenshot of a store page.
+    DumpDom {
+        store: String,
+        url: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The whole loop offline: demo store, headless Chromium, one real order.
+    Demo,
     /// Serve the built-in demo storefront (sign in as demo@example.com / demo).
     DemoStore {
         #[arg(long, default_value = "127.0.0.1:8724")]
@@ -138,6 +155,10 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Cancel { id } => cancel::run(&config, id).await,
         Command::Catalog { json } => catalog::run(&config, json),
         Command::Failures { limit, json } => failures::run(&config, limit, json).await,
+        Command::Demo => demo::run(&config).await,
+        Command::Login { store } => login::run(&config, &store).await,
+        Command::DryRun { item } => dry_run::run(&config, &item).await,
+        Command::DumpDom { store, url, out } => dump_dom::run(&config, &store, &url, out).await,
         Command::DemoStore { listen } => demo_store::run(listen).await,
     }
 }
@@ -171,6 +192,16 @@ async fn ask_server(
     let json = resp.json().await.unwrap_or(serde_json::Value::Null);
     Some((code, json))
 }
+
+/// The real browser's settings from the config; a bad store definition is
+/// a configuration error.
+fn browser_settings(config: &Config) -> Result<crate::purchase::BrowserSettings, CliError> {
+    crate::purchase::settings_from_config(config).map_err(|e| CliError::Config(e.to_string()))
+}
+
+/// After a successful `login`: forget a `signed_out` state so buys use the
+/// store again. (The probe keeps that state; until it lands this is a no-op.)
+async fn session_signed_in(_config: &Config, _store: &str) {}
 
 /// `3m ago`, `2h ago`: how long ago a timestamp was, for humans.
 pub fn ago(ms: i64) -> String {

@@ -1,13 +1,17 @@
 //! `restock serve`.
 
+use std::sync::Arc;
+
 use super::CliError;
 use crate::config::Config;
+use crate::purchase::{settings_from_config, BrowserFactory};
 use crate::server::{self, Parts, ServeError};
 
 pub async fn run(config: Config) -> Result<(), CliError> {
-    let parts = Parts::new(
-        crate::purchase::default_factory(&config).map_err(|e| CliError::Config(e.to_string()))?,
-    );
+    let settings = settings_from_config(&config).map_err(|e| CliError::Config(e.to_string()))?;
+    let known: Vec<String> = settings.stores.names().map(str::to_string).collect();
+    let mut parts = Parts::new(Arc::new(BrowserFactory::new(Arc::new(settings))));
+    parts.known_stores = Some(known);
     let running = server::start(&config, parts)
         .await
         .map_err(|e: ServeError| {

@@ -2,7 +2,8 @@
 //! human, read from the database so it works with the server up or down.
 //!
 //! `--json` prints `{"paused": Pause|null, "counts": {status: n},
-//! "in_progress": [Order], "needs_attention": [Order], "state": {...}}`.
+//! "in_progress": [Order], "needs_attention": [Order], "state": {...},
+//! "heartbeat": [MonitorState]}` (monitor URLs redacted to their labels).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use super::{ago, open_queue, order_line, CliError};
 use crate::config::Config;
+use crate::heartbeat::store::{MonitorState, Role};
 use crate::model::Status;
 
 pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
@@ -23,8 +25,9 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
         .collect();
     let in_progress = queue.recent(Some(Status::InProgress), 10).await?;
     let review = queue.recent(Some(Status::NeedsReview), 10).await?;
+    let monitors = crate::heartbeat::store::load(&queue).await?;
     if json {
-        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review });
+        let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "heartbeat": monitors });
         println!(
             "{}",
             serde_json::to_string_pretty(&out).map_err(anyhow::Error::from)?
@@ -58,8 +61,37 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
             summary
         }
     );
+    for m in &monitors {
+        println!("{:<10} {}", "Heartbeat", heartbeat_line(m));
+    }
     for o in in_progress.iter().chain(&review) {
         println!("{:<10} {}", "Order", order_line(o).trim_start());
     }
     Ok(())
+}
+
+/// `hc.example.org/…/a1b2  sent 12s ago, ack 12s ago`, or
+/// `kuma.local/…/x9z0  sent 40s ago, FAILING (3 in a row): timeout`.
+fn heartbeat_line(m: &MonitorState) -> String {
+    let mut label = m.label.clone();
+    if m.role == Role::OrderCheck {
+        label.push_str(" (order check)");
+    }
+    let Some(sent) = m.last_sent else {
+        return format!("{label}  never sent");
+    };
+    let mut line = format!("{label}  sent {}", ago(sent));
+    if m.failures > 0 {
+        line.push_str(&format!(
+            ", FAILING ({} in a row): {}",
+            m.failures,
+            m.last_error.as_deref().unwrap_or("unknown error")
+        ));
+        if let Some(ack) = m.last_ack {
+            line.push_str(&format!("; last ack {}", ago(ack)));
+        }
+    } else if let Some(ack) = m.last_ack {
+        line.push_str(&format!(", ack {}", ago(ack)));
+    }
+    line
 }

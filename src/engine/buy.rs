@@ -201,6 +201,14 @@ impl Engine {
     }
 
     async fn settle(&self, order: &Order, outcome: Outcome, shutdown: &CancellationToken) {
+        if outcome.screenshot.is_some() {
+            let s = &self.settings;
+            tokio::spawn(crate::screenshots::prune_in_background(
+                s.screenshots_dir.clone(),
+                s.screenshot_max_age,
+                s.screenshot_max_count as usize,
+            ));
+        }
         let pause = pause_reason(order, &outcome);
         let status = outcome.status;
         tracing::info!(%status, message = outcome.message.as_deref().unwrap_or(""), "settled");

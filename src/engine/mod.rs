@@ -85,6 +85,8 @@ pub struct Settings {
     pub auto_retry_max: u32,
     pub auto_retry_backoff: Duration,
     pub screenshots_dir: std::path::PathBuf,
+    pub screenshot_max_age: Duration,
+    pub screenshot_max_count: u32,
 }
 
 impl Settings {
@@ -101,6 +103,8 @@ impl Settings {
             auto_retry_max: c.auto_retry_max,
             auto_retry_backoff: c.auto_retry_backoff,
             screenshots_dir: c.screenshots_dir(),
+            screenshot_max_age: c.screenshot_max_age,
+            screenshot_max_count: c.screenshot_max_count,
         }
     }
 }

@@ -10,16 +10,34 @@
 //! `purchase::factory(config, store)` is the one way to get the real browser
 //! purchaser (buys, the probe, `login`, diagnostics all use it); the engine
 //! holds a factory behind the trait so tests can inject [`scripted`] ones.
+//!
+//! The real purchaser is three parts: [`browser`] launches Chromium on the
+//! store's persistent profile and guarantees it is gone afterwards;
+//! [`store`] reads store definitions (TOML: URLs, selectors, markers); and
+//! the flow (private) walks every store through the same phases. The
+//! [`BrowserSettings`] tie them to the owner's config.
 
+pub mod browser;
+mod flow;
 pub mod scripted;
+pub mod store;
+mod tab;
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
 use url::Url;
 
 use crate::model::{Money, Phase, Status};
+
+pub use self::browser::BrowserError;
+pub use self::flow::DomDump;
+pub use self::store::{StoreDef, StoreError, StoreRegistry};
 
 /// One source of one order, as the purchaser needs it.
 #[derive(Debug, Clone)]
@@ -177,18 +195,187 @@ pub enum PurchaseError {
     Browser(String),
 }
 
-/// The purchaser factory `serve` uses. Until the browser purchaser lands
-/// this refuses every store with a clear message.
-pub fn default_factory(
-    _config: &crate::config::Config,
-) -> Result<std::sync::Arc<dyn PurchaserFactory>, PurchaseError> {
-    struct Unavailable;
-    impl PurchaserFactory for Unavailable {
-        fn purchaser(&self, store: &str) -> Result<Box<dyn Purchaser>, PurchaseError> {
-            Err(PurchaseError::Browser(format!(
-                "no browser purchaser is built in yet for store `{store}`"
-            )))
+impl From<BrowserError> for PurchaseError {
+    fn from(e: BrowserError) -> PurchaseError {
+        PurchaseError::Browser(e.to_string())
+    }
+}
+
+/// Default bound for one step of a buy (a page to show, a click to answer).
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default bound for starting Chromium and connecting to it.
+pub const DEFAULT_LAUNCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the real purchaser needs; built from the config.
+#[derive(Debug, Clone)]
+pub struct BrowserSettings {
+    /// The browser to run; `None` looks for `chromium`, `chromium-browser`,
+    /// `google-chrome` on `PATH`.
+    pub chrome: Option<PathBuf>,
+    /// Buys, probes and dumps run headless unless this is off (`login` is
+    /// always visible).
+    pub headless: bool,
+    /// One persistent profile per store lives in `<profiles_dir>/<store>`.
+    pub profiles_dir: PathBuf,
+    /// Where the session check puts a screenshot when it cannot tell the
+    /// state (block, challenge, timeout); buys use
+    /// `BuyProgress::screenshot_path`.
+    pub screenshots_dir: PathBuf,
+    pub stores: Arc<StoreRegistry>,
+    /// The owner's checkout values (`name`, `address`, `postal_code`, ...),
+    /// typed into the fields a store definition maps them to.
+    pub checkout: BTreeMap<String, String>,
+    pub step_timeout: Duration,
+    pub launch_timeout: Duration,
+}
+
+impl BrowserSettings {
+    /// Headless, default timeouts, no explicit browser, no checkout values.
+    pub fn new(
+        profiles_dir: PathBuf,
+        screenshots_dir: PathBuf,
+        stores: Arc<StoreRegistry>,
+    ) -> BrowserSettings {
+        BrowserSettings {
+            chrome: None,
+            headless: true,
+            profiles_dir,
+            screenshots_dir,
+            stores,
+            checkout: BTreeMap::new(),
+            step_timeout: DEFAULT_STEP_TIMEOUT,
+            launch_timeout: DEFAULT_LAUNCH_TIMEOUT,
         }
     }
-    Ok(std::sync::Arc::new(Unavailable))
+
+    fn store(&self, store: &str) -> Result<Arc<StoreDef>, PurchaseError> {
+        self.stores
+            .get(store)
+            .ok_or_else(|| PurchaseError::UnknownStore(store.to_string()))
+    }
+}
+
+/// The one way to get a real purchaser: an unknown store or a missing
+/// browser is reported here, before any order is touched. Nothing is
+/// launched until the purchaser is used.
+pub fn factory(
+    settings: &BrowserSettings,
+    store: &str,
+) -> Result<Box<dyn Purchaser>, PurchaseError> {
+    let def = settings.store(store)?;
+    browser::find_chrome(settings.chrome.as_deref())?;
+    Ok(Box::new(BrowserPurchaser {
+        settings: Arc::new(settings.clone()),
+        store: def,
+    }))
+}
+
+/// [`factory`] behind the engine's [`PurchaserFactory`] trait.
+#[derive(Debug, Clone)]
+pub struct BrowserFactory {
+    pub settings: Arc<BrowserSettings>,
+}
+
+impl BrowserFactory {
+    pub fn new(settings: Arc<BrowserSettings>) -> BrowserFactory {
+        BrowserFactory { settings }
+    }
+
+    pub fn settings(&self) -> &BrowserSettings {
+        &self.settings
+    }
+}
+
+impl PurchaserFactory for BrowserFactory {
+    fn purchaser(&self, store: &str) -> Result<Box<dyn Purchaser>, PurchaseError> {
+        factory(&self.settings, store)
+    }
+}
+
+/// Drives one store through Chromium. Each call launches a browser on the
+/// store's profile and closes it before returning; dropping the call's
+/// future kills it.
+struct BrowserPurchaser {
+    settings: Arc<BrowserSettings>,
+    store: Arc<StoreDef>,
+}
+
+#[async_trait]
+impl Purchaser for BrowserPurchaser {
+    async fn buy(&mut self, req: &BuyRequest, progress: &dyn BuyProgress) -> Outcome {
+        if req.store != self.store.name {
+            return Outcome::failed(
+                format!(
+                    "a purchaser for store `{}` was handed an order for `{}`",
+                    self.store.name, req.store
+                ),
+                false,
+            );
+        }
+        flow::buy(&self.settings, &self.store, req, progress).await
+    }
+
+    async fn check_session(&mut self) -> SessionCheck {
+        flow::check_session(&self.settings, &self.store).await
+    }
+}
+
+/// `restock login`: a visible browser on the store's sign-in page until the
+/// store shows the signed-in marker (`SignedIn`) or `cancel` (Ctrl-C)
+/// fires (`SignedOut`). Needs a display.
+pub async fn login(
+    settings: &BrowserSettings,
+    store: &str,
+    cancel: impl Future<Output = ()>,
+) -> Result<SessionState, PurchaseError> {
+    flow::login(settings, &*settings.store(store)?, cancel).await
+}
+
+/// Saves the rendered HTML and a screenshot of `url` (or a path on the
+/// store) as the store's profile sees it, into `out_dir`.
+pub async fn dump_dom(
+    settings: &BrowserSettings,
+    store: &str,
+    url: &str,
+    out_dir: &Path,
+) -> Result<DomDump, PurchaseError> {
+    flow::dump_dom(settings, &*settings.store(store)?, url, out_dir).await
+}
+
+/// Signs the store profile in by filling the definition's `signin_form`
+/// (the demo store, tests); returns what the store shows afterwards.
+pub async fn sign_in_with_form(
+    settings: &BrowserSettings,
+    store: &str,
+    email: &str,
+    password: &str,
+) -> Result<SessionState, PurchaseError> {
+    flow::sign_in_with_form(settings, &*settings.store(store)?, email, password).await
+}
+
+/// Browser settings from the owner's config: the built-in `demo` store plus
+/// every definition in `RESTOCK_STORES_DIR` (the default directory may be
+/// missing; an explicitly set one must exist), with `RESTOCK_STORE_URLS`
+/// overrides applied.
+pub fn settings_from_config(
+    config: &crate::config::Config,
+) -> Result<BrowserSettings, store::StoreError> {
+    let dir = config.stores_dir();
+    let dir = (config.stores_dir.is_some() || dir.is_dir()).then_some(dir);
+    let base_urls = config
+        .store_urls
+        .iter()
+        .filter_map(|(name, url)| Url::parse(url).ok().map(|u| (name.clone(), u)))
+        .collect();
+    let stores = StoreRegistry::load(dir.as_deref(), &base_urls)?;
+    Ok(BrowserSettings {
+        chrome: config.chrome.clone(),
+        headless: config.headless,
+        profiles_dir: config.profiles_dir(),
+        screenshots_dir: config.screenshots_dir(),
+        stores: Arc::new(stores),
+        checkout: config.checkout.clone(),
+        step_timeout: config.step_timeout,
+        launch_timeout: DEFAULT_LAUNCH_TIMEOUT,
+    })
 }

@@ -14,7 +14,7 @@ use restock::server::{self, Parts, Running};
 use tokio::sync::broadcast;
 
 /// How long any awaited event may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+pub const PATIENCE: Duration = Duration::from_secs(60);
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -137,4 +137,158 @@ pub fn dump(db: &Path) -> String {
         }
     }
     out
+}
+
+/// Chromium processes whose profile lives under `dir` (their command line
+/// carries `--user-data-dir=<dir>/...`).
+pub fn chromium_under(dir: &Path) -> Vec<String> {
+    let needle = format!("--user-data-dir={}", dir.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&needle) {
+            found.push(format!(
+                "{}: {}",
+                entry.file_name().to_string_lossy(),
+                &cmdline[..cmdline.len().min(120)]
+            ));
+        }
+    }
+    found
+}
+
+/// Fails unless every Chromium under `dir` is gone within a few seconds (a
+/// killed process needs a moment to be reaped).
+pub async fn assert_no_chromium(dir: &Path) {
+    for _ in 0..50 {
+        if chromium_under(dir).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Chromium processes left behind: {:#?}", chromium_under(dir));
+}
+
+/// A catalog whose items buy from the demo store: `(id, [product paths])`.
+pub fn demo_catalog(base: &str, items: &[(&str, &[&str])]) -> String {
+    let mut out = String::new();
+    for (id, paths) in items {
+        out.push_str(&format!("[[item]]\nid = \"{id}\"\n"));
+        for p in *paths {
+            out.push_str(&format!(
+                "[[item.source]]\nstore = \"demo\"\nurl = \"{base}{p}\"\n"
+            ));
+        }
+    }
+    out
+}
+
+impl Env {
+    /// Points this env at a running demo store with checkout data, dry run
+    /// off, and the given catalog.
+    pub fn use_demo(&mut self, base: &str, items: &[(&str, &[&str])]) {
+        std::fs::write(&self.config.catalog, demo_catalog(base, items)).unwrap();
+        self.config
+            .store_urls
+            .insert("demo".into(), base.to_string());
+        self.config.stores_dir = Some(self.dir.path().join("stores"));
+        std::fs::create_dir_all(self.dir.path().join("stores")).unwrap();
+        for (k, v) in [
+            ("name", "Ada"),
+            ("address", "1 Engine Way"),
+            ("postal_code", "10115"),
+        ] {
+            self.config.checkout.insert(k.into(), v.into());
+        }
+        self.config.dry_run = false;
+        self.config.buy_timeout = Duration::from_secs(60);
+        self.config.stall_after = Some(Duration::from_secs(60));
+    }
+
+    /// Signs the demo profile in through the store's form.
+    pub async fn sign_in_demo(&self) {
+        let settings = restock::purchase::settings_from_config(&self.config).unwrap();
+        let state = restock::purchase::sign_in_with_form(
+            &settings,
+            "demo",
+            restock::demo::DEMO_EMAIL,
+            restock::demo::DEMO_PASSWORD,
+        )
+        .await
+        .unwrap();
+        assert_eq!(state, restock::purchase::SessionState::SignedIn);
+    }
+
+    /// The real browser factory, as `serve` builds it.
+    pub fn browser_parts(&self) -> Parts {
+        let settings = restock::purchase::settings_from_config(&self.config).unwrap();
+        let known = settings.stores.names().map(str::to_string).collect();
+        let mut parts = Parts::new(Arc::new(restock::purchase::BrowserFactory::new(Arc::new(
+            settings,
+        ))));
+        parts.known_stores = Some(known);
+        parts
+    }
+
+    /// The `restock` binary with this env's settings as environment
+    /// variables, the way a unit file runs it.
+    pub fn command(&self) -> std::process::Command {
+        let c = &self.config;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_restock"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("RESTOCK_STATE_DIR", &c.state_dir)
+            .env("RESTOCK_CATALOG", &c.catalog)
+            .env("RESTOCK_LISTEN", c.listen.to_string())
+            .env("RESTOCK_DRY_RUN", c.dry_run.to_string())
+            .env("RESTOCK_POLL_INTERVAL", "200ms")
+            .env(
+                "RESTOCK_BUY_TIMEOUT",
+                humantime::format_duration(c.buy_timeout).to_string(),
+            )
+            .env("RESTOCK_SESSION_CHECK", "off");
+        if let Some(dir) = &c.stores_dir {
+            cmd.env("RESTOCK_STORES_DIR", dir);
+        }
+        let table = |m: &std::collections::BTreeMap<String, String>| {
+            format!(
+                "{{{}}}",
+                m.iter()
+                    .map(|(k, v)| format!("{k}=\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        cmd.env("RESTOCK_STORE_URLS", table(&c.store_urls))
+            .env("RESTOCK_CHECKOUT", table(&c.checkout));
+        cmd
+    }
+}
+
+/// A free loopback port (bound and released; fine for tests).
+pub fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, failing after [`PATIENCE`].
+/// For state owned by another process, where no event can be awaited.
+pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + PATIENCE * 3;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

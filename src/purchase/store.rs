@@ -1,0 +1,744 @@
+//! Store definitions: a store is data, not code.
+//!
+//! A store definition is a TOML file naming the store's URLs and, per page of
+//! the buy flow, the CSS selectors and text markers the shared flow
+//! ([`super::flow`]) looks for. A user adds a store by writing a file, not by
+//! recompiling; `examples/stores/example.toml` documents every key.
+//!
+//! Decisions worth knowing:
+//! - Unknown keys are errors (`deny_unknown_fields`): a typo in a selector's
+//!   key must not silently disable a safety check such as `block`.
+//! - A *marker* is a CSS selector (`"#challenge"`), a text (`{ text = "Just a
+//!   moment" }`, matched case-insensitively against the page title and visible
+//!   text), or both (an element matching the selector whose text contains the
+//!   text). A selector marker only counts when the element is rendered, so a
+//!   hidden "out of stock" template does not stop a buy. Every marker key
+//!   takes one marker or a list (any one matching is enough).
+//! - Paths (`signin_url`, `cart.url`, ...) resolve against `base_url` like
+//!   links in a page: `/cart` is relative to the host, `cart` to `base_url`,
+//!   and a full URL stays as written. A base-URL override (config) therefore
+//!   moves the whole store, which is how the built-in `demo` store follows the
+//!   demo storefront to whatever port it listens on.
+//! - Checkout form values are never in the store file: `checkout.fields` maps
+//!   a key of the owner's checkout config (`name`, `address`, ...) to the
+//!   input's selector.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+/// The built-in definition of the demo storefront (`restock demo-store`).
+pub const BUILTIN_DEMO: &str = include_str!("stores/demo.toml");
+
+/// Why store definitions could not be loaded. Each names the file (or
+/// `built-in demo`) so the owner knows what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read store definitions from {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `key` is the dotted path of the offending key (`product.price`), or
+    /// `(file)` when the problem is not tied to one key.
+    #[error("store definition {file}: `{key}`: {problem}")]
+    Invalid {
+        file: String,
+        key: String,
+        problem: String,
+    },
+    #[error(
+        "store `{name}` is defined twice: in {first} and in {second}; store names must be unique"
+    )]
+    Duplicate {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("a base URL override names store `{0}`, which no store definition defines")]
+    UnknownOverride(String),
+}
+
+/// One way to recognise a state of a page. See the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub selector: Option<String>,
+    pub text: Option<String>,
+}
+
+/// Several markers; the state is recognised when any one matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Markers(pub Vec<Marker>);
+
+impl Markers {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A marker list of one CSS selector.
+    pub fn selector(selector: &str) -> Markers {
+        Markers(vec![Marker {
+            selector: Some(selector.to_string()),
+            text: None,
+        }])
+    }
+}
+
+/// Where a value (price, total, order number) is read: the element's visible
+/// text, or one of its attributes (`data-price`, `content`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    pub selector: String,
+    pub attribute: Option<String>,
+}
+
+/// Markers that tell whether the profile is signed in. Checked by the
+/// session probe on `account_url`, and `signed_out` on every page of a buy
+/// (a sign-in wall mid-checkout ends the buy as `signin_required`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionMarkers {
+    pub signed_in: Markers,
+    pub signed_out: Markers,
+}
+
+/// The sign-in form, for filling it programmatically (`restock demo`,
+/// tests). Real stores are signed in by a human with `restock login`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigninForm {
+    pub email: String,
+    pub password: String,
+    pub submit: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPage {
+    /// Falls back to JSON-LD `offers.price` when absent or unreadable.
+    pub price: Reading,
+    #[serde(default)]
+    pub out_of_stock: Markers,
+    #[serde(default)]
+    pub not_found: Markers,
+    /// The quantity input; without it only quantity 1 can be bought.
+    pub quantity: Option<String>,
+    pub add_to_cart: String,
+    /// Shown after adding when the store adds without loading a new page;
+    /// without it the flow waits for the next page to load.
+    #[serde(default)]
+    pub added: Markers,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CartPage {
+    pub url: String,
+    /// One line of the cart (counted: after adding there must be exactly one).
+    pub item: String,
+    /// Shown when the cart is empty.
+    pub empty: Markers,
+    /// Clicked until `empty` shows (a "remove" button removing one line per
+    /// click works as well as an "empty cart" button).
+    pub empty_button: String,
+    pub checkout: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutPage {
+    /// Owner checkout key (`name`, `address`, `postal_code`, ...) -> input
+    /// selector. When the review total shows without a form (a saved address)
+    /// the form is skipped.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// Clicked after filling the form to reach the review page.
+    #[serde(rename = "continue")]
+    pub continue_button: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewPage {
+    pub total: Reading,
+    pub place_order: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationPage {
+    pub marker: Markers,
+    /// Without it (or when it finds nothing) the order is still `placed`,
+    /// with a note.
+    pub order_id: Option<Reading>,
+}
+
+/// One store, as its definition file says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreDef {
+    /// Also the profile directory's name: lowercase letters, digits, `-`, `_`.
+    pub name: String,
+    pub base_url: Url,
+    pub signin_url: String,
+    /// A page that shows the signed-in or signed-out marker; the session
+    /// probe only ever navigates here.
+    pub account_url: String,
+    /// Access-denied pages; checked on every page.
+    #[serde(default)]
+    pub block: Markers,
+    /// Bot challenges ("Just a moment..."); checked on every page.
+    #[serde(default)]
+    pub challenge: Markers,
+    pub session: SessionMarkers,
+    pub signin_form: Option<SigninForm>,
+    pub product: ProductPage,
+    pub cart: CartPage,
+    #[serde(default)]
+    pub checkout: CheckoutPage,
+    pub review: ReviewPage,
+    pub confirmation: ConfirmationPage,
+}
+
+impl StoreDef {
+    /// Parses and checks one definition; `source` names it in errors.
+    pub fn from_toml(text: &str, source: &str) -> Result<StoreDef, StoreError> {
+        let de =
+            toml::Deserializer::parse(text).map_err(|e| toml_error(source, text, "(file)", e))?;
+        let mut def: StoreDef = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            toml_error(source, text, &key, e.into_inner())
+        })?;
+        def.base_url = with_trailing_slash(def.base_url);
+        def.validate()
+            .map_err(|(key, problem)| StoreError::Invalid {
+                file: source.to_string(),
+                key: key.to_string(),
+                problem,
+            })?;
+        Ok(def)
+    }
+
+    /// `path` resolved against `base_url` (checked at load, so this cannot
+    /// fail for the definition's own paths).
+    pub fn url(&self, path: &str) -> Url {
+        self.base_url
+            .join(path)
+            .unwrap_or_else(|_| self.base_url.clone())
+    }
+
+    pub fn signin_url(&self) -> Url {
+        self.url(&self.signin_url)
+    }
+
+    pub fn account_url(&self) -> Url {
+        self.url(&self.account_url)
+    }
+
+    pub fn cart_url(&self) -> Url {
+        self.url(&self.cart.url)
+    }
+
+    /// Checkout config keys this store's form needs.
+    pub fn checkout_keys(&self) -> impl Iterator<Item = &str> {
+        self.checkout.fields.keys().map(String::as_str)
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        check_name(&self.name).map_err(|p| ("name", p))?;
+        if !matches!(self.base_url.scheme(), "http" | "https") {
+            return Err(("base_url", "must be an http:// or https:// URL".into()));
+        }
+        for (key, path) in [
+            ("signin_url", &self.signin_url),
+            ("account_url", &self.account_url),
+            ("cart.url", &self.cart.url),
+        ] {
+            self.base_url
+                .join(path)
+                .map_err(|e| (key, format!("`{path}` is not a URL or path: {e}")))?;
+        }
+        for (key, markers) in [
+            ("session.signed_in", &self.session.signed_in),
+            ("session.signed_out", &self.session.signed_out),
+            ("cart.empty", &self.cart.empty),
+            ("confirmation.marker", &self.confirmation.marker),
+        ] {
+            if markers.is_empty() {
+                return Err((key, "needs at least one marker".into()));
+            }
+        }
+        self.validate_selectors()
+    }
+
+    fn validate_selectors(&self) -> Result<(), (&'static str, String)> {
+        let mut selectors: Vec<(&'static str, &str)> = vec![
+            ("product.price", &self.product.price.selector),
+            ("product.add_to_cart", &self.product.add_to_cart),
+            ("cart.item", &self.cart.item),
+            ("cart.empty_button", &self.cart.empty_button),
+            ("cart.checkout", &self.cart.checkout),
+            ("review.total", &self.review.total.selector),
+            ("review.place_order", &self.review.place_order),
+        ];
+        selectors.extend(
+            self.product
+                .quantity
+                .as_deref()
+                .map(|s| ("product.quantity", s)),
+        );
+        selectors.extend(
+            self.checkout
+                .continue_button
+                .as_deref()
+                .map(|s| ("checkout.continue", s)),
+        );
+        selectors.extend(
+            self.confirmation
+                .order_id
+                .as_ref()
+                .map(|r| ("confirmation.order_id", r.selector.as_str())),
+        );
+        selectors.extend(
+            self.checkout
+                .fields
+                .values()
+                .map(|s| ("checkout.fields", s.as_str())),
+        );
+        if let Some(form) = &self.signin_form {
+            selectors.extend([
+                ("signin_form.email", form.email.as_str()),
+                ("signin_form.password", form.password.as_str()),
+                ("signin_form.submit", form.submit.as_str()),
+            ]);
+        }
+        match selectors.iter().find(|(_, s)| s.trim().is_empty()) {
+            Some((key, _)) => Err((key, "selector is empty".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && !name.starts_with(['-', '_']);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid store name (it names the profile directory): \
+             use lowercase letters, digits, `-` and `_`, at most 64 characters"
+        ))
+    }
+}
+
+/// Makes `join` treat the base's last path segment as a directory, as a user
+/// writing `base_url = "https://shop.example/nl"` means.
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
+
+fn toml_error(file: &str, text: &str, key: &str, err: toml::de::Error) -> StoreError {
+    let line = err
+        .span()
+        .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let problem = match line {
+        Some(line) => format!("{} (line {line})", err.message().trim()),
+        None => err.message().trim().to_string(),
+    };
+    let key = if key.is_empty() || key == "." {
+        "(file)"
+    } else {
+        key
+    };
+    StoreError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        problem,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Deserializing markers and readings: a bare string or a table, so simple
+// definitions stay one line per key while the table form stays strict.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarkerTable {
+    selector: Option<String>,
+    text: Option<String>,
+}
+
+impl MarkerTable {
+    fn into_marker<E: de::Error>(self) -> Result<Marker, E> {
+        let blank = |s: &Option<String>| s.as_deref().is_some_and(|s| s.trim().is_empty());
+        if (self.selector.is_none() && self.text.is_none())
+            || blank(&self.selector)
+            || blank(&self.text)
+        {
+            return Err(E::custom(
+                "a marker needs a non-empty `selector`, `text`, or both",
+            ));
+        }
+        Ok(Marker {
+            selector: self.selector,
+            text: self.text,
+        })
+    }
+}
+
+struct MarkerVisitor;
+
+impl<'de> Visitor<'de> for MarkerVisitor {
+    type Value = Marker;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CSS selector string or a table with `selector` and/or `text`")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Marker, E> {
+        if v.trim().is_empty() {
+            return Err(E::custom("a marker selector must not be empty"));
+        }
+        Ok(Marker {
+            selector: Some(v.to_string()),
+            text: None,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Marker, A::Error> {
+        MarkerTable::deserialize(de::value::MapAccessDeserializer::new(map))?.into_marker()
+    }
+}
+
+impl<'de> Deserialize<'de> for Marker {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MarkerVisitor)
+    }
+}
+
+struct MarkersVisitor;
+
+impl<'de> Visitor<'de> for MarkersVisitor {
+    type Value = Markers;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a marker (selector string or `{ selector, text }` table) or a list of markers")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Markers, E> {
+        MarkerVisitor.visit_str(v).map(|m| Markers(vec![m]))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Markers, A::Error> {
+        MarkerVisitor.visit_map(map).map(|m| Markers(vec![m]))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Markers, A::Error> {
+        let mut all = Vec::new();
+        while let Some(m) = seq.next_element::<Marker>()? {
+            all.push(m);
+        }
+        Ok(Markers(all))
+    }
+}
+
+impl<'de> Deserialize<'de> for Markers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MarkersVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadingTable {
+    selector: String,
+    attribute: Option<String>,
+}
+
+struct ReadingVisitor;
+
+impl<'de> Visitor<'de> for ReadingVisitor {
+    type Value = Reading;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CSS selector string or a table with `selector` and optional `attribute`")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Reading, E> {
+        Ok(Reading {
+            selector: v.to_string(),
+            attribute: None,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Reading, A::Error> {
+        let t = ReadingTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(Reading {
+            selector: t.selector,
+            attribute: t.attribute,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Reading {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ReadingVisitor)
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+/// Every store the service knows: the built-in `demo` plus one per
+/// definition file. Shared read-only (`Arc`) by the factory.
+#[derive(Debug, Clone, Default)]
+pub struct StoreRegistry {
+    stores: BTreeMap<String, (Arc<StoreDef>, String)>,
+}
+
+impl StoreRegistry {
+    /// Only the built-in `demo` definition.
+    pub fn builtin() -> StoreRegistry {
+        let mut reg = StoreRegistry::default();
+        let demo = StoreDef::from_toml(BUILTIN_DEMO, "built-in demo")
+            .expect("the built-in demo definition is checked by a unit test");
+        reg.stores
+            .insert(demo.name.clone(), (Arc::new(demo), "built-in demo".into()));
+        reg
+    }
+
+    /// The built-in `demo` plus every `*.toml` in `dir` (when given; a named
+    /// directory that does not exist is an error, since the owner meant it),
+    /// then `base_urls` (store name -> base URL) applied. Reads files with
+    /// blocking I/O: call it at start-up or from `spawn_blocking`.
+    pub fn load(
+        dir: Option<&Path>,
+        base_urls: &BTreeMap<String, Url>,
+    ) -> Result<StoreRegistry, StoreError> {
+        let mut reg = StoreRegistry::builtin();
+        if let Some(dir) = dir {
+            for path in definition_files(dir)? {
+                let text = std::fs::read_to_string(&path).map_err(|source| StoreError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let source = path.display().to_string();
+                reg.insert(StoreDef::from_toml(&text, &source)?, &source)?;
+            }
+        }
+        for (name, url) in base_urls {
+            reg.set_base_url(name, url.clone())?;
+        }
+        Ok(reg)
+    }
+
+    /// Adds a definition; `source` names it in a duplicate error.
+    pub fn insert(&mut self, def: StoreDef, source: &str) -> Result<(), StoreError> {
+        if let Some((_, first)) = self.stores.get(&def.name) {
+            return Err(StoreError::Duplicate {
+                name: def.name.clone(),
+                first: first.clone(),
+                second: source.to_string(),
+            });
+        }
+        self.stores
+            .insert(def.name.clone(), (Arc::new(def), source.to_string()));
+        Ok(())
+    }
+
+    /// Points a store at another base URL (its paths move with it).
+    pub fn set_base_url(&mut self, store: &str, url: Url) -> Result<(), StoreError> {
+        let (def, _) = self
+            .stores
+            .get_mut(store)
+            .ok_or_else(|| StoreError::UnknownOverride(store.to_string()))?;
+        Arc::make_mut(def).base_url = with_trailing_slash(url);
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<StoreDef>> {
+        self.stores.get(name).map(|(def, _)| Arc::clone(def))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.stores.keys().map(String::as_str)
+    }
+}
+
+/// `*.toml` files in `dir`, sorted so errors and duplicates are reported the
+/// same way on every start.
+fn definition_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let read_err = |source| StoreError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_demo_parses() {
+        let reg = StoreRegistry::builtin();
+        let demo = reg.get("demo").unwrap();
+        assert_eq!(demo.cart_url().path(), "/cart");
+        assert!(demo.signin_form.is_some());
+        assert!(demo.checkout_keys().any(|k| k == "postal_code"));
+    }
+
+    #[test]
+    fn example_definition_parses() {
+        let text = include_str!("../../examples/stores/example.toml");
+        let def = StoreDef::from_toml(text, "example.toml").unwrap();
+        assert_eq!(def.name, "example");
+        assert_eq!(def.challenge.0.len(), 2);
+    }
+
+    #[test]
+    fn override_moves_every_path() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert(
+            "demo".to_string(),
+            Url::parse("http://127.0.0.1:4321").unwrap(),
+        );
+        let reg = StoreRegistry::load(None, &overrides).unwrap();
+        let demo = reg.get("demo").unwrap();
+        assert_eq!(demo.signin_url().as_str(), "http://127.0.0.1:4321/signin");
+        assert_eq!(demo.account_url().as_str(), "http://127.0.0.1:4321/account");
+    }
+
+    #[test]
+    fn override_for_unknown_store_is_an_error() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert(
+            "nope".to_string(),
+            Url::parse("http://127.0.0.1:1").unwrap(),
+        );
+        let err = StoreRegistry::load(None, &overrides).unwrap_err();
+        assert!(
+            matches!(err, StoreError::UnknownOverride(ref n) if n == "nope"),
+            "{err}"
+        );
+    }
+
+    fn demo_with(from: &str, to: &str) -> String {
+        assert!(BUILTIN_DEMO.contains(from), "{from}");
+        BUILTIN_DEMO.replacen(from, to, 1)
+    }
+
+    fn invalid(text: &str) -> (String, String, String) {
+        match StoreDef::from_toml(text, "shop.toml").unwrap_err() {
+            StoreError::Invalid { file, key, problem } => (file, key, problem),
+            other => panic!("unexpected error {other}"),
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let (file, key, problem) = invalid(&demo_with("add_to_cart =", "add_to_krat ="));
+        assert_eq!(file, "shop.toml");
+        assert_eq!(key, "product.add_to_krat");
+        assert!(problem.contains("unknown field"), "{problem}");
+        assert!(problem.contains("line "), "{problem}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let (_, key, problem) = invalid(&demo_with(
+            "place_order = \"#place-order\"",
+            "place_order = 5",
+        ));
+        assert_eq!(key, "review.place_order");
+        assert!(problem.contains("invalid type"), "{problem}");
+    }
+
+    #[test]
+    fn missing_key_names_table() {
+        let (_, key, problem) = invalid(&demo_with("place_order = \"#place-order\"", ""));
+        assert_eq!(key, "review");
+        assert!(problem.contains("place_order"), "{problem}");
+    }
+
+    #[test]
+    fn bad_marker_table_is_explained() {
+        let (_, key, problem) = invalid(&demo_with(
+            "challenge = [",
+            "challenge = [{ colour = \"red\" }, ",
+        ));
+        assert!(key.starts_with("challenge"), "{key}");
+        assert!(problem.contains("colour"), "{problem}");
+    }
+
+    #[test]
+    fn bad_name_and_syntax_are_errors() {
+        let (_, key, problem) = invalid(&demo_with("name = \"demo\"", "name = \"My Shop\""));
+        assert_eq!(key, "name");
+        assert!(problem.contains("store name"), "{problem}");
+        let (_, key, problem) = invalid("name = \"x\"\nbase_url = ");
+        assert_eq!(key, "(file)");
+        assert!(problem.contains("line 2"), "{problem}");
+    }
+
+    #[test]
+    fn directory_loading_and_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.toml"),
+            demo_with("name = \"demo\"", "name = \"shop-a\""),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        let reg = StoreRegistry::load(Some(dir.path()), &BTreeMap::new()).unwrap();
+        assert_eq!(reg.names().collect::<Vec<_>>(), vec!["demo", "shop-a"]);
+
+        std::fs::write(
+            dir.path().join("b.toml"),
+            demo_with("name = \"demo\"", "name = \"shop-a\""),
+        )
+        .unwrap();
+        let err = StoreRegistry::load(Some(dir.path()), &BTreeMap::new()).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Duplicate { ref name, .. } if name == "shop-a"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("b.toml"), "{err}");
+
+        std::fs::write(dir.path().join("b.toml"), "name = 1").unwrap();
+        let err = StoreRegistry::load(Some(dir.path()), &BTreeMap::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("b.toml") && err.to_string().contains("`name`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_directory_is_an_error() {
+        let err = StoreRegistry::load(Some(Path::new("/nonexistent/stores")), &BTreeMap::new())
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Read { .. }), "{err}");
+    }
+}

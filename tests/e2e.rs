@@ -1,0 +1,295 @@
+//! End to end: the engine driving real headless Chromium through the demo
+//! store, in-process and as the `restock` binary a unit file runs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use restock::demo::DemoStore;
+use restock::engine::Event;
+use restock::model::{Phase, Status};
+use restock::queue::Queue;
+use serde_json::json;
+
+async fn admin(store: &DemoStore, path: &str, body: serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", store.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "{path}: {}",
+        resp.text().await.unwrap()
+    );
+}
+
+async fn reorder(addr: std::net::SocketAddr, item: &str) -> i64 {
+    let (code, body) = post_json(
+        &reqwest::Client::new(),
+        &format!("http://{addr}/reorder"),
+        json!({"item": item}),
+    )
+    .await;
+    assert_eq!(code, 202, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
+    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut env = Env::new(&[]);
+    env.use_demo(
+        &store.base_url(),
+        &[
+            (
+                "towels",
+                &["/product/paper-towels", "/product/toilet-paper"],
+            ),
+            ("coffee", &["/product/coffee-beans"]),
+            ("soap", &["/product/dish-soap"]),
+        ],
+    );
+    env.config.buy_timeout = Duration::from_secs(40);
+    env.config.step_timeout = Duration::from_secs(5); // how long Place Order may stay unanswered
+    env.sign_in_demo().await;
+    let running = restock::server::start(&env.config, env.browser_parts())
+        .await
+        .unwrap();
+    let mut events = running.handle.subscribe();
+
+    // Out of stock at the first source: placed from the second.
+    admin(
+        &store,
+        "/admin/faults",
+        json!({"sku": "paper-towels", "out_of_stock": true}),
+    )
+    .await;
+    let towels = reorder(running.addr, "towels").await;
+    let status = settled(&mut events, towels).await;
+    assert_eq!(
+        status,
+        Status::Placed,
+        "{:?}",
+        running.queue.get(towels).await
+    );
+    let row = running.queue.get(towels).await.unwrap().unwrap();
+    let ledger = store.ledger();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].items[0].sku, "toilet-paper");
+    assert_eq!(
+        row.order_ref.as_deref(),
+        Some(ledger[0].order_number.as_str())
+    );
+
+    // A challenge page: `challenge`, the engine pauses for a human.
+    admin(
+        &store,
+        "/admin/faults",
+        json!({"sku": "coffee-beans", "challenge": true}),
+    )
+    .await;
+    let coffee = reorder(running.addr, "coffee").await;
+    assert_eq!(settled(&mut events, coffee).await, Status::Challenge);
+    assert!(running.queue.paused().await.unwrap().is_some());
+    let shot = running
+        .queue
+        .get(coffee)
+        .await
+        .unwrap()
+        .unwrap()
+        .screenshot
+        .expect("a screenshot");
+    assert!(std::path::Path::new(&shot).exists(), "{shot}");
+    running.queue.resume().await.unwrap();
+
+    // The store takes the order but never answers Place Order: after the
+    // buy timeout the order needs review, the engine pauses, and the ledger
+    // shows exactly one order for it — never a second.
+    admin(&store, "/admin/faults", json!({"hang": "place"})).await;
+    let soap = reorder(running.addr, "soap").await;
+    assert_eq!(settled(&mut events, soap).await, Status::NeedsReview);
+    let row = running.queue.get(soap).await.unwrap().unwrap();
+    assert_eq!(row.phase, Some(Phase::Submitted));
+    assert!(running
+        .queue
+        .paused()
+        .await
+        .unwrap()
+        .unwrap()
+        .reason
+        .contains("needs_review"));
+    let soaps = store
+        .ledger()
+        .iter()
+        .filter(|e| e.items[0].sku == "dish-soap")
+        .count();
+    assert_eq!(soaps, 1);
+    assert!(running.queue.retry(soap).await.is_err(), "never retried");
+
+    running.stop().await;
+    assert_no_chromium(env.path()).await;
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_buy_returns_the_order_to_pending_and_exits_0() {
+    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut env = Env::new(&[]);
+    env.use_demo(&store.base_url(), &[("soap", &["/product/dish-soap"])]);
+    env.config.listen = free_addr();
+    env.sign_in_demo().await;
+    admin(&store, "/admin/faults", json!({"hang": "product"})).await;
+    let mut child = env
+        .command()
+        .arg("serve")
+        .env("RESTOCK_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = env.config.listen;
+    eventually("the server to listen", || {
+        std::net::TcpStream::connect(addr).ok()
+    })
+    .await;
+    let id = reorder(addr, "soap").await;
+    let queue = Queue::open(&env.db()).unwrap();
+    // Held at `browsing` by the store's hang.
+    let mut seen = None;
+    for _ in 0..200 {
+        seen = queue.get(id).await.unwrap().and_then(|o| o.phase);
+        if seen == Some(Phase::Browsing) && !chromium_under(env.path()).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, Some(Phase::Browsing));
+
+    let started = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.wait().unwrap();
+        let mut logs = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
+        (status, logs)
+    })
+    .await
+    .unwrap();
+    let (exit, logs) = status;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(exit.code(), Some(0), "{logs}");
+    let row = queue.get(id).await.unwrap().unwrap();
+    assert_eq!((row.status, row.phase), (Status::Pending, None));
+    assert!(store.ledger().is_empty());
+    // JSON logs: every line of the order carries its id as a span field.
+    let order_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("\"phase\"") || l.contains("claimed"))
+        .collect();
+    assert!(!order_lines.is_empty(), "{logs}");
+    for line in order_lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["span"]["id"], id, "{line}");
+    }
+    assert_no_chromium(env.path()).await;
+    store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signed_in_profile_survives_a_restart() {
+    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut env = Env::new(&[]);
+    env.use_demo(
+        &store.base_url(),
+        &[
+            ("soap", &["/product/dish-soap"]),
+            ("tea", &["/product/coffee-beans"]),
+        ],
+    );
+    env.config.listen = free_addr();
+    env.sign_in_demo().await;
+    let queue = Queue::open(&env.db()).unwrap();
+    for item in ["soap", "tea"] {
+        // A fresh `restock serve` each time: only the profile on disk
+        // carries the session.
+        let mut child = env
+            .command()
+            .arg("serve")
+            .env("RESTOCK_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let addr = env.config.listen;
+        eventually("the server to listen", || {
+            std::net::TcpStream::connect(addr).ok()
+        })
+        .await;
+        let id = reorder(addr, item).await;
+        let mut status = Status::Pending;
+        for _ in 0..600 {
+            status = queue.get(id).await.unwrap().unwrap().status;
+            if status.is_terminal() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            status,
+            Status::Placed,
+            "{item}: {:?}",
+            queue.get(id).await.unwrap()
+        );
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        assert_eq!(
+            tokio::task::spawn_blocking(move || child.wait().unwrap())
+                .await
+                .unwrap()
+                .code(),
+            Some(0)
+        );
+    }
+    assert_eq!(store.ledger().len(), 2);
+    assert_no_chromium(env.path()).await;
+    store.shutdown().await;
+}
+
+#[test]
+fn restock_demo_runs_the_whole_loop() {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+        .arg("demo")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "signed in",
+        "phase          browsing",
+        "phase          cart",
+        "phase          submitted",
+        "settled        placed",
+        "exactly one order",
+    ] {
+        assert!(stdout.contains(needle), "missing `{needle}` in:\n{stdout}");
+    }
+    let _ = Event::Idle;
+}

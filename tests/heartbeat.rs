@@ -1,0 +1,1123 @@
+//! The dead-man's switch against real HTTP receivers on 127.0.0.1 (axum
+//! servers inside the test that record every request and can be told to
+//! answer slowly, 500 or `{"ok":false}`), a dead port, and a real Unix
+//! datagram socket as systemd's `NOTIFY_SOCKET` for a child `restock serve`.
+//!
+//! Each test is one numbered item of issue 5's "What it must show". Tests
+//! await engine events and receiver notifications with bounded patience;
+//! the only fixed waits are observation windows that prove an absence
+//! (no ping while stalled or wedged).
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use restock::config::Config;
+use restock::engine::{Event, Probe};
+use restock::heartbeat::store::MonitorState;
+use restock::model::{Money, Phase, Status};
+use restock::purchase::scripted::{Script, ScriptedFactory, Step};
+use restock::purchase::Outcome;
+use restock::queue::Enqueued;
+use restock::server::{self, Parts, Running};
+use tokio::sync::{broadcast, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// How long anything awaited may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+const HC_UUID: &str = "5b3c9a1e-2f4d-4c6b-9e8a-7d1f0c2ba1b2";
+const HC_ORDERS_UUID: &str = "9d0e7c55-41aa-4f0b-8d3c-e2b64f17c3d4";
+const KUMA_TOKEN: &str = "Xy12Ab34Cd56Ef78x9z0";
+
+// ---------------------------------------------------------------------------
+// A fake monitor: records every request, answers as told.
+
+#[derive(Clone, Debug)]
+struct Hit {
+    at: Instant,
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    body: String,
+}
+
+impl Hit {
+    fn q(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Ok,
+    Slow(Duration),
+    Status(u16),
+    KumaFalse,
+}
+
+struct Receiver {
+    addr: SocketAddr,
+    hits: Mutex<Vec<Hit>>,
+    answer: Mutex<Answer>,
+    changed: Notify,
+    active: AtomicUsize,
+    max_active: AtomicUsize,
+}
+
+struct Active<'a>(&'a Receiver);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Receiver {
+    async fn start(answer: Answer) -> Arc<Receiver> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let r = Arc::new(Receiver {
+            addr: listener.local_addr().unwrap(),
+            hits: Mutex::new(Vec::new()),
+            answer: Mutex::new(answer),
+            changed: Notify::new(),
+            active: AtomicUsize::new(0),
+            max_active: AtomicUsize::new(0),
+        });
+        let app = Router::new().fallback(record).with_state(Arc::clone(&r));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        r
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    /// Waits until `f` finds what it wants in the hits so far.
+    async fn wait<T>(&self, what: &str, f: impl Fn(&[Hit]) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(t) = f(&self.hits()) {
+                return t;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("timed out waiting for {what}; hits: {:#?}", self.hits());
+            }
+        }
+    }
+
+    /// Waits for at least `n` hits matching `pred`; returns them.
+    async fn wait_n(&self, what: &str, n: usize, pred: impl Fn(&Hit) -> bool) -> Vec<Hit> {
+        self.wait(what, |hits| {
+            let found: Vec<Hit> = hits.iter().filter(|h| pred(h)).cloned().collect();
+            (found.len() >= n).then_some(found)
+        })
+        .await
+    }
+}
+
+async fn record(State(r): State<Arc<Receiver>>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    r.hits.lock().unwrap().push(Hit {
+        at: Instant::now(),
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    r.changed.notify_waiters();
+    let now = r.active.fetch_add(1, Ordering::SeqCst) + 1;
+    r.max_active.fetch_max(now, Ordering::SeqCst);
+    let _active = Active(&r);
+    let answer = *r.answer.lock().unwrap();
+    match answer {
+        Answer::Ok => (StatusCode::OK, r#"{"ok":true}"#).into_response(),
+        Answer::Slow(d) => {
+            tokio::time::sleep(d).await;
+            (StatusCode::OK, r#"{"ok":true}"#).into_response()
+        }
+        Answer::Status(code) => (StatusCode::from_u16(code).unwrap(), "boom").into_response(),
+        Answer::KumaFalse => (
+            StatusCode::OK,
+            r#"{"ok":false,"msg":"Monitor not found or not active."}"#,
+        )
+            .into_response(),
+    }
+}
+
+/// A port nothing listens on: bind, note the port, drop the listener.
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+// ---------------------------------------------------------------------------
+// An in-process server.
+
+struct Env {
+    _dir: tempfile::TempDir,
+    config: Config,
+}
+
+fn catalog_toml(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|id| {
+            format!(
+                "[[item]]\nid = \"{id}\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/product/{id}\"\n"
+            )
+        })
+        .collect()
+}
+
+impl Env {
+    fn new(items: &[&str]) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = dir.path().join("catalog.toml");
+        std::fs::write(&catalog, catalog_toml(items)).unwrap();
+        let config = Config {
+            state_dir: dir.path().join("state"),
+            catalog,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            poll_interval: Duration::from_millis(50),
+            buy_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(1),
+            stall_after: Some(Duration::from_secs(2)),
+            heartbeat_interval: Duration::from_millis(250),
+            heartbeat_timeout: Duration::from_secs(1),
+            ..Config::default()
+        };
+        Env { _dir: dir, config }
+    }
+
+    async fn start(&self, factory: Arc<ScriptedFactory>) -> Running {
+        server::start(&self.config, Parts::new(Arc::new(factory)))
+            .await
+            .unwrap()
+    }
+}
+
+async fn wait_for(rx: &mut broadcast::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
+    let fut = async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if pred(&e) => return e,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("engine events closed: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, fut)
+        .await
+        .expect("timed out waiting for an engine event")
+}
+
+async fn settled(rx: &mut broadcast::Receiver<Event>, id: i64) -> Status {
+    match wait_for(
+        rx,
+        |e| matches!(e, Event::Settled { id: i, .. } if *i == id),
+    )
+    .await
+    {
+        Event::Settled { status, .. } => status,
+        _ => unreachable!(),
+    }
+}
+
+async fn enqueue(running: &Running, item: &str) -> i64 {
+    match running
+        .queue
+        .enqueue(item, Some("test"), Duration::ZERO)
+        .await
+        .unwrap()
+    {
+        Enqueued::Queued { id } => {
+            running.handle.wake();
+            id
+        }
+        other => panic!("not queued: {other:?}"),
+    }
+}
+
+async fn health(running: &Running) -> (u16, serde_json::Value) {
+    let resp = reqwest::get(format!("http://{}/health", running.addr))
+        .await
+        .unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.json().await.unwrap())
+}
+
+/// Polls `/health` until it answers `code` (bounded).
+async fn health_becomes(running: &Running, code: u16) -> serde_json::Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (c, body) = health(running).await;
+        if c == code {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/health never answered {code}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until the switch's records satisfy `pred` (they change only when
+/// pings finish, so this polls them briefly).
+async fn states_until(
+    running: &Running,
+    what: &str,
+    pred: impl Fn(&[MonitorState]) -> bool,
+) -> Vec<MonitorState> {
+    let switch = running.heartbeat.as_ref().expect("a heartbeat switch");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let states = switch.states();
+        if pred(&states) {
+            return states;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {states:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn gaps(hits: &[Hit]) -> Vec<Duration> {
+    hits.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+// ---------------------------------------------------------------------------
+// 1. Healthchecks and Uptime Kuma get success pings at the interval while
+//    idle and while paused, in their own protocol's shape.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t1_idle_and_paused_pings_speak_each_protocol() {
+    let hc = Receiver::start(Answer::Ok).await;
+    let kuma = Receiver::start(Answer::Ok).await;
+    let mut env = Env::new(&["soap"]);
+    env.config.heartbeat_url = vec![
+        hc.url(&format!("/ping/{HC_UUID}")),
+        // As Kuma's UI copies it, with its own query to be replaced.
+        kuma.url(&format!("/api/push/{KUMA_TOKEN}?status=up&msg=OK&ping=")),
+    ];
+    let running = env.start(ScriptedFactory::noop()).await;
+
+    let hc_path = format!("/ping/{HC_UUID}");
+    let idle = hc.wait_n("idle Healthchecks pings", 4, |_| true).await;
+    for (i, h) in idle.iter().enumerate() {
+        assert_eq!(h.method, "POST");
+        assert_eq!(h.path, hc_path);
+        assert!(h.query.is_empty(), "{h:?}");
+        // The very first tick comes before the loop has read its state.
+        let state = if i == 0 { "starting" } else { "idle" };
+        assert!(
+            h.body
+                .starts_with(&format!("restock: {state}\nqueue: 0 pending")),
+            "{h:?}"
+        );
+    }
+    // At the interval (250 ms), not at every loop turn (50 ms); arrival
+    // times carry some scheduling jitter.
+    for g in gaps(&idle) {
+        assert!(
+            g >= Duration::from_millis(150),
+            "pings {g:?} apart: {idle:#?}"
+        );
+        assert!(
+            g <= Duration::from_millis(1500),
+            "pings {g:?} apart: {idle:#?}"
+        );
+    }
+    let kuma_path = format!("/api/push/{KUMA_TOKEN}");
+    let idle = kuma.wait_n("idle Kuma pings", 4, |_| true).await;
+    for h in &idle {
+        assert_eq!(h.method, "GET");
+        assert_eq!(h.path, kuma_path);
+        assert_eq!(h.q("status"), Some("up"));
+        assert!(
+            matches!(h.q("msg"), Some("idle, 0 pending" | "starting, 0 pending")),
+            "{h:?}"
+        );
+        assert_eq!(h.query.iter().filter(|(k, _)| k == "status").count(), 1);
+        assert!(h.q("ping").is_some());
+    }
+    // `ping=` carries the previous round trip once there is one.
+    assert!(idle[1..]
+        .iter()
+        .all(|h| h.q("ping").unwrap().parse::<u64>().is_ok()));
+
+    running.queue.pause("owner said so".into()).await.unwrap();
+    running.handle.wake();
+    let paused = hc
+        .wait_n("paused Healthchecks pings", 3, |h| {
+            h.body.contains("paused: owner said so")
+        })
+        .await;
+    assert!(paused
+        .iter()
+        .all(|h| h.path == hc_path && h.method == "POST"));
+    let paused = kuma
+        .wait_n("paused Kuma pings", 3, |h| {
+            h.q("msg")
+                .is_some_and(|m| m.starts_with("paused: owner said so"))
+        })
+        .await;
+    assert!(paused.iter().all(|h| h.q("status") == Some("up")));
+
+    let (code, body) = health(&running).await;
+    assert_eq!(code, 200);
+    let monitors = body["heartbeat"]["monitors"].as_array().unwrap();
+    assert_eq!(monitors.len(), 2);
+    assert_eq!(monitors[0]["kind"], "healthchecks");
+    assert_eq!(monitors[0]["label"], format!("{}/…/a1b2", hc.addr));
+    assert_eq!(monitors[1]["kind"], "uptime-kuma");
+    assert_eq!(monitors[1]["label"], format!("{}/…/x9z0", kuma.addr));
+    assert_eq!(monitors[0]["failures"], 0);
+    assert!(monitors[0]["last_ack"].as_i64().is_some());
+    assert!(!body.to_string().contains(HC_UUID) && !body.to_string().contains(KUMA_TOKEN));
+    running.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 2. Slow, failing and unreachable monitors never slow the engine.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t2_failing_monitors_never_slow_the_engine() {
+    let slow = Receiver::start(Answer::Slow(Duration::from_secs(30))).await;
+    let broken = Receiver::start(Answer::Status(500)).await;
+    let kuma = Receiver::start(Answer::KumaFalse).await;
+    let dead = dead_port();
+    let items = ["a", "b", "c", "d"];
+    let mut env = Env::new(&items);
+    env.config.heartbeat_interval = Duration::from_millis(100);
+    env.config.heartbeat_timeout = Duration::from_millis(1500);
+    env.config.heartbeat_url = vec![
+        slow.url(&format!("/ping/{HC_UUID}")),
+        broken.url("/ping/0000aaaa-1111-2222-3333-444455556666"),
+        kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
+        format!("http://127.0.0.1:{dead}/beat/abcdef123456"),
+    ];
+    let started = Instant::now();
+    let running = env.start(ScriptedFactory::noop()).await;
+    let mut rx = running.handle.subscribe();
+    let turns = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let recorder = {
+        let turns = Arc::clone(&turns);
+        let mut rx = running.handle.subscribe();
+        tokio::spawn(async move {
+            while let Ok(e) = rx.recv().await {
+                if matches!(e, Event::Turn(_)) {
+                    turns.lock().unwrap().push(Instant::now());
+                }
+            }
+        })
+    };
+
+    // Orders are claimed and settled on schedule while every monitor fails.
+    for item in items {
+        let queued = Instant::now();
+        let id = enqueue(&running, item).await;
+        assert_eq!(settled(&mut rx, id).await, Status::DryRun);
+        assert!(
+            queued.elapsed() < Duration::from_secs(1),
+            "order {id} took {:?}",
+            queued.elapsed()
+        );
+    }
+
+    let states = states_until(&running, "every monitor failing twice", |s| {
+        s.iter().all(|m| m.failures >= 2)
+    })
+    .await;
+    let error = |i: usize| states[i].last_error.clone().unwrap();
+    assert_eq!(error(0), "timeout after 1s 500ms");
+    assert_eq!(error(1), "HTTP 500: boom");
+    assert_eq!(
+        error(2),
+        "monitor answered ok:false: Monitor not found or not active."
+    );
+    assert_eq!(error(3), "connection refused");
+
+    // More orders while they keep failing.
+    let id = enqueue(&running, "a").await;
+    assert_eq!(settled(&mut rx, id).await, Status::DryRun);
+
+    let elapsed = started.elapsed();
+    recorder.abort();
+    let turns = turns.lock().unwrap().clone();
+    assert!(
+        turns.len() > 20,
+        "only {} turns in {elapsed:?}",
+        turns.len()
+    );
+    let longest = turns.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    assert!(
+        longest < Duration::from_millis(1500),
+        "a loop turn took {longest:?}, longer than the ping timeout"
+    );
+
+    // At most one ping in flight to the slow monitor; the ones that found it
+    // busy were skipped, not queued behind it.
+    assert_eq!(slow.max_active.load(Ordering::SeqCst), 1);
+    let slow_hits = slow.hits().len() as u32;
+    let bound = (elapsed.as_millis() / 1500) as u32 + 2;
+    assert!(
+        slow_hits <= bound,
+        "{slow_hits} pings to a slow monitor in {elapsed:?}"
+    );
+    // The clock advances on failed attempts too: a failing monitor is pinged
+    // at the interval (100 ms), not at every turn (50 ms idle, more while
+    // buying).
+    let broken_hits = broken.hits().len();
+    let bound = (elapsed.as_millis() / 100) as usize + 2;
+    assert!(
+        broken_hits <= bound,
+        "{broken_hits} pings to a failing monitor in {elapsed:?}"
+    );
+    assert!(
+        broken_hits * 3 < turns.len() * 2,
+        "{broken_hits} pings in {} turns",
+        turns.len()
+    );
+    running.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 3. A buy that stops reporting progress stops the pings; they resume once
+//    the buy times out.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t3_a_stalled_buy_stops_the_pings_until_it_times_out() {
+    let hc = Receiver::start(Answer::Ok).await;
+    let mut env = Env::new(&["coffee"]);
+    env.config.heartbeat_interval = Duration::from_millis(100);
+    env.config.stall_after = Some(Duration::from_millis(400));
+    env.config.buy_timeout = Duration::from_secs(3);
+    env.config.heartbeat_url = vec![hc.url(&format!("/ping/{HC_UUID}"))];
+    // Progress every 150 ms for about a second, then silence.
+    let mut steps = vec![Step::Enter(Phase::Browsing), Step::Progress];
+    for _ in 0..6 {
+        steps.push(Step::Stall(Duration::from_millis(150)));
+        steps.push(Step::Progress);
+    }
+    steps.extend([
+        Step::Enter(Phase::Cart),
+        Step::Progress,
+        Step::Stall(Duration::from_secs(60)),
+    ]);
+    let factory = ScriptedFactory::new(Script {
+        steps,
+        outcome: Outcome::new(Status::Placed),
+    });
+    let running = env.start(factory).await;
+    let mut rx = running.handle.subscribe();
+    hc.wait_n("an idle ping", 1, |_| true).await;
+
+    let id = enqueue(&running, "coffee").await;
+    wait_for(&mut rx, |e| matches!(e, Event::Claimed { .. })).await;
+    let claimed = Instant::now();
+    wait_for(&mut rx, |e| {
+        matches!(
+            e,
+            Event::Phase {
+                phase: Phase::Cart,
+                ..
+            }
+        )
+    })
+    .await;
+    let last_progress = Instant::now();
+    let stall_after = Duration::from_millis(400);
+
+    // Beats while the buy makes progress.
+    let buying: Vec<Hit> = hc
+        .hits()
+        .into_iter()
+        .filter(|h| h.at > claimed && h.at <= last_progress)
+        .collect();
+    assert!(
+        buying.len() >= 3,
+        "only {} pings during a progressing buy",
+        buying.len()
+    );
+    assert!(
+        buying
+            .iter()
+            .any(|h| h.body.contains("buying order 1 (browsing)")),
+        "{buying:#?}"
+    );
+
+    // Stalled: /health turns 503 and nothing is sent.
+    let body = health_becomes(&running, 503).await;
+    assert_eq!(body["status"], "stalled");
+    assert_eq!(settled(&mut rx, id).await, Status::Failed);
+    let timed_out = Instant::now();
+    // The loop may turn and ping between the settle and this test seeing
+    // it; such a ping already reports the failed order.
+    let stalled: Vec<Hit> = hc
+        .hits()
+        .into_iter()
+        .filter(|h| h.at > last_progress + stall_after && h.at < timed_out)
+        .filter(|h| !h.body.contains("last order: 1 coffee failed"))
+        .collect();
+    assert!(
+        stalled.is_empty(),
+        "pings while the buy was stalled: {stalled:#?}"
+    );
+    assert!(
+        timed_out - last_progress > Duration::from_secs(1),
+        "the stall window was too short to prove anything"
+    );
+
+    // The loop turns again: pings resume.
+    let after = hc
+        .wait_n("pings after the timeout", 2, |h| h.at > timed_out)
+        .await;
+    assert!(after[0].at - timed_out < Duration::from_secs(1));
+    health_becomes(&running, 200).await;
+    running.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 4. A wedged loop sends nothing, and /health says 503.
+
+/// A probe that blocks the loop while armed (the loop runs it right after
+/// its heartbeat tick).
+struct Wedge {
+    armed: AtomicBool,
+    entered: Notify,
+    release: Notify,
+}
+
+#[async_trait]
+impl Probe for Wedge {
+    async fn run_if_due(&self, shutdown: &CancellationToken) {
+        if !self.armed.load(Ordering::SeqCst) {
+            return;
+        }
+        self.entered.notify_one();
+        tokio::select! {
+            _ = self.release.notified() => {}
+            _ = shutdown.cancelled() => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t4_a_wedged_loop_falls_silent() {
+    let hc = Receiver::start(Answer::Ok).await;
+    let kuma = Receiver::start(Answer::Ok).await;
+    let mut env = Env::new(&["soap"]);
+    env.config.heartbeat_interval = Duration::from_millis(100);
+    env.config.stall_after = Some(Duration::from_millis(400));
+    env.config.heartbeat_url = vec![
+        hc.url(&format!("/ping/{HC_UUID}")),
+        kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
+    ];
+    let wedge = Arc::new(Wedge {
+        armed: AtomicBool::new(false),
+        entered: Notify::new(),
+        release: Notify::new(),
+    });
+    let mut parts = Parts::new(Arc::new(ScriptedFactory::noop()));
+    parts.probe = wedge.clone();
+    let running = server::start(&env.config, parts).await.unwrap();
+    hc.wait_n("pings before the wedge", 3, |_| true).await;
+
+    wedge.armed.store(true, Ordering::SeqCst);
+    tokio::time::timeout(PATIENCE, wedge.entered.notified())
+        .await
+        .expect("the loop never reached the wedge");
+    let wedged = Instant::now();
+    let body = health_becomes(&running, 503).await;
+    assert_eq!(body["status"], "stalled");
+    assert!(body["silent_ms"].as_i64().unwrap() >= 400);
+    // Observe well past many intervals: nothing but a ping already in
+    // flight when the loop wedged.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for r in [&hc, &kuma] {
+        let late: Vec<Hit> = r
+            .hits()
+            .into_iter()
+            .filter(|h| h.at > wedged + Duration::from_millis(150))
+            .collect();
+        assert!(late.is_empty(), "pings from a wedged loop: {late:#?}");
+    }
+
+    wedge.armed.store(false, Ordering::SeqCst);
+    wedge.release.notify_one();
+    let released = Instant::now();
+    hc.wait_n("pings after the wedge", 1, |h| h.at > released)
+        .await;
+    kuma.wait_n("pings after the wedge", 1, |h| h.at > released)
+        .await;
+    health_becomes(&running, 200).await;
+    running.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 5. RESTOCK_HEARTBEAT_PAUSED=fail: /fail and status=down with the reason
+//    while paused, success again after resume.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
+    let hc = Receiver::start(Answer::Ok).await;
+    let kuma = Receiver::start(Answer::Ok).await;
+    let mut env = Env::new(&["soap"]);
+    env.config.heartbeat_paused = "fail".into();
+    // A long interval: what follows must arrive because the message changed,
+    // not because the clock ran out.
+    env.config.heartbeat_interval = Duration::from_secs(30);
+    env.config.stall_after = Some(Duration::from_secs(60));
+    env.config.heartbeat_url = vec![
+        hc.url(&format!("/ping/{HC_UUID}")),
+        kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
+    ];
+    let factory = ScriptedFactory::new(Script::ends(
+        Outcome::new(Status::Challenge).message("a captcha"),
+    ));
+    let running = env.start(factory).await;
+    let mut rx = running.handle.subscribe();
+    let hc_path = format!("/ping/{HC_UUID}");
+    hc.wait_n("the first ping", 1, |h| h.path == hc_path).await;
+    kuma.wait_n("the first ping", 1, |h| h.q("status") == Some("up"))
+        .await;
+
+    let id = enqueue(&running, "soap").await;
+    assert_eq!(settled(&mut rx, id).await, Status::Challenge);
+    let fail = hc
+        .wait_n("/fail while paused", 1, |h| {
+            h.path == format!("{hc_path}/fail")
+        })
+        .await;
+    assert_eq!(fail[0].method, "POST");
+    assert!(
+        fail[0]
+            .body
+            .starts_with("restock: paused: order 1 (soap) ended as challenge: a captcha"),
+        "{:?}",
+        fail[0].body
+    );
+    let down = kuma
+        .wait_n("status=down while paused", 1, |h| {
+            h.q("status") == Some("down")
+        })
+        .await;
+    assert!(down[0]
+        .q("msg")
+        .unwrap()
+        .starts_with("paused: order 1 (soap) ended as challenge: a captcha"));
+    states_until(&running, "the /fail recorded", |s| {
+        s[0].last_said == Some(restock::heartbeat::monitor::Say::Down)
+    })
+    .await;
+    let (code, body) = health(&running).await;
+    assert_eq!(code, 200, "paused but alive: {body}");
+    assert_eq!(body["heartbeat"]["monitors"][0]["last_said"], "down");
+
+    let resumed = Instant::now();
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/resume", running.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let ok = hc
+        .wait_n("success after resume", 1, |h| {
+            h.at > resumed && h.path == hc_path
+        })
+        .await;
+    assert!(ok[0].body.starts_with("restock: "), "{:?}", ok[0].body);
+    assert!(!ok[0].body.contains("paused"), "{:?}", ok[0].body);
+    kuma.wait_n("status=up after resume", 1, |h| {
+        h.at > resumed && h.q("status") == Some("up")
+    })
+    .await;
+    running.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// 6. The order check sees every buy start and end.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t6_the_order_check_sees_each_buy_start_and_end() {
+    let orders = Receiver::start(Answer::Ok).await;
+    let mut env = Env::new(&["good", "bad"]);
+    env.config.dry_run = false;
+    env.config.order_check_url = Some(orders.url(&format!("/ping/{HC_ORDERS_UUID}")));
+    let factory = ScriptedFactory::new(Script::placed(Money(999)));
+    let running = env.start(factory.clone()).await;
+    let mut rx = running.handle.subscribe();
+    let base = format!("/ping/{HC_ORDERS_UUID}");
+
+    let good = enqueue(&running, "good").await;
+    assert_eq!(settled(&mut rx, good).await, Status::Placed);
+    factory.push(
+        "demo",
+        Script::ends(Outcome::new(Status::Unavailable).message("out of stock")),
+    );
+    let bad = enqueue(&running, "bad").await;
+    assert_eq!(settled(&mut rx, bad).await, Status::Unavailable);
+
+    let hits = orders.wait_n("four order-check pings", 4, |_| true).await;
+    assert!(hits.iter().all(|h| h.method == "POST"));
+    let rid = |h: &Hit| h.q("rid").unwrap().to_string();
+    assert_eq!(hits[0].path, format!("{base}/start"));
+    assert!(
+        rid(&hits[0]).ends_with(&format!("-{good:012}")),
+        "{:?}",
+        hits[0]
+    );
+    assert!(
+        hits[0].body.starts_with(&format!("order {good} (good)")),
+        "{:?}",
+        hits[0].body
+    );
+    assert_eq!(hits[1].path, base);
+    assert_eq!(rid(&hits[1]), rid(&hits[0]));
+    assert!(
+        hits[1].body.contains("placed") && hits[1].body.contains("total 9.99"),
+        "{:?}",
+        hits[1].body
+    );
+    assert_eq!(hits[2].path, format!("{base}/start"));
+    assert!(rid(&hits[2]).ends_with(&format!("-{bad:012}")));
+    assert_ne!(rid(&hits[2]), rid(&hits[0]));
+    assert_eq!(hits[3].path, format!("{base}/fail"));
+    assert_eq!(rid(&hits[3]), rid(&hits[2]));
+    assert!(
+        hits[3].body.contains("unavailable") && hits[3].body.contains("out of stock"),
+        "{:?}",
+        hits[3].body
+    );
+    for h in &hits {
+        let r = rid(h);
+        assert_eq!(r.len(), 36);
+        assert!(r
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
+    let states = running.heartbeat.as_ref().unwrap().states();
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].label, format!("{}/…/c3d4", orders.addr));
+    running.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Child processes: the real binary, with its own environment.
+
+/// Kills the child if the test fails before it exits.
+struct Proc {
+    child: Child,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Proc {
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn terminate(&self) {
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(self.pid(), libc::SIGTERM);
+        }
+    }
+
+    /// Waits (bounded) for the child to exit; returns whether it exited 0
+    /// and everything it wrote to stderr.
+    fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "restock serve did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        (status.success(), stderr)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    dead_port()
+}
+
+/// A state dir, a catalog and the environment for the binary.
+fn child_env(dir: &Path) -> Vec<(String, String)> {
+    let catalog = dir.join("catalog.toml");
+    std::fs::write(&catalog, catalog_toml(&["soap"])).unwrap();
+    vec![
+        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+        ("HOME".into(), dir.display().to_string()),
+        (
+            "RESTOCK_STATE_DIR".into(),
+            dir.join("state").display().to_string(),
+        ),
+        ("RESTOCK_CATALOG".into(), catalog.display().to_string()),
+        (
+            "RESTOCK_LISTEN".into(),
+            format!("127.0.0.1:{}", free_port()),
+        ),
+        ("RESTOCK_POLL_INTERVAL".into(), "50ms".into()),
+    ]
+}
+
+fn command(args: &[&str], env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_restock"));
+    cmd.args(args).env_clear().envs(env.iter().cloned());
+    cmd
+}
+
+fn serve(env: &[(String, String)]) -> Proc {
+    let mut child = command(&["serve"], env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = pipe.read_to_string(&mut out);
+        out
+    });
+    Proc {
+        child,
+        stderr: Some(stderr),
+    }
+}
+
+fn run(args: &[&str], env: &[(String, String)]) -> (i32, String) {
+    let out = command(args, env).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+// ---------------------------------------------------------------------------
+// 7. systemd: READY=1, periodic WATCHDOG=1 and STOPPING=1 on a real
+//    NOTIFY_SOCKET.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t7_systemd_hears_ready_watchdog_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path: PathBuf = dir.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
+    let mut env = child_env(dir.path());
+    env.push(("NOTIFY_SOCKET".into(), socket_path.display().to_string()));
+    env.push(("WATCHDOG_USEC".into(), "800000".into()));
+    let proc = serve(&env);
+
+    let mut messages: Vec<(Instant, String)> = Vec::new();
+    let next = || notification(&socket);
+    // READY=1 comes once serving, with the engine's state.
+    loop {
+        let m = next().await;
+        let ready = m.1.lines().any(|l| l == "READY=1");
+        messages.push(m);
+        if ready {
+            break;
+        }
+    }
+    let ready = messages.last().unwrap().1.clone();
+    assert!(ready.lines().any(|l| l.starts_with("STATUS=")), "{ready:?}");
+    // Periodic WATCHDOG=1 from the loop's ticks.
+    let mut watchdogs = Vec::new();
+    while watchdogs.len() < 5 {
+        let m = next().await;
+        if m.1.lines().any(|l| l == "WATCHDOG=1") {
+            watchdogs.push(m.0);
+        }
+        messages.push(m);
+    }
+    for w in watchdogs.windows(2) {
+        let gap = w[1] - w[0];
+        // At most every WATCHDOG_USEC/4, and well within WATCHDOG_USEC.
+        assert!(
+            gap >= Duration::from_millis(150),
+            "WATCHDOG=1 {gap:?} apart"
+        );
+        assert!(gap < Duration::from_millis(800), "WATCHDOG=1 {gap:?} apart");
+    }
+    assert!(
+        messages.iter().any(|(_, m)| m.contains("STATUS=idle")),
+        "{messages:#?}"
+    );
+
+    proc.terminate();
+    loop {
+        let (_, m) = next().await;
+        if m.lines().any(|l| l == "STOPPING=1") {
+            break;
+        }
+    }
+    let (ok, stderr) = proc.finish();
+    assert!(ok, "restock serve failed: {stderr}");
+}
+
+/// The next datagram on the notify socket, with its arrival time.
+async fn notification(socket: &tokio::net::UnixDatagram) -> (Instant, String) {
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(PATIENCE, socket.recv(&mut buf))
+        .await
+        .expect("no message from restock on NOTIFY_SOCKET")
+        .unwrap();
+    (
+        Instant::now(),
+        String::from_utf8_lossy(&buf[..n]).into_owned(),
+    )
+}
+
+// ---------------------------------------------------------------------------
+// 8. `restock status` and the logs never show a monitor URL whole.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t8_status_and_logs_never_show_a_monitor_secret() {
+    let hc = Receiver::start(Answer::Status(404)).await;
+    let kuma = Receiver::start(Answer::KumaFalse).await;
+    let orders = Receiver::start(Answer::Status(500)).await;
+    let dead = dead_port();
+    let get_token = "s3cr3tG3tT0k3nQwErTy";
+    let secrets = [HC_UUID, KUMA_TOKEN, HC_ORDERS_UUID, get_token];
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = child_env(dir.path());
+    let urls = [
+        hc.url(&format!("/ping/{HC_UUID}")),
+        kuma.url(&format!("/api/push/{KUMA_TOKEN}?status=up&msg=OK&ping=")),
+        format!("http://127.0.0.1:{dead}/beat?token={get_token}"),
+    ];
+    env.extend([
+        ("RESTOCK_HEARTBEAT_URL".into(), urls.join(",")),
+        (
+            "RESTOCK_ORDER_CHECK_URL".into(),
+            orders.url(&format!("/ping/{HC_ORDERS_UUID}")),
+        ),
+        ("RESTOCK_HEARTBEAT_INTERVAL".into(), "100ms".into()),
+        ("RESTOCK_HEARTBEAT_TIMEOUT".into(), "1s".into()),
+        ("RESTOCK_HEARTBEAT_PAUSED".into(), "fail".into()),
+        ("RESTOCK_LOG".into(), "debug".into()),
+    ]);
+    let proc = serve(&env);
+    hc.wait_n("pings", 2, |_| true).await;
+
+    // An order fails (no browser purchaser is built in yet) and pauses the
+    // engine: the order check hears start and fail, the heartbeats /fail.
+    let (code, enqueued) = run(&["enqueue", "soap"], &env);
+    assert_eq!(code, 0, "{enqueued}");
+    orders
+        .wait_n("order check start and end", 2, |_| true)
+        .await;
+    hc.wait_n("/fail while paused", 2, |h| h.path.ends_with("/fail"))
+        .await;
+    kuma.wait_n("status=down while paused", 2, |h| {
+        h.q("status") == Some("down")
+    })
+    .await;
+
+    let (code, status) = run(&["status"], &env);
+    assert_eq!(code, 0, "{status}");
+    let (code, status_json) = run(&["status", "--json"], &env);
+    assert_eq!(code, 0, "{status_json}");
+    proc.terminate();
+    let (ok, logs) = proc.finish();
+    assert!(ok, "restock serve failed: {logs}");
+
+    // A bad URL is refused at start-up without being printed whole.
+    let mut bad_env = env.clone();
+    bad_env.retain(|(k, _)| k != "RESTOCK_HEARTBEAT_URL");
+    bad_env.push((
+        "RESTOCK_HEARTBEAT_URL".into(),
+        format!("hc-ping.com/{HC_UUID}"),
+    ));
+    let (code, refused) = run(&["status"], &bad_env);
+    assert_eq!(code, 2, "{refused}");
+    assert!(refused.contains("RESTOCK_HEARTBEAT_URL"), "{refused}");
+
+    // What the owner sees: labels, failures, reasons.
+    let hc_label = format!("{}/…/a1b2", hc.addr);
+    let kuma_label = format!("{}/…/x9z0", kuma.addr);
+    let get_label = format!("127.0.0.1:{dead}/…/ErTy");
+    let orders_label = format!("{}/…/c3d4 (order check)", orders.addr);
+    for label in [&hc_label, &kuma_label, &get_label, &orders_label] {
+        assert!(status.contains(label.as_str()), "no {label} in:\n{status}");
+    }
+    assert!(
+        status.contains(&format!("Heartbeat  {hc_label}  sent ")),
+        "{status}"
+    );
+    assert!(status.contains("FAILING ("), "{status}");
+    assert!(status.contains("in a row): HTTP 404: boom"), "{status}");
+    assert!(status.contains("in a row): connection refused"), "{status}");
+    assert!(
+        status.contains("in a row): monitor answered ok:false"),
+        "{status}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status_json).unwrap();
+    assert_eq!(json["heartbeat"].as_array().unwrap().len(), 4);
+    assert!(logs.contains("heartbeat ping failed"), "{logs}");
+    assert!(logs.contains(&hc_label), "{logs}");
+
+    for (name, text) in [
+        ("restock status", &status),
+        ("restock status --json", &status_json),
+        ("restock enqueue", &enqueued),
+        ("restock serve logs", &logs),
+        ("the config error", &refused),
+    ] {
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "{name} shows the secret {secret}:\n{text}"
+            );
+        }
+    }
+    // The database keeps labels only.
+    let mut db = Vec::new();
+    for file in ["restock.db", "restock.db-wal"] {
+        db.extend(std::fs::read(dir.path().join("state").join(file)).unwrap_or_default());
+    }
+    assert!(!db.is_empty());
+    let db = String::from_utf8_lossy(&db);
+    for secret in secrets {
+        assert!(
+            !db.contains(secret),
+            "the database holds the secret {secret}"
+        );
+    }
+}
