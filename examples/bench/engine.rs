@@ -161,20 +161,18 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<f64> {
     )?;
     let catalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let factory: Arc<dyn PurchaserFactory> = Arc::new(ScriptedFactory::noop());
-    let settings = Settings {
+    let settings = Settings::from_config(&restock::config::Config {
+        state_dir: dir.join("state"),
         poll_interval: Duration::from_secs(3600),
         buy_timeout: Duration::from_secs(60),
-        shutdown_grace: Duration::from_secs(5),
         dry_run,
         cooldown: Duration::ZERO,
         daily_cap: None,
         // The default (10) would stop a placed run at the eleventh order.
         max_orders_per_day: u32::MAX,
         auto_retry: false,
-        auto_retry_max: 0,
-        auto_retry_backoff: Duration::from_secs(1),
-        screenshots_dir: dir.join("screenshots"),
-    };
+        ..restock::config::Config::default()
+    });
     let engine = Engine::new(queue.clone(), catalog, factory, settings);
     let mut events = engine.handle().subscribe();
     let shutdown = CancellationToken::new();
