@@ -1,4 +1,4 @@
-//! 5. Browser path: one dry-run buy on the demo store through the real
+//! Benchmark 5, Browser path: one dry-run buy on the demo store through the real
 //! purchaser (`purchase::factory` + `Purchaser::buy`, Chromium launch and
 //! close included), next to a minimal chromiumoxide program doing the same
 //! page steps on the same store, with the same Chromium binary, in the
@@ -178,7 +178,8 @@ async fn launch(chrome: &Path, profile: &Path) -> Result<(Browser, tokio::task::
         // the same flag in the same case).
         config = config.no_sandbox();
     }
-    let (browser, mut handler) = Browser::launch(config.build().map_err(anyhow::Error::msg)?).await?;
+    let (browser, mut handler) =
+        Browser::launch(config.build().map_err(anyhow::Error::msg)?).await?;
     let task = tokio::spawn(async move { while handler.next().await.is_some() {} });
     Ok((browser, task))
 }
@@ -199,8 +200,18 @@ async fn minimal_sign_in(chrome: &Path, profile: &Path, store: &DemoStore) -> Re
     let result = async {
         let page = browser.new_page("about:blank").await?;
         page.goto(format!("{}/signin", store.base_url())).await?;
-        page.find_element("#email").await?.click().await?.type_str(DEMO_EMAIL).await?;
-        page.find_element("#password").await?.click().await?.type_str(DEMO_PASSWORD).await?;
+        page.find_element("#email")
+            .await?
+            .click()
+            .await?
+            .type_str(DEMO_EMAIL)
+            .await?;
+        page.find_element("#password")
+            .await?
+            .click()
+            .await?
+            .type_str(DEMO_PASSWORD)
+            .await?;
         click_to_load(&page, "#signin-submit").await?;
         page.goto(format!("{}/account", store.base_url())).await?;
         if page.find_element("#account-name").await.is_err() {
@@ -229,7 +240,8 @@ async fn minimal(chrome: &Path, profile: &Path, store: &DemoStore) -> Result<Str
             page.find_element("#cart-empty").await?;
         }
         read_price(&page, &product).await?;
-        page.evaluate("document.querySelector('#qty').value = '1'").await?;
+        page.evaluate("document.querySelector('#qty').value = '1'")
+            .await?;
         click_to_load(&page, "#add-to-cart").await?;
         page.goto(cart.as_str()).await?;
         let lines = page.find_elements("li.cart-item").await?.len();
@@ -238,7 +250,12 @@ async fn minimal(chrome: &Path, profile: &Path, store: &DemoStore) -> Result<Str
         }
         click_to_load(&page, "#checkout").await?;
         for (_, selector, value) in CHECKOUT {
-            page.find_element(selector).await?.click().await?.type_str(value).await?;
+            page.find_element(selector)
+                .await?
+                .click()
+                .await?
+                .type_str(value)
+                .await?;
         }
         click_to_load(&page, "#continue").await?;
         page.find_element("#order-total")

@@ -1,4 +1,4 @@
-//! 1. Engine overhead: orders/s through the real engine loop with the no-op
+//! Benchmark 1, Engine overhead: orders/s through the real engine loop with the no-op
 //! scripted purchaser, next to raw rusqlite issuing the same statements.
 //!
 //! Two modes, each with its own reference:
@@ -72,10 +72,34 @@ pub async fn run(orders: usize) -> Result<(Vec<Row>, Vec<String>)> {
     let path = |name: &str| dir.path().join(name);
 
     let placed = engine(&path("engine-placed"), orders, false).await?;
-    let raw_placed = raw_on(path("raw-placed"), orders, Mirror { reads: true, placed: true }).await?;
+    let raw_placed = raw_on(
+        path("raw-placed"),
+        orders,
+        Mirror {
+            reads: true,
+            placed: true,
+        },
+    )
+    .await?;
     let dry = engine(&path("engine-dry"), orders, true).await?;
-    let raw_dry = raw_on(path("raw-dry"), orders, Mirror { reads: true, placed: false }).await?;
-    let writes = raw_on(path("raw-writes"), orders, Mirror { reads: false, placed: true }).await?;
+    let raw_dry = raw_on(
+        path("raw-dry"),
+        orders,
+        Mirror {
+            reads: true,
+            placed: false,
+        },
+    )
+    .await?;
+    let writes = raw_on(
+        path("raw-writes"),
+        orders,
+        Mirror {
+            reads: false,
+            placed: true,
+        },
+    )
+    .await?;
 
     let row = |name: &str, engine: f64, raw: &RawRate, what: &str| Row {
         figure: format!("{} orders/s ({orders} orders)", rate(engine)),
@@ -195,7 +219,11 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<f64> {
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     drained.context("the engine did not drain the queue within 600 s")??;
 
-    let expect = if dry_run { Status::DryRun } else { Status::Placed };
+    let expect = if dry_run {
+        Status::DryRun
+    } else {
+        Status::Placed
+    };
     let done = queue
         .counts()
         .await?

@@ -1,4 +1,4 @@
-//! 2. Intake: `POST /reorder` on distinct items and `GET /items` with a
+//! Benchmark 2, Intake: `POST /reorder` on distinct items and `GET /items` with a
 //! 2,000-item catalog, against the real server (`server::start`), from an
 //! in-process load generator: 16 tasks, each with its own reqwest client
 //! and so its own keep-alive HTTP/1.1 connection, sending one request after
@@ -199,7 +199,10 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
         running
             .queue
             .with_conn(|c| {
-                c.execute("UPDATE orders SET status = 'cancelled' WHERE status = 'pending'", [])?;
+                c.execute(
+                    "UPDATE orders SET status = 'cancelled' WHERE status = 'pending'",
+                    [],
+                )?;
                 Ok(())
             })
             .await?;

@@ -57,7 +57,9 @@ fn args() -> Result<Args> {
                 )
             }
             "-h" | "--help" => {
-                println!("usage: bench [--quick] [--out PATH] [--only engine,intake,wake,idle,browser]");
+                println!(
+                    "usage: bench [--quick] [--out PATH] [--only engine,intake,wake,idle,browser]"
+                );
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument `{other}`; try --help"),
@@ -137,7 +139,11 @@ fn default_out() -> PathBuf {
 fn main() -> Result<()> {
     let args = args()?;
     let counts = Counts::new(args.quick);
-    let wanted = |name: &str| args.only.as_ref().is_none_or(|o| o.iter().any(|x| x == name));
+    let wanted = |name: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|x| x == name))
+    };
     let runtime = tokio::runtime::Runtime::new()?;
     let mut rows: Vec<Row> = Vec::new();
     let mut loads: Vec<String> = Vec::new();

@@ -1,4 +1,4 @@
-//! 3. Wake latency: from `POST /reorder` answered (the client has the 202
+//! Benchmark 3, Wake latency: from `POST /reorder` answered (the client has the 202
 //! and its body) to the engine's `Event::Claimed` for that id, with the
 //! poll interval at one hour so only the wake can start the claim.
 //!
@@ -65,8 +65,11 @@ pub async fn run(samples: usize) -> Result<Row> {
             bail!("POST /reorder answered {status}: {body}");
         }
         let id = body["id"].as_i64().context("no id in the answer")?;
-        let claimed =
-            next_event(&mut rx, |e| matches!(e, Event::Claimed { id: c } if *c == id)).await?;
+        let claimed = next_event(
+            &mut rx,
+            |e| matches!(e, Event::Claimed { id: c } if *c == id),
+        )
+        .await?;
         if claimed < answered {
             claim_first += 1;
         }
