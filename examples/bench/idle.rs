@@ -94,9 +94,13 @@ fn cpu_s(pid: u32) -> Result<f64> {
     let fields: Vec<&str> = after.split_whitespace().collect();
     let utime: u64 = fields.get(11).context("no utime")?.parse()?;
     let stime: u64 = fields.get(12).context("no stime")?.parse()?;
+    Ok((utime + stime) as f64 / ticks_per_s())
+}
+
+/// `/proc` counts CPU time in clock ticks (usually 100 per second).
+fn ticks_per_s() -> f64 {
     // SAFETY: sysconf has no preconditions.
-    let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok((utime + stime) as f64 / tck)
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
 }
 
 /// (VmRSS, VmHWM) in KiB.
@@ -203,8 +207,11 @@ pub async fn run(window: Duration) -> Result<Vec<Row>> {
         },
         Row {
             figure: format!(
-                "{:.3}% of one core ({:.2} s CPU in {:.0} s)",
-                cpu_pct, m.serve_cpu_s, m.window_s
+                "{:.3}% of one core ({:.2} s CPU in {:.0} s; /proc counts {:.0} ms ticks)",
+                cpu_pct,
+                m.serve_cpu_s,
+                m.window_s,
+                1000.0 / ticks_per_s()
             ),
             reference: format!("`sleep`: {:.3}% ({:.2} s CPU)", sleep_pct, m.sleep_cpu_s),
             ratio: "n/a (reference ~0)".into(),

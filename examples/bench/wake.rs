@@ -46,8 +46,15 @@ pub async fn run(samples: usize) -> Result<Row> {
         .no_proxy()
         .build()?;
     let url = format!("http://{}/reorder", running.addr);
-    // Wait for the engine's first Idle: it is in its wait.
-    next_event(&mut rx, |e| matches!(e, Event::Idle)).await?;
+    // The engine's first Idle may come before the subscription: read its
+    // state instead (a wake that races its wait is kept by the Notify).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running.handle.activity().state != "idle" {
+        if Instant::now() > deadline {
+            bail!("the engine did not go idle within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     let mut lat = Vec::with_capacity(samples);
     let mut claim_first = 0;
