@@ -59,6 +59,48 @@ struct Mirror {
     placed: bool,
 }
 
+/// Process-wide CPU time and voluntary context switches (`getrusage`).
+#[derive(Clone, Copy)]
+struct Usage {
+    user_s: f64,
+    sys_s: f64,
+    vcsw: i64,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        // SAFETY: getrusage fills the struct it is given; zeroed is a valid
+        // starting value for it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        Usage {
+            user_s: secs(ru.ru_utime),
+            sys_s: secs(ru.ru_stime),
+            vcsw: ru.ru_nvcsw,
+        }
+    }
+
+    fn since(self, start: Usage) -> Usage {
+        Usage {
+            user_s: self.user_s - start.user_s,
+            sys_s: self.sys_s - start.sys_s,
+            vcsw: self.vcsw - start.vcsw,
+        }
+    }
+
+    /// `42 µs user + 360 µs system CPU, 21 voluntary context switches`, per order.
+    fn per_order(self, n: usize) -> String {
+        let n = n as f64;
+        format!(
+            "{:.0} µs user + {:.0} µs system CPU and {:.1} voluntary context switches",
+            1e6 * self.user_s / n,
+            1e6 * self.sys_s / n,
+            self.vcsw as f64 / n
+        )
+    }
+}
+
 /// A raw loop's rate, overall and over its first and last tenth.
 struct RawRate {
     all: f64,
@@ -70,7 +112,7 @@ pub async fn run(orders: usize) -> Result<(Vec<Row>, Vec<String>)> {
     let dir = tempfile::tempdir()?;
     let path = |name: &str| dir.path().join(name);
 
-    let placed = engine(&path("engine-placed"), orders, false).await?;
+    let (placed, _) = engine(&path("engine-placed"), orders, false).await?;
     let raw_placed = raw_on(
         path("raw-placed"),
         orders,
@@ -80,7 +122,7 @@ pub async fn run(orders: usize) -> Result<(Vec<Row>, Vec<String>)> {
         },
     )
     .await?;
-    let dry = engine(&path("engine-dry"), orders, true).await?;
+    let (dry, dry_usage) = engine(&path("engine-dry"), orders, true).await?;
     let raw_dry = raw_on(
         path("raw-dry"),
         orders,
@@ -100,6 +142,7 @@ pub async fn run(orders: usize) -> Result<(Vec<Row>, Vec<String>)> {
     )
     .await?;
     let hop = blocking_hop(orders).await?;
+    let raw_dry_usage = raw_usage(path("raw-usage"), orders).await?;
 
     let row = |name: &str, engine: f64, raw: &RawRate, what: &str| Row {
         figure: format!("{} orders/s ({orders} orders)", rate(engine)),
@@ -124,6 +167,12 @@ pub async fn run(orders: usize) -> Result<(Vec<Row>, Vec<String>)> {
         ),
     ];
     let notes = vec![
+        format!(
+            "Engine, where the time goes (process-wide `getrusage` over the dry-run run): per order {}; \
+             the raw dry-run mirror: {}.",
+            dry_usage.per_order(orders),
+            raw_dry_usage.per_order(orders)
+        ),
         format!(
             "Engine: one `spawn_blocking` round trip of an empty closure (how the queue runs each statement) takes {} on average here; \
              the engine makes 8 per placed order (7 dry-run), {} of the {} per placed order.",
@@ -162,6 +211,21 @@ async fn raw_on(dir: PathBuf, n: usize, mirror: Mirror) -> Result<RawRate> {
     tokio::task::spawn_blocking(move || raw(&dir, n, mirror)).await?
 }
 
+/// The raw dry-run mirror once more, for its CPU and context switches.
+async fn raw_usage(dir: PathBuf, n: usize) -> Result<Usage> {
+    let mirror = Mirror {
+        reads: true,
+        placed: false,
+    };
+    tokio::task::spawn_blocking(move || {
+        let db = prepare(&dir, n)?;
+        let start = Usage::now();
+        raw_loop(&db, n, mirror)?;
+        Ok(Usage::now().since(start))
+    })
+    .await?
+}
+
 /// Creates the database (the real schema) and inserts `n` pending orders.
 fn prepare(dir: &Path, n: usize) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
@@ -193,7 +257,7 @@ fn open_raw(db: &Path) -> Result<Connection> {
 }
 
 /// The real engine over `n` pending orders; orders/s.
-async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<f64> {
+async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<(f64, Usage)> {
     let db = prepare(dir, n)?;
     let queue = Queue::open(&db)?;
     let catalog = Catalog::parse(
@@ -223,6 +287,7 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<f64> {
     // ends when the loop reports itself idle, polled every 10 ms, and is
     // timed to the last order's `finished_at` (ms resolution).
     let start_ms = restock::model::now_ms();
+    let usage = Usage::now();
     let task = tokio::spawn(engine.run(shutdown.clone()));
     let drained = tokio::time::timeout(Duration::from_secs(600), async {
         while handle.activity().state != "idle" {
@@ -230,6 +295,7 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<f64> {
         }
     })
     .await;
+    let usage = Usage::now().since(usage);
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
     drained.context("the engine did not drain the queue within 600 s")?;
@@ -255,13 +321,17 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<f64> {
     if done != n as u64 {
         bail!("expected {n} orders {expect}, found {done}");
     }
-    Ok(n as f64 / elapsed.as_secs_f64())
+    Ok((n as f64 / elapsed.as_secs_f64(), usage))
 }
 
 /// The engine's statements without the engine.
 fn raw(dir: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
     let db = prepare(dir, n)?;
-    let mut c = open_raw(&db)?;
+    raw_loop(&db, n, mirror)
+}
+
+fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
+    let mut c = open_raw(db)?;
     let day_ms = 24 * 3600 * 1000;
     let tenth = (n / 10).max(1);
     let mut first_tenth = Duration::ZERO;
