@@ -67,6 +67,8 @@ const MIGRATIONS: &[&str] = &[
     crate::probe::sessions::MIGRATION,
     // 4: automatic retries are counted apart from boot recoveries.
     "ALTER TABLE orders ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;",
+    // 5: the spend and cooldown checks read placed orders by finish time.
+    "CREATE INDEX orders_by_status_finished ON orders(status, finished_at);",
 ];
 
 const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \
