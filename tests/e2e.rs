@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::*;
 use restock::demo::DemoStore;
-use restock::engine::Event;
 use restock::model::{Phase, Status};
 use restock::queue::Queue;
 use serde_json::json;
@@ -291,5 +290,4 @@ fn restock_demo_runs_the_whole_loop() {
     ] {
         assert!(stdout.contains(needle), "missing `{needle}` in:\n{stdout}");
     }
-    let _ = Event::Idle;
 }

@@ -36,9 +36,7 @@ pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(),
         results.push(probe.probe_store(s).await);
     }
     if store.is_none() {
-        if let Err(e) = crate::probe::sessions::set_last_run(&queue, crate::model::now_ms()).await {
-            tracing::warn!(error = %e, "cannot record the probe's run");
-        }
+        probe.record_run().await;
     }
     progress.status("sending notifications");
     let deliveries = probe.flush().await;

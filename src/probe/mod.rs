@@ -241,10 +241,16 @@ impl SessionProbe {
                 _ = shutdown.cancelled() => break,
             }
         }
+        self.record_run().await;
+        out
+    }
+
+    /// Advances the probe's timestamp (even when checks errored, so a
+    /// broken store is not hammered). Logged, never raised.
+    pub async fn record_run(&self) {
         if let Err(e) = sessions::set_last_run(&self.queue, now_ms()).await {
             tracing::warn!(error = %e, "cannot record the probe's run");
         }
-        out
     }
 
     /// Checks one store: purchaser from the factory, bounded by the
