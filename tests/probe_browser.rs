@@ -387,6 +387,12 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         .last_error
         .unwrap()
         .contains("RESTOCK_SESSION_CHECK_TIMEOUT"));
+    // The run's timestamp is written once every store is done, after the
+    // last `Probed` event: the next loop turn proves the probe returned.
+    until(&mut events, "the loop turn after the probe", |e| {
+        matches!(e, Event::Turn(_))
+    })
+    .await;
     assert!(sessions::last_run(&w.queue).await.unwrap().unwrap() >= before);
     w.assert_no_chromium().await;
 
