@@ -388,9 +388,14 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         .unwrap()
         .contains("RESTOCK_SESSION_CHECK_TIMEOUT"));
     // The run's timestamp is written once every store is done, after the
-    // last `Probed` event: the next loop turn proves the probe returned.
-    until(&mut events, "the loop turn after the probe", |e| {
-        matches!(e, Event::Turn(_))
+    // last `Probed` event. The loop goes on to its pause check and claim
+    // only once the probe returned, so its next step (`Idle` here: the
+    // queue is empty) proves the timestamp is written.
+    until(&mut events, "the loop's step after the probe", |e| {
+        matches!(
+            e,
+            Event::Idle | Event::Paused { .. } | Event::Claimed { .. }
+        )
     })
     .await;
     assert!(sessions::last_run(&w.queue).await.unwrap().unwrap() >= before);
