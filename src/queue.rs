@@ -69,7 +69,46 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE orders ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;",
     // 5: the spend and cooldown checks read placed orders by finish time.
     "CREATE INDEX orders_by_status_finished ON orders(status, finished_at);",
+    // 6: placed spend and count per hour of `finished_at`, kept by triggers
+    // on every write to `orders` (so no code path can forget it), for the
+    // rolling 24-hour caps: see `placed_since`.
+    "CREATE TABLE spend_by_hour (
+        hour   INTEGER PRIMARY KEY,
+        cents  INTEGER NOT NULL,
+        orders INTEGER NOT NULL
+     );
+     INSERT INTO spend_by_hour (hour, cents, orders)
+        SELECT finished_at / 3600000, SUM(COALESCE(total_cents, 0)), COUNT(*)
+        FROM orders WHERE status = 'placed' AND finished_at IS NOT NULL GROUP BY 1;
+     CREATE TRIGGER spend_insert AFTER INSERT ON orders
+        WHEN NEW.status = 'placed' AND NEW.finished_at IS NOT NULL
+     BEGIN
+        INSERT INTO spend_by_hour (hour, cents, orders)
+            VALUES (NEW.finished_at / 3600000, COALESCE(NEW.total_cents, 0), 1)
+            ON CONFLICT(hour) DO UPDATE SET cents = cents + excluded.cents, orders = orders + 1;
+     END;
+     CREATE TRIGGER spend_update AFTER UPDATE OF status, finished_at, total_cents ON orders
+        WHEN (OLD.status = 'placed' AND OLD.finished_at IS NOT NULL)
+          OR (NEW.status = 'placed' AND NEW.finished_at IS NOT NULL)
+     BEGIN
+        UPDATE spend_by_hour SET cents = cents - COALESCE(OLD.total_cents, 0), orders = orders - 1
+            WHERE OLD.status = 'placed' AND OLD.finished_at IS NOT NULL
+              AND hour = OLD.finished_at / 3600000;
+        INSERT INTO spend_by_hour (hour, cents, orders)
+            SELECT NEW.finished_at / 3600000, COALESCE(NEW.total_cents, 0), 1
+            WHERE NEW.status = 'placed' AND NEW.finished_at IS NOT NULL
+            ON CONFLICT(hour) DO UPDATE SET cents = cents + excluded.cents, orders = orders + 1;
+     END;
+     CREATE TRIGGER spend_delete AFTER DELETE ON orders
+        WHEN OLD.status = 'placed' AND OLD.finished_at IS NOT NULL
+     BEGIN
+        UPDATE spend_by_hour SET cents = cents - COALESCE(OLD.total_cents, 0), orders = orders - 1
+            WHERE hour = OLD.finished_at / 3600000;
+     END;",
 ];
+
+/// Width of a `spend_by_hour` bucket.
+const HOUR_MS: i64 = 3_600_000;
 
 const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \
      finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot, \
@@ -194,6 +233,46 @@ pub struct ItemHistory {
     pub last_placed_at: Option<i64>,
 }
 
+/// `execute` and `query_row` through the connection's statement cache.
+///
+/// rusqlite's plain `execute`/`query_row` parse the SQL on every call; the
+/// engine and the intake run the same few statements thousands of times, and
+/// parsing was a measurable share of each (see the engine benchmark).
+pub(crate) trait Cached {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+thread_local! {
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Statements called from this thread run on it, without the hop to the
+/// blocking pool. Only for a thread that is no tokio worker and whose one
+/// job is a sequential loop over the queue: the engine's thread
+/// ([`crate::engine::EngineThread`]). Anywhere else a statement would block a
+/// runtime worker.
+pub(crate) fn run_statements_inline_on_this_thread() {
+    INLINE.set(true);
+}
+
 #[derive(Clone)]
 pub struct Queue {
     conn: Arc<Mutex<Connection>>,
@@ -219,6 +298,7 @@ impl Queue {
             .map_err(io)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -246,12 +326,17 @@ impl Queue {
         &self.clock
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the blocking pool, or right here on
+    /// the engine's own thread (see [`run_statements_inline_on_this_thread`]).
     async fn call<R, F>(&self, f: F) -> Result<R, QueueError>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, QueueError> + Send + 'static,
     {
+        if INLINE.get() {
+            let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            return f(&mut guard);
+        }
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -285,7 +370,7 @@ impl Queue {
             }
             let since = now - debounce.as_millis() as i64;
             let existing: Option<(i64, String)> = tx
-                .query_row(
+                .row_cached(
                     "SELECT id, status FROM orders WHERE item = ?1 AND status != 'cancelled'
                        AND (status IN ('pending', 'in_progress') OR MIN(created_at, ?3) > ?2)
                      ORDER BY id DESC LIMIT 1",
@@ -298,7 +383,7 @@ impl Queue {
                 let reason = format!("order {id} for `{item}` is already {status}");
                 return Ok(Enqueued::Debounced { id, status, reason });
             }
-            tx.execute(
+            tx.exec_cached(
                 "INSERT INTO orders (item, requester, status, created_at) VALUES (?1, ?2, 'pending', ?3)",
                 params![item, requester, now],
             )?;
@@ -323,7 +408,8 @@ impl Queue {
                    AND NOT EXISTS (SELECT 1 FROM engine_state WHERE key = '{PAUSE_KEY}')
                  RETURNING {ORDER_COLUMNS}"
             );
-            Ok(c.query_row(&sql, params![now], order_from_row).optional()?)
+            Ok(c.row_cached(&sql, params![now], order_from_row)
+                .optional()?)
         })
         .await
     }
@@ -337,7 +423,7 @@ impl Queue {
     ) -> Result<(), QueueError> {
         let store = store.map(str::to_string);
         self.call(move |c| {
-            let n = c.execute(
+            let n = c.exec_cached(
                 "UPDATE orders SET phase = ?2, store = COALESCE(?3, store) WHERE id = ?1 AND status = 'in_progress'",
                 params![id, phase.as_str(), store],
             )?;
@@ -358,7 +444,7 @@ impl Queue {
         let now = self.clock.now_ms();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let n = tx.execute(
+            let n = tx.exec_cached(
                 "UPDATE orders SET status = ?2, finished_at = ?3, retryable = ?4, price_cents = ?5,
                         total_cents = ?6, order_ref = ?7, message = ?8, screenshot = ?9
                  WHERE id = ?1 AND status = 'in_progress'",
@@ -396,7 +482,7 @@ impl Queue {
     /// before `submitted`). Refuses rows at `submitted`.
     pub async fn release(&self, id: i64) -> Result<(), QueueError> {
         self.call(move |c| {
-            let n = c.execute(
+            let n = c.exec_cached(
                 "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL
                  WHERE id = ?1 AND status = 'in_progress' AND (phase IS NULL OR phase != 'submitted')",
                 params![id],
@@ -415,7 +501,7 @@ impl Queue {
         message: String,
     ) -> Result<(), QueueError> {
         self.call(move |c| {
-            let n = c.execute(
+            let n = c.exec_cached(
                 "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL, not_before = ?2,
                         retries = retries + 1, message = ?3
                  WHERE id = ?1 AND status = 'in_progress' AND (phase IS NULL OR phase != 'submitted')",
@@ -472,7 +558,7 @@ impl Queue {
         self.call(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let p = read_pause(&tx)?;
-            tx.execute("DELETE FROM engine_state WHERE key = ?1", [PAUSE_KEY])?;
+            tx.exec_cached("DELETE FROM engine_state WHERE key = ?1", [PAUSE_KEY])?;
             tx.commit()?;
             Ok(p)
         })
@@ -492,7 +578,7 @@ impl Queue {
             if let Some(why) = retry_refusal(&order) {
                 return Err(QueueError::Refused(why));
             }
-            tx.execute(
+            tx.exec_cached(
                 "UPDATE orders SET status = 'pending', phase = NULL, finished_at = NULL, claimed_at = NULL,
                         not_before = NULL, message = NULL, retryable = 0 WHERE id = ?1",
                 [id],
@@ -516,7 +602,7 @@ impl Queue {
                     order.status
                 )));
             }
-            tx.execute(
+            tx.exec_cached(
                 "UPDATE orders SET status = 'cancelled', finished_at = ?2, message = 'cancelled by the owner' WHERE id = ?1",
                 params![id, now],
             )?;
@@ -569,7 +655,7 @@ impl Queue {
     pub async fn last_placed(&self, item: &str) -> Result<Option<i64>, QueueError> {
         let item = item.to_string();
         self.call(move |c| {
-            Ok(c.query_row(
+            Ok(c.row_cached(
                 "SELECT MAX(finished_at) FROM orders WHERE item = ?1 AND status = 'placed'",
                 [item],
                 |r| r.get(0),
@@ -578,12 +664,24 @@ impl Queue {
         .await
     }
 
-    /// Placed totals and count since `since_ms` (spend caps).
+    /// Placed totals and count since `since_ms` (spend caps), exactly as
+    /// `SUM`/`COUNT` over placed rows with `finished_at >= since_ms` would
+    /// give them, but in constant time: whole hours after the one holding
+    /// `since_ms` come from `spend_by_hour`, and only that first, partial
+    /// hour is read row by row. A plain `SUM` read every placed order of the
+    /// window, so each buy cost more than the one before (see the engine
+    /// benchmark). Timestamps are ms since the epoch, never negative.
     pub async fn placed_since(&self, since_ms: i64) -> Result<(Money, u32), QueueError> {
+        let hour = since_ms.div_euclid(HOUR_MS);
         self.call(move |c| {
-            Ok(c.query_row(
-                "SELECT COALESCE(SUM(total_cents), 0), COUNT(*) FROM orders WHERE status = 'placed' AND finished_at >= ?1",
-                [since_ms],
+            Ok(c.row_cached(
+                "SELECT COALESCE((SELECT SUM(cents) FROM spend_by_hour WHERE hour > ?2), 0)
+                      + COALESCE((SELECT SUM(total_cents) FROM orders
+                                  WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3), 0),
+                        COALESCE((SELECT SUM(orders) FROM spend_by_hour WHERE hour > ?2), 0)
+                      + (SELECT COUNT(*) FROM orders
+                         WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3)",
+                params![since_ms, hour, (hour + 1) * HOUR_MS],
                 |r| Ok((Money(r.get(0)?), r.get(1)?)),
             )?)
         })
@@ -646,7 +744,7 @@ fn recover_row(
 ) -> Result<Status, QueueError> {
     if phase == Some(Phase::Submitted) {
         let why = format!("order {id} was interrupted after Place Order; check the store's order history, then `restock resume`");
-        tx.execute(
+        tx.exec_cached(
             "UPDATE orders SET status = 'needs_review', finished_at = ?2, message = ?3 WHERE id = ?1",
             params![id, now, why],
         )?;
@@ -663,13 +761,13 @@ fn recover_row(
     }
     if recoveries >= max {
         let why = format!("interrupted {} times before Place Order; not retried again (run `restock retry {id}` to try once more)", recoveries + 1);
-        tx.execute(
+        tx.exec_cached(
             "UPDATE orders SET status = 'failed', finished_at = ?2, message = ?3, retryable = 0 WHERE id = ?1",
             params![id, now, why],
         )?;
         return Ok(Status::Failed);
     }
-    tx.execute(
+    tx.exec_cached(
         "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL, recoveries = recoveries + 1 WHERE id = ?1",
         [id],
     )?;
@@ -747,7 +845,7 @@ fn read_state<T: serde::de::DeserializeOwned>(
     key: &str,
 ) -> Result<Option<T>, QueueError> {
     let raw: Option<String> = c
-        .query_row(
+        .row_cached(
             "SELECT value FROM engine_state WHERE key = ?1",
             [key],
             |r| r.get(0),
@@ -764,7 +862,7 @@ fn write_state<T: Serialize>(
     now: i64,
 ) -> Result<(), QueueError> {
     let json = serde_json::to_string(value).map_err(|e| QueueError::Corrupt(e.to_string()))?;
-    c.execute(
+    c.exec_cached(
         "INSERT INTO engine_state (key, value, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         params![key, json, now],
@@ -787,7 +885,7 @@ fn write_pause(c: &Connection, pause: &Pause) -> Result<(), QueueError> {
 
 fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, QueueError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
-    Ok(c.query_row(&sql, [id], order_from_row).optional()?)
+    Ok(c.row_cached(&sql, [id], order_from_row).optional()?)
 }
 
 fn parse_status(s: &str) -> Result<Status, QueueError> {

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{Catalog, CatalogError, SharedCatalog};
 use crate::config::Config;
 use crate::engine::{
-    recovery, Engine, Event, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings,
+    recovery, Engine, EngineThread, Event, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings,
 };
 use crate::heartbeat::{self, HeartbeatError, Switch, Systemd};
 use crate::intake::{self, Intake};
@@ -44,6 +44,8 @@ pub enum ServeError {
     Heartbeat(#[from] HeartbeatError),
     #[error("{0}")]
     Probe(String),
+    #[error("cannot start the engine thread: {0}")]
+    EngineThread(std::io::Error),
 }
 
 impl ServeError {
@@ -92,7 +94,7 @@ pub struct Running {
     known_stores: Option<Arc<Vec<String>>>,
     shutdown: CancellationToken,
     schedule: Option<crate::probe::Scheduled>,
-    engine: JoinHandle<()>,
+    engine: EngineThread,
     intake: JoinHandle<std::io::Result<()>>,
     /// The dead-man's switch, when monitors or systemd are configured.
     pub heartbeat: Option<Switch>,
@@ -186,7 +188,9 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         )),
         metrics: Some(metrics),
     };
-    let engine = tokio::spawn(engine.run(shutdown.clone()));
+    let engine = engine
+        .spawn_thread(shutdown.clone())
+        .map_err(ServeError::EngineThread)?;
     let stop = shutdown.clone();
     let intake = tokio::spawn(intake::serve(listener, intake, async move {
         stop.cancelled().await
@@ -294,7 +298,9 @@ impl Running {
     /// Waits until something cancelled the shutdown token and everything
     /// wound down. The intake gets a few seconds for open connections.
     pub async fn wait(self) {
-        let _ = self.engine.await;
+        if let Err(e) = self.engine.join().await {
+            tracing::error!(error = %e, "the engine loop ended abnormally");
+        }
         if let Some(schedule) = self.schedule {
             schedule.shutdown().await;
         }

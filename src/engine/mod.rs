@@ -18,6 +18,7 @@
 mod buy;
 pub mod hooks;
 pub mod recovery;
+mod thread;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ use crate::purchase::PurchaserFactory;
 use crate::queue::{Pause, Queue};
 
 pub use hooks::{Heartbeat, Liveness, NoHeartbeat, NoProbe, Probe};
+pub use thread::EngineThread;
 
 /// What the engine tells observers (tests, the intake's `/health`, logs).
 /// Tests await these instead of sleeping.

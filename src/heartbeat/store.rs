@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::monitor::{Kind, Say};
 use crate::model::now_ms;
-use crate::queue::{Queue, QueueError};
+use crate::queue::{Cached, Queue, QueueError};
 
 /// Which job a monitor has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +129,7 @@ pub async fn load(queue: &Queue) -> Result<Vec<MonitorState>, QueueError> {
 pub async fn save(queue: &Queue, state: MonitorState) -> Result<(), QueueError> {
     queue
         .with_conn(move |c| {
-            c.execute(
+            c.exec_cached(
                 "INSERT INTO heartbeat_monitors
                     (label, kind, role, last_sent, last_ack, last_error, failures, rtt_ms, last_said, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -167,7 +167,7 @@ pub async fn keep_only(queue: &Queue, labels: Vec<String>) -> Result<(), QueueEr
                 rows.collect::<Result<_, _>>()?
             };
             for label in stored.iter().filter(|l| !labels.contains(l)) {
-                tx.execute("DELETE FROM heartbeat_monitors WHERE label = ?1", [label])?;
+                tx.exec_cached("DELETE FROM heartbeat_monitors WHERE label = ?1", [label])?;
             }
             tx.commit()?;
             Ok(())
@@ -186,13 +186,13 @@ pub struct QueueSummary {
 pub async fn summary(queue: &Queue) -> Result<QueueSummary, QueueError> {
     queue
         .with_conn(|c| {
-            let pending: u64 = c.query_row(
+            let pending: u64 = c.row_cached(
                 "SELECT COUNT(*) FROM orders WHERE status = 'pending'",
                 [],
                 |r| r.get(0),
             )?;
             let last = c
-                .query_row(
+                .row_cached(
                     "SELECT id, item, status, finished_at FROM orders
                      WHERE status NOT IN ('pending', 'in_progress') ORDER BY id DESC LIMIT 1",
                     [],

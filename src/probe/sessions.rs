@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::model::now_ms;
 use crate::purchase::{SessionCheck, SessionState};
-use crate::queue::{Queue, QueueError};
+use crate::queue::{Cached, Queue, QueueError};
 
 /// Creates the table; `queue::MIGRATIONS` applies it as schema version 3.
 pub const MIGRATION: &str = "CREATE TABLE IF NOT EXISTS store_sessions (
@@ -241,7 +241,7 @@ pub async fn set_last_run(queue: &Queue, at: i64) -> Result<(), QueueError> {
 }
 
 fn read(c: &Connection, store: &str) -> Result<Option<StoreSession>, QueueError> {
-    Ok(c.query_row(
+    Ok(c.row_cached(
         "SELECT store, state, since, checked_at, last_result, last_error, notified_at
          FROM store_sessions WHERE store = ?1",
         [store],
@@ -251,7 +251,7 @@ fn read(c: &Connection, store: &str) -> Result<Option<StoreSession>, QueueError>
 }
 
 fn write(c: &Connection, r: &StoreSession) -> Result<(), QueueError> {
-    c.execute(
+    c.exec_cached(
         "INSERT INTO store_sessions (store, state, since, checked_at, last_result, last_error, notified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(store) DO UPDATE SET state = excluded.state, since = excluded.since,
