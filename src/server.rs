@@ -187,6 +187,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
             queue.clone(),
         )),
         metrics: Some(metrics),
+        items_cache: Default::default(),
     };
     let engine = engine
         .spawn_thread(shutdown.clone())

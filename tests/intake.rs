@@ -271,3 +271,70 @@ async fn items_queue_resume_and_reload() {
     assert_eq!(code, 404);
     running.stop().await;
 }
+
+/// `GET /items` is cached between changes; every kind of change shows at
+/// once: a write through the server, a write by another connection (the
+/// CLI's), a catalog reload, and the clock ending a debounce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_answer_follows_every_change_while_cached() {
+    let mut env = Env::new(&["soap", "tea"]);
+    env.config.debounce = Duration::from_millis(1500);
+    env.config.poll_interval = Duration::from_secs(3600);
+    let running = env.start(ScriptedFactory::noop()).await;
+    let client = reqwest::Client::new();
+    let items = || async {
+        let body: serde_json::Value = client
+            .get(url(&running, "/items"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["id"].as_str().unwrap().to_string(),
+                    i["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(items().await["soap"], "ready");
+    assert_eq!(items().await["soap"], "ready", "asked twice, still true");
+
+    // A write through the server.
+    let mut events = running.handle.subscribe();
+    let (_, body) = post_json(&client, &url(&running, "/reorder"), json!({"item": "soap"})).await;
+    settled(&mut events, body["id"].as_i64().unwrap()).await;
+    assert_eq!(items().await["soap"], "debounced");
+
+    // A write by another connection, as `restock enqueue` without a server
+    // makes it: the engine is not woken (poll interval 1 h), so it waits.
+    let other = restock::queue::Queue::open(&env.db()).unwrap();
+    other
+        .enqueue("tea", Some("cli"), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(items().await["tea"], "queued");
+
+    // A catalog reload.
+    std::fs::write(&env.config.catalog, catalog_toml(&["soap", "tea", "milk"])).unwrap();
+    let (code, _) = post_json(&client, &url(&running, "/reload"), json!({})).await;
+    assert_eq!(code, 200);
+    assert_eq!(items().await["milk"], "ready");
+
+    // The clock: soap's debounce (1.5 s from its order) ends with nothing
+    // else changing.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while items().await["soap"] != "ready" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "soap stayed debounced"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.stop().await;
+}

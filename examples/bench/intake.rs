@@ -229,14 +229,26 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
     let get_reqs: Arc<Vec<Request>> =
         Arc::new((0..gets).map(|_| (Method::Get, "/items", None)).collect());
     let items = load(running.addr, get_reqs.clone(), 200).await?;
-    // The query behind it, alone, one call at a time.
-    let mut sql = Vec::new();
-    for _ in 0..20 {
+    // The answer's cost when nothing is cached: one GET right after a
+    // write (which changes the database, so the histories are reread and
+    // the body rendered again), one at a time.
+    let client = reqwest::Client::new();
+    let mut cold = Vec::new();
+    for i in 0..20 {
+        running
+            .queue
+            .enqueue(&format!("bench-cold-{i}"), Some("bench"), Duration::ZERO)
+            .await?;
         let t = Instant::now();
-        running.queue.item_histories().await?;
-        sql.push(t.elapsed());
+        client
+            .get(format!("http://{}/items", running.addr))
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        cold.push(t.elapsed());
     }
-    let sql = Samples::new(sql);
+    let cold = Samples::new(cold);
     running.stop().await;
 
     // The same POSTs with the engine draining no-op orders meanwhile: it
@@ -285,10 +297,11 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
             contended.summary()
         ),
         format!(
-            "Intake: `GET /items`'s query (`Queue::item_histories`) alone, one call at a time, takes p50 {} (max {}); \
-             the queue runs every call on its one connection, so concurrent requests wait for each other.",
-            dur(sql.median()),
-            dur(sql.pct(100.0))
+            "Intake: `GET /items` is served from a cache while the database, the catalog and every item's state \
+             are unchanged (a dashboard polling between orders, as in 2b); right after a write, when the histories \
+             are reread and the answer rendered again, one request at a time takes p50 {} (max {}).",
+            dur(cold.median()),
+            dur(cold.pct(100.0))
         ),
     ];
     Ok((rows, notes))

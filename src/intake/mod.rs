@@ -18,14 +18,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use crate::catalog::SharedCatalog;
 use crate::engine::Handle;
-use crate::model::{now_ms, Status};
-use crate::queue::{Enqueued, ItemHistory, Queue, QueueError};
+use crate::model::Status;
+use crate::queue::{Enqueued, Queue, QueueError};
+
+mod items;
+
+pub use items::ItemsCache;
 
 pub const BODY_LIMIT: usize = 16 * 1024;
 
@@ -48,12 +52,14 @@ pub struct Intake {
         Option<Arc<dyn Fn() -> futures::future::BoxFuture<'static, Value> + Send + Sync>>,
     /// `GET /metrics` (token-protected); `None` answers 404.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The last `GET /items` answer, while still true.
+    pub items_cache: ItemsCache,
 }
 
 pub fn router(intake: Intake) -> Router {
     let protected = Router::new()
         .route("/reorder", post(reorder))
-        .route("/items", get(items))
+        .route("/items", get(items::items))
         .route("/queue", get(queue))
         .route("/reload", post(reload))
         .route("/resume", post(resume))
@@ -244,84 +250,6 @@ async fn health(State(intake): State<Intake>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body)).into_response()
-}
-
-/// One catalog item as a dashboard sees it.
-#[derive(Serialize)]
-struct ItemView {
-    id: String,
-    name: String,
-    /// `ready`, `queued`, `buying`, `debounced` or `cooldown`.
-    state: &'static str,
-    /// When a new request would be queued again, ms since the epoch.
-    ready_at: Option<i64>,
-    last_order: Option<crate::queue::Order>,
-}
-
-async fn items(State(intake): State<Intake>) -> Response {
-    let histories = match intake.queue.item_histories().await {
-        Ok(h) => h,
-        Err(e) => return queue_error(e),
-    };
-    let by_item: std::collections::HashMap<&str, &ItemHistory> =
-        histories.iter().map(|h| (h.item.as_str(), h)).collect();
-    let catalog = intake
-        .catalog
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    let now = now_ms();
-    let views: Vec<ItemView> = catalog
-        .items
-        .iter()
-        .map(|item| {
-            let h = by_item.get(item.id.as_str());
-            let cooldown = item.cooldown.unwrap_or(intake.cooldown);
-            let (state, ready_at) = item_state(h.copied(), now, intake.debounce, cooldown);
-            ItemView {
-                id: item.id.clone(),
-                name: item.name.clone(),
-                state,
-                ready_at,
-                last_order: h.and_then(|h| h.last.clone()),
-            }
-        })
-        .collect();
-    Json(views).into_response()
-}
-
-/// Derives an item's dashboard state from its last order.
-fn item_state(
-    h: Option<&ItemHistory>,
-    now: i64,
-    debounce: Duration,
-    cooldown: Duration,
-) -> (&'static str, Option<i64>) {
-    let Some(h) = h else { return ("ready", None) };
-    if let Some(last) = &h.last {
-        match last.status {
-            Status::Pending => return ("queued", None),
-            Status::InProgress => return ("buying", None),
-            _ => {}
-        }
-    }
-    let cooldown_end = h
-        .last_placed_at
-        .map(|t| t + cooldown.as_millis() as i64)
-        .filter(|&t| t > now);
-    if let Some(t) = cooldown_end {
-        return ("cooldown", Some(t));
-    }
-    let debounce_end = h
-        .last
-        .as_ref()
-        .filter(|o| o.status != Status::Cancelled)
-        .map(|o| o.created_at + debounce.as_millis() as i64)
-        .filter(|&t| t > now);
-    match debounce_end {
-        Some(t) => ("debounced", Some(t)),
-        None => ("ready", None),
-    }
 }
 
 #[derive(Deserialize)]
