@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Clock, Money, Phase, Status};
 use crate::purchase::Outcome;
 
+mod enqueue;
+
 /// Schema versions, applied in order and recorded in `PRAGMA user_version`.
 /// Append only: a released migration is never edited.
 const MIGRATIONS: &[&str] = &[
@@ -283,6 +285,8 @@ pub struct Histories {
 #[derive(Clone)]
 pub struct Queue {
     conn: Arc<Mutex<Connection>>,
+    /// Group commit for `enqueue`, started on first use.
+    writer: Arc<std::sync::OnceLock<enqueue::Writer>>,
     histories: Arc<Mutex<Option<Arc<Histories>>>>,
     path: Arc<PathBuf>,
     clock: Clock,
@@ -315,6 +319,7 @@ impl Queue {
         Ok(Queue {
             conn: Arc::new(Mutex::new(conn)),
             histories: Arc::default(),
+            writer: Arc::default(),
             path: Arc::new(path.to_path_buf()),
             clock: Clock::system(),
         })
@@ -356,8 +361,7 @@ impl Queue {
     }
 
     /// Queues an order unless the engine is paused or the item has a live
-    /// or recent order; all three decided in one `IMMEDIATE` transaction so
-    /// concurrent requests cannot both slip through.
+    /// or recent order (see [`enqueue`] for how and why it is batched).
     ///
     /// Time windows (debounce here, cooldown and caps in the engine) read a
     /// timestamp from the future — the clock went back — as "now": a
@@ -370,37 +374,16 @@ impl Queue {
         requester: Option<&str>,
         debounce: Duration,
     ) -> Result<Enqueued, QueueError> {
-        let now = self.clock.now_ms();
-        let (item, requester) = (item.to_string(), requester.map(str::to_string));
-        self.call(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if let Some(p) = read_pause(&tx)? {
-                return Ok(Enqueued::Paused { reason: p.reason });
-            }
-            let since = now - debounce.as_millis() as i64;
-            let existing: Option<(i64, String)> = tx
-                .row_cached(
-                    "SELECT id, status FROM orders WHERE item = ?1 AND status != 'cancelled'
-                       AND (status IN ('pending', 'in_progress') OR MIN(created_at, ?3) > ?2)
-                     ORDER BY id DESC LIMIT 1",
-                    params![item, since, now],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((id, status)) = existing {
-                let status = parse_status(&status)?;
-                let reason = format!("order {id} for `{item}` is already {status}");
-                return Ok(Enqueued::Debounced { id, status, reason });
-            }
-            tx.exec_cached(
-                "INSERT INTO orders (item, requester, status, created_at) VALUES (?1, ?2, 'pending', ?3)",
-                params![item, requester, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            tx.commit()?;
-            Ok(Enqueued::Queued { id })
-        })
-        .await
+        let request = enqueue::Request {
+            item: item.to_string(),
+            requester: requester.map(str::to_string),
+            debounce,
+            now: self.clock.now_ms(),
+        };
+        self.writer
+            .get_or_init(|| enqueue::Writer::start(Arc::clone(&self.conn)))
+            .submit(request)
+            .await
     }
 
     /// Claims the oldest due pending order, unless paused: one statement, so
