@@ -20,6 +20,7 @@ use crate::engine::{
 use crate::heartbeat::{self, HeartbeatError, Switch, Systemd};
 use crate::intake::{self, Intake};
 use crate::purchase::PurchaserFactory;
+use crate::queue::checkpoint::{self, Checkpoint, Checkpointer};
 use crate::queue::{Queue, QueueError};
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +102,7 @@ pub struct Running {
     /// The order check's event follower, given time to send the last end.
     order_check: Option<JoinHandle<()>>,
     order_check_grace: Duration,
+    checkpointer: Checkpointer,
     _lock: std::fs::File,
 }
 
@@ -189,6 +191,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         metrics: Some(metrics),
         items_cache: Default::default(),
     };
+    let checkpointer = Checkpointer::start(&queue, checkpoint::EVERY, shutdown.clone()).await?;
     let engine = engine
         .spawn_thread(shutdown.clone())
         .map_err(ServeError::EngineThread)?;
@@ -210,6 +213,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         heartbeat: switch,
         order_check,
         order_check_grace: config.heartbeat_timeout + Duration::from_secs(1),
+        checkpointer,
         _lock: lock,
     })
 }
@@ -281,6 +285,11 @@ fn health_extra(heartbeat: Option<HealthExtra>, queue: Queue) -> HealthExtra {
 }
 
 impl Running {
+    /// What the WAL checkpointer did last (see [`checkpoint`]).
+    pub fn checkpoints(&self) -> tokio::sync::watch::Receiver<Checkpoint> {
+        self.checkpointer.last.clone()
+    }
+
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
@@ -305,6 +314,7 @@ impl Running {
         if let Some(schedule) = self.schedule {
             schedule.shutdown().await;
         }
+        self.checkpointer.stop().await;
         if let Some(order_check) = self.order_check {
             // The last buy's end ping; bounded by its own timeout.
             let _ = tokio::time::timeout(self.order_check_grace, order_check).await;

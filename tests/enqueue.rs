@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use restock::queue::{Enqueued, Queue};
 
+mod common;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_each_get_their_own_answer_and_every_queued_is_on_disk() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,4 +59,40 @@ async fn concurrent_requests_each_get_their_own_answer_and_every_queued_is_on_di
     for (id, item) in rows {
         assert_eq!(queued[&item], id);
     }
+}
+
+/// Under `restock serve` the shared connection leaves checkpoints to the
+/// background service (past a backstop), and that service moves every
+/// frame of the log into the database file while orders keep coming.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_checkpoints_the_wal_in_the_background() {
+    use restock::queue::checkpoint::BACKSTOP_PAGES;
+    let env = common::Env::new(&["soap"]);
+    let running = env
+        .start(restock::purchase::scripted::ScriptedFactory::noop())
+        .await;
+    let backstop: i64 = running
+        .queue
+        .with_conn(|c| Ok(c.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?))
+        .await
+        .unwrap();
+    assert_eq!(backstop, BACKSTOP_PAGES);
+    for i in 0..500 {
+        running
+            .queue
+            .enqueue(&format!("item-{i}"), None, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let mut last = running.checkpoints();
+    let done = tokio::time::timeout(
+        common::PATIENCE,
+        last.wait_for(|c| c.runs > 0 && c.log_frames > 0 && c.checkpointed == c.log_frames),
+    )
+    .await
+    .expect("no complete checkpoint of a non-empty log")
+    .unwrap()
+    .to_owned();
+    assert!(done.log_frames > 0);
+    running.stop().await;
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Clock, Money, Phase, Status};
 use crate::purchase::Outcome;
 
+pub mod checkpoint;
 mod enqueue;
 
 /// Schema versions, applied in order and recorded in `PRAGMA user_version`.

@@ -1,0 +1,103 @@
+//! WAL checkpoints off the request path: a maintenance service of the
+//! server.
+//!
+//! By default SQLite checkpoints inside the commit that pushes the WAL past
+//! 1,000 pages: that commit copies the log into the database file and
+//! fsyncs it, several milliseconds during which every request and the
+//! engine wait on the queue's connection (the intake benchmark's p99 was
+//! made of them). Under `restock serve` the shared connection only
+//! checkpoints as a backstop, past [`BACKSTOP_PAGES`], and this service runs
+//! a `PASSIVE` checkpoint on a connection of its own every [`EVERY`]: it
+//! never takes the write lock, so writers carry on meanwhile. CLI commands
+//! keep SQLite's default; they write a row or two and exit.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Queue, QueueError};
+
+/// How often the service checkpoints.
+pub const EVERY: Duration = Duration::from_secs(1);
+
+/// The shared connection checkpoints by itself only past this many WAL
+/// pages (about 40 MB): if this service stalls, the log stays bounded.
+pub const BACKSTOP_PAGES: i64 = 10_000;
+
+/// What the last checkpoint did (SQLite's own figures), for tests and
+/// `doctor`-style inspection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Checkpoints run so far.
+    pub runs: u64,
+    /// Frames in the WAL at the last run.
+    pub log_frames: i64,
+    /// Of those, frames copied into the database file.
+    pub checkpointed: i64,
+}
+
+/// The running service; [`Checkpointer::stop`] ends it.
+pub struct Checkpointer {
+    task: JoinHandle<()>,
+    pub last: watch::Receiver<Checkpoint>,
+}
+
+impl Checkpointer {
+    /// Moves `queue`'s checkpoints here, checking every `every`.
+    pub async fn start(
+        queue: &Queue,
+        every: Duration,
+        shutdown: CancellationToken,
+    ) -> Result<Checkpointer, QueueError> {
+        let own = Arc::new(Mutex::new(open(queue.path())?));
+        queue
+            .with_conn(|c| Ok(c.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?))
+            .await?;
+        let (tx, last) = watch::channel(Checkpoint::default());
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                let conn = Arc::clone(&own);
+                match tokio::task::spawn_blocking(move || passive(&conn)).await {
+                    Ok(Ok((log_frames, checkpointed))) => tx.send_modify(|c| {
+                        c.runs += 1;
+                        c.log_frames = log_frames;
+                        c.checkpointed = checkpointed;
+                    }),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will try again")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),
+                }
+            }
+        });
+        Ok(Checkpointer { task, last })
+    }
+
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+fn open(path: &Path) -> Result<Connection, QueueError> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(Duration::from_secs(5))?;
+    Ok(c)
+}
+
+/// `(frames in the log, frames checkpointed)`.
+fn passive(conn: &Mutex<Connection>) -> Result<(i64, i64), QueueError> {
+    let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })?)
+}
