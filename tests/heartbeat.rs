@@ -1121,3 +1121,49 @@ async fn t8_status_and_logs_never_show_a_monitor_secret() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// The monitor record in the database: good pings that say the same thing
+// are written at most every SAVE_AT_LEAST; a failure, and the recovery
+// after it, at once.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn good_pings_are_recorded_sparingly_failures_at_once() {
+    use restock::heartbeat::store;
+    let r = Receiver::start(Answer::Ok).await;
+    let mut env = Env::new(&["soap"]);
+    env.config.heartbeat_url = vec![r.url("/beat")];
+    let running = env.start(ScriptedFactory::new(Script::placed(Money(100)))).await;
+    let record = || async {
+        let all = store::load(&running.queue).await.unwrap();
+        all.into_iter().next().filter(|m| m.last_sent.is_some())
+    };
+
+    // The first ping's record (its save ends before the next ping leaves).
+    r.wait_n("two pings", 2, |_| true).await;
+    let first = record().await.expect("the first ping is recorded");
+    assert_eq!(first.failures, 0);
+    r.wait_n("six pings", 6, |_| true).await;
+    let later = record().await.unwrap();
+    assert_eq!(
+        later.last_sent, first.last_sent,
+        "four more good pings, none written (SAVE_AT_LEAST is {:?})",
+        restock::heartbeat::SAVE_AT_LEAST
+    );
+
+    // A failure is written with the next ping.
+    *r.answer.lock().unwrap() = Answer::Status(500);
+    let failing = r.hits().len();
+    r.wait_n("two failed pings", failing + 2, |_| true).await;
+    let failed = record().await.unwrap();
+    assert!(failed.failures >= 1, "{failed:?}");
+    assert!(failed.last_error.unwrap().contains("500"));
+
+    // And so is the recovery.
+    *r.answer.lock().unwrap() = Answer::Ok;
+    let answering = r.hits().len();
+    r.wait_n("two good pings", answering + 2, |_| true).await;
+    let back = record().await.unwrap();
+    assert_eq!((back.failures, back.last_error), (0, None));
+    running.stop().await;
+}

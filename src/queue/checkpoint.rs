@@ -7,9 +7,15 @@
 //! engine wait on the queue's connection (the intake benchmark's p99 was
 //! made of them). Under `restock serve` the shared connection only
 //! checkpoints as a backstop, past [`BACKSTOP_PAGES`], and this service runs
-//! a `PASSIVE` checkpoint on a connection of its own every [`EVERY`]: it
-//! never takes the write lock, so writers carry on meanwhile. CLI commands
-//! keep SQLite's default; they write a row or two and exit.
+//! a `PASSIVE` checkpoint on a connection of its own: it never takes the
+//! write lock, so writers carry on meanwhile. CLI commands keep SQLite's
+//! default; they write a row or two and exit.
+//!
+//! It looks every [`EVERY`] and checkpoints once [`BUSY_OPS`] queue calls
+//! were made since the last time, or [`IDLE_AT_MOST`] passed with any: a
+//! busy server checkpoints every second, an idle one (a heartbeat write a
+//! second) about once a minute, and a look that finds nothing to do costs a
+//! timer and an atomic read, no thread hop and no disk write.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -24,6 +30,12 @@ use super::{Queue, QueueError};
 
 /// How often the service checkpoints.
 pub const EVERY: Duration = Duration::from_secs(1);
+
+/// Queue calls since the last checkpoint that make the next one due.
+pub const BUSY_OPS: u64 = 256;
+
+/// With fewer calls than [`BUSY_OPS`], a checkpoint at least this often.
+pub const IDLE_AT_MOST: Duration = Duration::from_secs(60);
 
 /// The shared connection checkpoints by itself only past this many WAL
 /// pages (about 40 MB): if this service stalls, the log stays bounded.
@@ -59,12 +71,19 @@ impl Checkpointer {
             .with_conn(|c| Ok(c.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?))
             .await?;
         let (tx, last) = watch::channel(Checkpoint::default());
+        let queue = queue.clone();
         let task = tokio::spawn(async move {
+            let (mut ops_then, mut then) = (queue.ops(), tokio::time::Instant::now());
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(every) => {}
                     _ = shutdown.cancelled() => return,
                 }
+                let ops = queue.ops() - ops_then;
+                if ops < BUSY_OPS && (ops == 0 || then.elapsed() < IDLE_AT_MOST) {
+                    continue;
+                }
+                (ops_then, then) = (queue.ops(), tokio::time::Instant::now());
                 let conn = Arc::clone(&own);
                 match tokio::task::spawn_blocking(move || passive(&conn)).await {
                     Ok(Ok((log_frames, checkpointed))) => tx.send_modify(|c| {

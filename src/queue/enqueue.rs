@@ -14,6 +14,7 @@
 //! request of it is tried again alone, so each gets its own answer and
 //! none is reported queued without being written.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,11 +45,11 @@ struct Job {
 pub(super) struct Writer(mpsc::Sender<Job>);
 
 impl Writer {
-    pub fn start(conn: Arc<Mutex<Connection>>) -> Writer {
+    pub fn start(conn: Arc<Mutex<Connection>>, ops: Arc<AtomicU64>) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("restock-enqueue".into())
-            .spawn(move || run(&conn, &rx))
+            .spawn(move || run(&conn, &rx, &ops))
             .expect("cannot start the enqueue writer thread");
         Writer(tx)
     }
@@ -64,7 +65,7 @@ impl Writer {
     }
 }
 
-fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>) {
+fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, ops: &AtomicU64) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -73,6 +74,7 @@ fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
         let requests: Vec<&Request> = batch.iter().map(|j| &j.request).collect();
         match decide_all(&mut c, &requests) {

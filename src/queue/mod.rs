@@ -288,6 +288,9 @@ pub struct Queue {
     conn: Arc<Mutex<Connection>>,
     /// Group commit for `enqueue`, started on first use.
     writer: Arc<std::sync::OnceLock<enqueue::Writer>>,
+    /// Statements run so far (reads and writes), so the checkpointer can
+    /// tell a busy database from an idle one without asking SQLite.
+    ops: Arc<std::sync::atomic::AtomicU64>,
     histories: Arc<Mutex<Option<Arc<Histories>>>>,
     path: Arc<PathBuf>,
     clock: Clock,
@@ -321,6 +324,7 @@ impl Queue {
             conn: Arc::new(Mutex::new(conn)),
             histories: Arc::default(),
             writer: Arc::default(),
+            ops: Arc::default(),
             path: Arc::new(path.to_path_buf()),
             clock: Clock::system(),
         })
@@ -328,6 +332,11 @@ impl Queue {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Calls made on this queue so far (see [`checkpoint`]).
+    pub fn ops(&self) -> u64 {
+        self.ops.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The same queue reading time from `clock` (tests move it).
@@ -348,6 +357,7 @@ impl Queue {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, QueueError> + Send + 'static,
     {
+        self.ops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if INLINE.get() {
             let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
             return f(&mut guard);
@@ -382,7 +392,7 @@ impl Queue {
             now: self.clock.now_ms(),
         };
         self.writer
-            .get_or_init(|| enqueue::Writer::start(Arc::clone(&self.conn)))
+            .get_or_init(|| enqueue::Writer::start(Arc::clone(&self.conn), Arc::clone(&self.ops)))
             .submit(request)
             .await
     }
