@@ -1133,7 +1133,9 @@ async fn good_pings_are_recorded_sparingly_failures_at_once() {
     let r = Receiver::start(Answer::Ok).await;
     let mut env = Env::new(&["soap"]);
     env.config.heartbeat_url = vec![r.url("/beat")];
-    let running = env.start(ScriptedFactory::new(Script::placed(Money(100)))).await;
+    let running = env
+        .start(ScriptedFactory::new(Script::placed(Money(100))))
+        .await;
     let record = || async {
         let all = store::load(&running.queue).await.unwrap();
         all.into_iter().next().filter(|m| m.last_sent.is_some())
@@ -1146,7 +1148,8 @@ async fn good_pings_are_recorded_sparingly_failures_at_once() {
     r.wait_n("six pings", 6, |_| true).await;
     let later = record().await.unwrap();
     assert_eq!(
-        later.last_sent, first.last_sent,
+        later.last_sent,
+        first.last_sent,
         "four more good pings, none written (SAVE_AT_LEAST is {:?})",
         restock::heartbeat::SAVE_AT_LEAST
     );

@@ -655,7 +655,11 @@ impl Inner {
             }
             s.clone()
         };
-        if let Some(queue) = self.queue.as_ref().filter(|_| m.save_due(result.is_ok(), ping.say)) {
+        if let Some(queue) = self
+            .queue
+            .as_ref()
+            .filter(|_| m.save_due(result.is_ok(), ping.say))
+        {
             if let Err(e) = store::save(queue, snapshot).await {
                 tracing::warn!(monitor = %label, error = %e, "cannot record the heartbeat ping");
             }
