@@ -11,24 +11,26 @@
 //! write lock, so writers carry on meanwhile. CLI commands keep SQLite's
 //! default; they write a row or two and exit.
 //!
-//! It looks every [`EVERY`] and checkpoints once [`BUSY_OPS`] queue calls
-//! were made since the last time, or [`IDLE_AT_MOST`] passed with any: a
-//! busy server checkpoints every second, an idle one (a heartbeat write a
-//! second) about once a minute, and a look that finds nothing to do costs a
-//! timer and an atomic read, no thread hop and no disk write.
+//! It checkpoints after every [`BUSY_OPS`] queue calls, at most once per
+//! [`EVERY`], and after [`IDLE_AT_MOST`] with any call at all: a busy server
+//! checkpoints every second, an idle one (a heartbeat write now and then)
+//! about once a minute. The queue counts its calls and wakes this service
+//! when another [`BUSY_OPS`] are done, so an idle server has no timer
+//! firing every second for it.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Queue, QueueError};
 
-/// How often the service checkpoints.
+/// At most one checkpoint this often.
 pub const EVERY: Duration = Duration::from_secs(1);
 
 /// Queue calls since the last checkpoint that make the next one due.
@@ -40,6 +42,26 @@ pub const IDLE_AT_MOST: Duration = Duration::from_secs(60);
 /// The shared connection checkpoints by itself only past this many WAL
 /// pages (about 40 MB): if this service stalls, the log stays bounded.
 pub const BACKSTOP_PAGES: i64 = 10_000;
+
+/// The queue's call counter; wakes the checkpointer every [`BUSY_OPS`].
+#[derive(Default)]
+pub struct Ops {
+    count: AtomicU64,
+    busy: Notify,
+}
+
+impl Ops {
+    pub(crate) fn add(&self, n: u64) {
+        let before = self.count.fetch_add(n, Ordering::Relaxed);
+        if before / BUSY_OPS != (before + n) / BUSY_OPS {
+            self.busy.notify_one();
+        }
+    }
+
+    pub fn get(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
 
 /// What the last checkpoint did (SQLite's own figures), for tests and
 /// `doctor`-style inspection.
@@ -60,7 +82,7 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Moves `queue`'s checkpoints here, checking every `every`.
+    /// Moves `queue`'s checkpoints here, at most one per `every`.
     pub async fn start(
         queue: &Queue,
         every: Duration,
@@ -73,17 +95,17 @@ impl Checkpointer {
         let (tx, last) = watch::channel(Checkpoint::default());
         let queue = queue.clone();
         let task = tokio::spawn(async move {
-            let (mut ops_then, mut then) = (queue.ops(), tokio::time::Instant::now());
+            let mut ops_then = queue.ops();
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
+                    _ = queue.ops.busy.notified() => {}
+                    _ = tokio::time::sleep(IDLE_AT_MOST) => {}
                     _ = shutdown.cancelled() => return,
                 }
-                let ops = queue.ops() - ops_then;
-                if ops < BUSY_OPS && (ops == 0 || then.elapsed() < IDLE_AT_MOST) {
+                if queue.ops() == ops_then {
                     continue;
                 }
-                (ops_then, then) = (queue.ops(), tokio::time::Instant::now());
+                ops_then = queue.ops();
                 let conn = Arc::clone(&own);
                 match tokio::task::spawn_blocking(move || passive(&conn)).await {
                     Ok(Ok((log_frames, checkpointed))) => tx.send_modify(|c| {
@@ -95,6 +117,10 @@ impl Checkpointer {
                         tracing::warn!(error = %e, "WAL checkpoint failed; will try again")
                     }
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.cancelled() => return,
                 }
             }
         });

@@ -14,7 +14,6 @@
 //! request of it is tried again alone, so each gets its own answer and
 //! none is reported queued without being written.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use super::checkpoint::Ops;
 use super::{parse_status, read_pause, Cached, Enqueued, QueueError};
 
 /// At most this many requests share one transaction, so one batch cannot
@@ -45,7 +45,7 @@ struct Job {
 pub(super) struct Writer(mpsc::Sender<Job>);
 
 impl Writer {
-    pub fn start(conn: Arc<Mutex<Connection>>, ops: Arc<AtomicU64>) -> Writer {
+    pub fn start(conn: Arc<Mutex<Connection>>, ops: Arc<Ops>) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("restock-enqueue".into())
@@ -65,7 +65,7 @@ impl Writer {
     }
 }
 
-fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, ops: &AtomicU64) {
+fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, ops: &Ops) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -74,7 +74,7 @@ fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, ops: &AtomicU64) {
                 Err(_) => break,
             }
         }
-        ops.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        ops.add(batch.len() as u64);
         let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
         let requests: Vec<&Request> = batch.iter().map(|j| &j.request).collect();
         match decide_all(&mut c, &requests) {

@@ -290,7 +290,7 @@ pub struct Queue {
     writer: Arc<std::sync::OnceLock<enqueue::Writer>>,
     /// Statements run so far (reads and writes), so the checkpointer can
     /// tell a busy database from an idle one without asking SQLite.
-    ops: Arc<std::sync::atomic::AtomicU64>,
+    ops: Arc<checkpoint::Ops>,
     histories: Arc<Mutex<Option<Arc<Histories>>>>,
     path: Arc<PathBuf>,
     clock: Clock,
@@ -336,7 +336,7 @@ impl Queue {
 
     /// Calls made on this queue so far (see [`checkpoint`]).
     pub fn ops(&self) -> u64 {
-        self.ops.load(std::sync::atomic::Ordering::Relaxed)
+        self.ops.get()
     }
 
     /// The same queue reading time from `clock` (tests move it).
@@ -357,7 +357,7 @@ impl Queue {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, QueueError> + Send + 'static,
     {
-        self.ops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ops.add(1);
         if INLINE.get() {
             let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
             return f(&mut guard);
