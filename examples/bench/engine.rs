@@ -53,8 +53,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::table::{rate, Row};
 
-const HOUR_MS: i64 = 3_600_000;
-
 /// What the raw loop mirrors.
 #[derive(Clone, Copy)]
 struct Mirror {
@@ -394,18 +392,9 @@ fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
         phase("cart")?;
         if mirror.reads {
             // `Queue::placed_since`: hourly buckets plus the partial hour.
-            let since = now - day_ms;
-            let hour = since.div_euclid(HOUR_MS);
             let _: (i64, i64) = c
-                .prepare_cached(
-                    "SELECT COALESCE((SELECT SUM(cents) FROM spend_by_hour WHERE hour > ?2), 0)
-                          + COALESCE((SELECT SUM(total_cents) FROM orders
-                                      WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3), 0),
-                            COALESCE((SELECT SUM(orders) FROM spend_by_hour WHERE hour > ?2), 0)
-                          + (SELECT COUNT(*) FROM orders
-                             WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3)",
-                )?
-                .query_row(params![since, hour, (hour + 1) * HOUR_MS], |r| {
+                .prepare_cached(restock::queue::PLACED_SINCE_SQL)?
+                .query_row(restock::queue::placed_since_params(now - day_ms), |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
         }

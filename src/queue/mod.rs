@@ -113,6 +113,24 @@ const MIGRATIONS: &[&str] = &[
 /// Width of a `spend_by_hour` bucket.
 const HOUR_MS: i64 = 3_600_000;
 
+/// [`Queue::placed_since`]'s statement (public for the engine benchmark's
+/// raw mirror, which must run the very same SQL).
+#[doc(hidden)]
+pub const PLACED_SINCE_SQL: &str = "SELECT
+        COALESCE((SELECT SUM(cents) FROM spend_by_hour WHERE hour > ?2), 0)
+      + COALESCE((SELECT SUM(total_cents) FROM orders
+                  WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3), 0),
+        COALESCE((SELECT SUM(orders) FROM spend_by_hour WHERE hour > ?2), 0)
+      + (SELECT COUNT(*) FROM orders
+         WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3)";
+
+/// The window's start, the hour holding it, and where that hour ends.
+#[doc(hidden)]
+pub fn placed_since_params(since_ms: i64) -> [i64; 3] {
+    let hour = since_ms.div_euclid(HOUR_MS);
+    [since_ms, hour, (hour + 1) * HOUR_MS]
+}
+
 const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \
      finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot, \
      retries, not_before";
@@ -675,18 +693,12 @@ impl Queue {
     /// window, so each buy cost more than the one before (see the engine
     /// benchmark). Timestamps are ms since the epoch, never negative.
     pub async fn placed_since(&self, since_ms: i64) -> Result<(Money, u32), QueueError> {
-        let hour = since_ms.div_euclid(HOUR_MS);
         self.call(move |c| {
-            Ok(c.row_cached(
-                "SELECT COALESCE((SELECT SUM(cents) FROM spend_by_hour WHERE hour > ?2), 0)
-                      + COALESCE((SELECT SUM(total_cents) FROM orders
-                                  WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3), 0),
-                        COALESCE((SELECT SUM(orders) FROM spend_by_hour WHERE hour > ?2), 0)
-                      + (SELECT COUNT(*) FROM orders
-                         WHERE status = 'placed' AND finished_at >= ?1 AND finished_at < ?3)",
-                params![since_ms, hour, (hour + 1) * HOUR_MS],
-                |r| Ok((Money(r.get(0)?), r.get(1)?)),
-            )?)
+            Ok(
+                c.row_cached(PLACED_SINCE_SQL, placed_since_params(since_ms), |r| {
+                    Ok((Money(r.get(0)?), r.get(1)?))
+                })?,
+            )
         })
         .await
     }
