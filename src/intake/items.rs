@@ -45,7 +45,10 @@ pub struct ItemsCache(Arc<Mutex<Option<Rendered>>>);
 struct Rendered {
     histories: Arc<Histories>,
     catalog: Arc<Catalog>,
-    /// The first moment an item's state changes by the clock alone.
+    /// When it was rendered, and the first moment after that an item's
+    /// state changes by the clock alone: the answer holds in between (a
+    /// clock that went back makes it stale too).
+    rendered_at: i64,
     valid_until: Option<i64>,
     body: Bytes,
 }
@@ -56,6 +59,7 @@ impl ItemsCache {
         let r = slot.as_ref()?;
         let fresh = Arc::ptr_eq(&r.histories, histories)
             && Arc::ptr_eq(&r.catalog, catalog)
+            && now >= r.rendered_at
             && r.valid_until.is_none_or(|t| now < t);
         fresh.then(|| r.body.clone())
     }
@@ -119,6 +123,7 @@ fn render(intake: &Intake, histories: Arc<Histories>, catalog: Arc<Catalog>, now
     Rendered {
         histories: Arc::clone(&histories),
         catalog: Arc::clone(&catalog),
+        rendered_at: now,
         valid_until,
         body: Bytes::from(body),
     }
