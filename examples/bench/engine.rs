@@ -191,7 +191,7 @@ pub async fn run(orders: usize) -> Result<(Vec<Row>, Vec<String>)> {
         ),
         format!(
             "Engine: the raw placed mirror ran at {} orders/s over its first tenth and {} orders/s over its last tenth of {orders} orders \
-             (the spend check reads hourly buckets, so the rate does not fall as placed rows pile up); the dry-run mirror ran at {} and {}.",
+             (the spend check reads hourly buckets, not every placed order of the window); the dry-run mirror ran at {} and {}.",
             rate(raw_placed.first_tenth),
             rate(raw_placed.last_tenth),
             rate(raw_dry.first_tenth),
