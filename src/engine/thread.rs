@@ -27,8 +27,10 @@ pub struct EngineThread {
 }
 
 impl Engine {
-    /// Starts the loop on its own thread, on the current tokio runtime
-    /// (which must be multi-threaded: its workers drive IO and timers).
+    /// Starts the loop on its own thread, on the current tokio runtime.
+    /// `serve`'s runtime is multi-threaded, so its workers drive the loop's
+    /// IO and timers; on a current-thread runtime (a `#[tokio::test]`) they
+    /// are driven while that runtime's own thread waits in `block_on`.
     pub fn spawn_thread(self, shutdown: CancellationToken) -> std::io::Result<EngineThread> {
         let runtime = tokio::runtime::Handle::current();
         let (tx, done) = oneshot::channel();
