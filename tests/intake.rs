@@ -217,14 +217,7 @@ async fn items_queue_resume_and_reload() {
     let id = body["id"].as_i64().unwrap();
     assert_eq!(settled(&mut events, id).await, Status::NeedsReview);
 
-    let items: serde_json::Value = client
-        .get(url(&running, "/items"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let items = get_json(&client, &url(&running, "/items")).await;
     let state = |id: &str| {
         items
             .as_array()
@@ -237,14 +230,7 @@ async fn items_queue_resume_and_reload() {
     assert_eq!(state("soap"), "debounced");
     assert_eq!(state("tea"), "ready");
 
-    let q: serde_json::Value = client
-        .get(url(&running, "/queue?status=needs_review"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let q = get_json(&client, &url(&running, "/queue?status=needs_review")).await;
     assert_eq!(q.as_array().unwrap().len(), 1);
 
     // Paused: a new request is answered 200 with the reason, not queued.
@@ -283,14 +269,7 @@ async fn items_answer_follows_every_change_while_cached() {
     let running = env.start(ScriptedFactory::noop()).await;
     let client = reqwest::Client::new();
     let items = || async {
-        let body: serde_json::Value = client
-            .get(url(&running, "/items"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = get_json(&client, &url(&running, "/items")).await;
         body.as_array()
             .unwrap()
             .iter()

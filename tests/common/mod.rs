@@ -113,6 +113,11 @@ pub async fn post_json(
     (code, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// A GET answered with JSON (the status is not checked).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Every row of every table, as text: "byte-for-byte unchanged" checks.
 pub fn dump(db: &Path) -> String {
     if !db.exists() {
