@@ -355,23 +355,10 @@ fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
             read_pause(&c)?;
         }
         let id: i64 = c
-            .prepare_cached(
-                "UPDATE orders SET status = 'in_progress', phase = 'claimed', claimed_at = ?1,
-                        attempts = attempts + 1, store = NULL
-                 WHERE id = (SELECT id FROM orders WHERE status = 'pending'
-                               AND (not_before IS NULL OR not_before <= ?1) ORDER BY id LIMIT 1)
-                   AND status = 'pending'
-                   AND NOT EXISTS (SELECT 1 FROM engine_state WHERE key = 'pause')
-                 RETURNING id, item, requester, status, phase, store, created_at, claimed_at,
-                   finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref,
-                   message, screenshot, retries, not_before",
-            )?
+            .prepare_cached(restock::queue::CLAIM_SQL)?
             .query_row([now], |r| r.get(0))?;
         if mirror.reads {
-            let mut st = c.prepare_cached(
-                "SELECT store, state, since, checked_at, last_result, last_error, notified_at
-                 FROM store_sessions WHERE store = ?1",
-            )?;
+            let mut st = c.prepare_cached(restock::probe::sessions::READ_SQL)?;
             let mut rows = st.query(["demo"])?;
             if rows.next()?.is_some() {
                 bail!("raw loop found a store session");

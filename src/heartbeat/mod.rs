@@ -76,11 +76,11 @@ use crate::model::{now_ms, Status};
 use crate::queue::Queue;
 use monitor::{describe_error, run_id, Kind, Ping, Say, Target};
 use store::{MonitorState, QueueSummary, Role};
+pub use systemd::Systemd;
 
 /// A run of good pings is written to the database at most this often
 /// (see `Monitor::save_due`).
 pub const SAVE_AT_LEAST: Duration = Duration::from_secs(30);
-pub use systemd::Systemd;
 
 /// A setting the heartbeat cannot use: the config key, the value as it may
 /// be shown (URLs redacted) and what was expected.

@@ -240,14 +240,14 @@ pub async fn set_last_run(queue: &Queue, at: i64) -> Result<(), QueueError> {
     queue.state_set(LAST_RUN_KEY, at).await
 }
 
+/// One store's row (public for the engine benchmark's raw mirror).
+#[doc(hidden)]
+pub const READ_SQL: &str =
+    "SELECT store, state, since, checked_at, last_result, last_error, notified_at
+     FROM store_sessions WHERE store = ?1";
+
 fn read(c: &Connection, store: &str) -> Result<Option<StoreSession>, QueueError> {
-    Ok(c.row_cached(
-        "SELECT store, state, since, checked_at, last_result, last_error, notified_at
-         FROM store_sessions WHERE store = ?1",
-        [store],
-        from_row,
-    )
-    .optional()?)
+    Ok(c.row_cached(READ_SQL, [store], from_row).optional()?)
 }
 
 fn write(c: &Connection, r: &StoreSession) -> Result<(), QueueError> {

@@ -63,8 +63,8 @@ impl Ops {
     }
 }
 
-/// What the last checkpoint did (SQLite's own figures), for tests and
-/// `doctor`-style inspection.
+/// What the last checkpoint did (SQLite's own figures), as
+/// `Running::checkpoints` shows it to tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Checkpoint {
     /// Checkpoints run so far.

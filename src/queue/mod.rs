@@ -1,9 +1,12 @@
 //! The queue: every order and the engine's persistent state, in one SQLite
 //! file.
 //!
-//! All SQL lives here. Each call runs on tokio's blocking pool holding the
-//! connection for one short transaction, so the async workers never wait on
-//! disk. WAL mode lets the CLI read and write while a server runs; every
+//! All SQL lives here. Each call holds the one connection for one short
+//! transaction, on tokio's blocking pool so the async workers never wait on
+//! disk, or inline on the engine's own thread ([`crate::engine::EngineThread`]);
+//! `enqueue` goes through a writer thread that commits waiting requests
+//! together ([`enqueue`]), and under `serve` WAL checkpoints run in the
+//! background ([`checkpoint`]). WAL mode lets the CLI read and write while a server runs; every
 //! state change that must be atomic (debounce + insert, claim, settle +
 //! pause) is a single statement or a single `IMMEDIATE` transaction.
 
@@ -131,11 +134,36 @@ pub fn placed_since_params(since_ms: i64) -> [i64; 3] {
     [since_ms, hour, (hour + 1) * HOUR_MS]
 }
 
-const ORDER_COLUMNS: &str = "id, item, requester, status, phase, store, created_at, claimed_at, \
-     finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot, \
-     retries, not_before";
+/// The `orders` columns [`order_from_row`] reads, in its order. A macro so
+/// the hot statements below are whole `&'static str`s, built at compile
+/// time rather than `format!`ted on every call.
+macro_rules! order_columns {
+    () => {
+        "id, item, requester, status, phase, store, created_at, claimed_at, \
+         finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot, \
+         retries, not_before"
+    };
+}
+
+const ORDER_COLUMNS: &str = order_columns!();
 
 const PAUSE_KEY: &str = "pause";
+
+/// [`Queue::claim_next`]'s statement (public for the engine benchmark's raw
+/// mirror). `'pause'` is [`PAUSE_KEY`].
+#[doc(hidden)]
+pub const CLAIM_SQL: &str = concat!(
+    "UPDATE orders SET status = 'in_progress', phase = 'claimed', claimed_at = ?1,
+            attempts = attempts + 1, store = NULL
+     WHERE id = (SELECT id FROM orders WHERE status = 'pending'
+                   AND (not_before IS NULL OR not_before <= ?1) ORDER BY id LIMIT 1)
+       AND status = 'pending'
+       AND NOT EXISTS (SELECT 1 FROM engine_state WHERE key = 'pause')
+     RETURNING ",
+    order_columns!()
+);
+
+const GET_ORDER_SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?1");
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -420,16 +448,7 @@ impl Queue {
     pub async fn claim_next(&self) -> Result<Option<Order>, QueueError> {
         let now = self.clock.now_ms();
         self.call(move |c| {
-            let sql = format!(
-                "UPDATE orders SET status = 'in_progress', phase = 'claimed', claimed_at = ?1,
-                        attempts = attempts + 1, store = NULL
-                 WHERE id = (SELECT id FROM orders WHERE status = 'pending'
-                               AND (not_before IS NULL OR not_before <= ?1) ORDER BY id LIMIT 1)
-                   AND status = 'pending'
-                   AND NOT EXISTS (SELECT 1 FROM engine_state WHERE key = '{PAUSE_KEY}')
-                 RETURNING {ORDER_COLUMNS}"
-            );
-            Ok(c.row_cached(&sql, params![now], order_from_row)
+            Ok(c.row_cached(CLAIM_SQL, params![now], order_from_row)
                 .optional()?)
         })
         .await
@@ -928,8 +947,8 @@ fn write_pause(c: &Connection, pause: &Pause) -> Result<(), QueueError> {
 }
 
 fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, QueueError> {
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
-    Ok(c.row_cached(&sql, [id], order_from_row).optional()?)
+    Ok(c.row_cached(GET_ORDER_SQL, [id], order_from_row)
+        .optional()?)
 }
 
 fn parse_status(s: &str) -> Result<Status, QueueError> {
