@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod demo;
 pub mod engine;
 pub mod heartbeat;
@@ -15,6 +16,6 @@ pub mod model;
 pub mod notify;
 pub mod probe;
 pub mod purchase;
-pub mod queue;
 pub mod screenshots;
 pub mod server;
+pub mod text;

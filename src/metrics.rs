@@ -36,11 +36,11 @@ use prometheus_client::registry::Registry;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use crate::db::Db;
 use crate::engine::{Event, Handle};
 use crate::heartbeat::Switch;
+use crate::model::SessionState;
 use crate::model::Status;
-use crate::purchase::SessionState;
-use crate::queue::Queue;
 
 /// The `Content-Type` of what [`Metrics::render`] returns.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -95,7 +95,7 @@ fn status_label(s: Status) -> StatusLabel {
 /// render) and the event follower (to count).
 pub struct Metrics {
     registry: Registry,
-    queue: Queue,
+    db: Db,
     handle: Arc<Handle>,
     heartbeat: Option<Switch>,
     started: Instant,
@@ -120,7 +120,7 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     /// Metrics for one server: `queue` and `heartbeat` are read at scrape.
     /// Call [`Metrics::follow`] before the engine runs so no event is missed.
-    pub fn new(queue: Queue, handle: Arc<Handle>, heartbeat: Option<Switch>) -> Arc<Metrics> {
+    pub fn new(db: Db, handle: Arc<Handle>, heartbeat: Option<Switch>) -> Arc<Metrics> {
         let mut registry = Registry::default();
         let orders_total = Family::<StatusLabel, Counter>::default();
         let orders = Family::<StatusLabel, Gauge>::default();
@@ -133,7 +133,7 @@ impl Metrics {
         let loop_turn_age = Gauge::<f64, AtomicU64>::default();
         // Every terminal status is shown from the start, at 0, so a rate()
         // over the first order is right and dashboards see every series.
-        for s in Status::ALL.into_iter().filter(|s| s.is_terminal()) {
+        for s in Status::all().filter(|s| s.is_terminal()) {
             drop(orders_total.get_or_create(&status_label(s)));
         }
         registry.register(
@@ -179,7 +179,7 @@ impl Metrics {
         );
         Arc::new(Metrics {
             registry,
-            queue,
+            db,
             handle,
             heartbeat,
             started: Instant::now(),
@@ -239,7 +239,7 @@ impl Metrics {
     async fn observe(&self, claimed: Option<Instant>, id: i64, outcome: &str) {
         let Some(started) = claimed else { return };
         let seconds = started.elapsed().as_secs_f64();
-        let store = match self.queue.get(id).await {
+        let store = match self.db.get(id).await {
             Ok(Some(order)) => order.store.unwrap_or_else(|| "none".into()),
             Ok(None) => "none".into(),
             Err(e) => {
@@ -269,7 +269,7 @@ impl Metrics {
     /// Reads the values that live elsewhere. A database error keeps the
     /// last values (and is logged); the scrape still answers.
     async fn refresh(&self) {
-        match self.queue.counts().await {
+        match self.db.counts().await {
             Ok(counts) => {
                 let count = |s: Status| {
                     counts
@@ -277,20 +277,20 @@ impl Metrics {
                         .find(|(c, _)| *c == s)
                         .map_or(0, |(_, n)| *n as i64)
                 };
-                for s in Status::ALL {
+                for s in Status::all() {
                     self.orders.get_or_create(&status_label(s)).set(count(s));
                 }
                 self.queue_depth.set(count(Status::Pending));
             }
             Err(e) => tracing::warn!(error = %e, "metrics: cannot count the orders"),
         }
-        match self.queue.paused().await {
+        match self.db.paused().await {
             Ok(p) => {
                 self.paused.set(i64::from(p.is_some()));
             }
             Err(e) => tracing::warn!(error = %e, "metrics: cannot read the pause"),
         }
-        match crate::probe::sessions::list(&self.queue).await {
+        match crate::probe::sessions::list(&self.db).await {
             Ok(rows) => {
                 self.session_state.clear();
                 for row in rows {

@@ -14,14 +14,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, CatalogError, SharedCatalog};
 use crate::config::Config;
+use crate::db::checkpoint::{self, Checkpoint, Checkpointer};
+use crate::db::{Db, DbError};
 use crate::engine::{
     recovery, Engine, EngineThread, Event, Handle, Heartbeat, NoHeartbeat, NoProbe, Probe, Settings,
 };
 use crate::heartbeat::{self, HeartbeatError, Switch, Systemd};
 use crate::intake::{self, Intake};
 use crate::purchase::PurchaserFactory;
-use crate::queue::checkpoint::{self, Checkpoint, Checkpointer};
-use crate::queue::{Queue, QueueError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -40,7 +40,7 @@ pub enum ServeError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Queue(#[from] QueueError),
+    Db(#[from] DbError),
     #[error(transparent)]
     Heartbeat(#[from] HeartbeatError),
     #[error("{0}")]
@@ -90,7 +90,7 @@ impl Parts {
 pub struct Running {
     pub addr: SocketAddr,
     pub handle: Arc<Handle>,
-    pub queue: Queue,
+    pub db: Db,
     pub catalog: SharedCatalog,
     known_stores: Option<Arc<Vec<String>>>,
     shutdown: CancellationToken,
@@ -122,8 +122,8 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         source,
     })?;
     let lock = lock_state_dir(config)?;
-    let queue = Queue::open(&config.db_path())?.with_clock(parts.clock.clone());
-    recovery::recover(&queue, config.max_recoveries).await?;
+    let db = Db::open(&config.db_path())?.with_clock(parts.clock.clone());
+    recovery::recover(&db, config.max_recoveries).await?;
     crate::screenshots::prune_in_background(
         config.screenshots_dir(),
         config.screenshot_max_age,
@@ -136,7 +136,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     {
         tracing::warn!("{warning}");
     }
-    let switch = Switch::from_config(config, queue.clone(), systemd).await?;
+    let switch = Switch::from_config(config, db.clone(), systemd).await?;
     let beats: Arc<dyn Heartbeat> = match &switch {
         Some(s) => Arc::new(heartbeat::Chain(vec![parts.heartbeat, Arc::new(s.clone())])),
         None => parts.heartbeat,
@@ -147,7 +147,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let notifier = crate::notify::Notifier::from_config(config)
         .map_err(|e| ServeError::Probe(e.to_string()))?;
     let engine = Engine::new(
-        queue.clone(),
+        db.clone(),
         catalog.clone(),
         parts.factory.clone(),
         Settings::from_config(config),
@@ -155,7 +155,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     .with_heartbeat(beats);
     let handle = engine.handle();
     let (probe, schedule) = if parts.session_probe {
-        session_probe(config, &queue, parts.factory, &notifier, &handle).await?
+        session_probe(config, &db, parts.factory, &notifier, &handle).await?
     } else {
         (parts.probe, None)
     };
@@ -163,7 +163,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let order_check = switch
         .as_ref()
         .and_then(|s| s.watch_orders(handle.subscribe()));
-    let metrics = crate::metrics::Metrics::new(queue.clone(), handle.clone(), switch.clone());
+    let metrics = crate::metrics::Metrics::new(db.clone(), handle.clone(), switch.clone());
     metrics.follow(handle.subscribe());
     if let Some(sd) = switch.as_ref().and_then(|s| s.systemd()).cloned() {
         tokio::spawn(ready_after_first_turn(
@@ -173,9 +173,9 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         ));
     }
     let shutdown = CancellationToken::new();
-    crate::notify::watch_pauses(handle.clone(), queue.clone(), notifier, shutdown.clone());
+    crate::notify::watch_pauses(handle.clone(), db.clone(), notifier, shutdown.clone());
     let intake = Intake {
-        queue: queue.clone(),
+        db: db.clone(),
         catalog: catalog.clone(),
         catalog_path: config.catalog.clone(),
         handle: handle.clone(),
@@ -186,12 +186,12 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         known_stores: known_stores.clone(),
         health_extra: Some(health_extra(
             switch.as_ref().map(Switch::health_extra),
-            queue.clone(),
+            db.clone(),
         )),
         metrics: Some(metrics),
         items_cache: Default::default(),
     };
-    let checkpointer = Checkpointer::start(&queue, checkpoint::EVERY, shutdown.clone()).await?;
+    let checkpointer = Checkpointer::start(&db, checkpoint::EVERY, shutdown.clone()).await?;
     let engine = engine
         .spawn_thread(shutdown.clone())
         .map_err(ServeError::EngineThread)?;
@@ -203,7 +203,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     Ok(Running {
         addr,
         handle,
-        queue,
+        db,
         catalog,
         known_stores,
         shutdown,
@@ -241,14 +241,14 @@ async fn ready_after_first_turn(
 /// start-up catch-up.
 async fn session_probe(
     config: &Config,
-    queue: &Queue,
+    db: &Db,
     factory: Arc<dyn PurchaserFactory>,
     notifier: &crate::notify::Notifier,
     handle: &Arc<Handle>,
 ) -> Result<(Arc<dyn Probe>, Option<crate::probe::Scheduled>), ServeError> {
     use crate::probe::{Schedule, SessionProbe};
     let schedule = Schedule::parse(&config.session_check).map_err(ServeError::Probe)?;
-    let probe = SessionProbe::from_config(config, queue.clone(), factory, notifier.clone())
+    let probe = SessionProbe::from_config(config, db.clone(), factory, notifier.clone())
         .map_err(ServeError::Probe)?
         .with_handle(handle.clone());
     let probe = Arc::new(probe);
@@ -265,17 +265,17 @@ type HealthExtra =
 
 /// `/health`'s extra parts: the heartbeat's object (when configured) and
 /// the probe's `sessions`, merged into one object.
-fn health_extra(heartbeat: Option<HealthExtra>, queue: Queue) -> HealthExtra {
+fn health_extra(heartbeat: Option<HealthExtra>, db: Db) -> HealthExtra {
     Arc::new(move || {
         let heartbeat = heartbeat.clone();
-        let queue = queue.clone();
+        let db = db.clone();
         Box::pin(async move {
             let mut out = match heartbeat {
                 Some(f) => f().await,
                 None => serde_json::Value::Object(Default::default()),
             };
             if let (serde_json::Value::Object(map), serde_json::Value::Object(more)) =
-                (&mut out, crate::probe::health_json(queue).await)
+                (&mut out, crate::probe::health_json(db).await)
             {
                 map.extend(more);
             }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use restock::config::{env_name, Config};
-use restock::queue::Queue;
+use restock::db::Db;
 use serde_json::json;
 
 /// A wrong value for every setting the environment can carry, or the
@@ -88,14 +88,14 @@ async fn seeded() -> Env {
                      [[item]]\nid = \"tea\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/t\"\n";
     std::fs::write(&env.config.catalog, demo_only).unwrap();
     env.config.listen = free_addr();
-    let q = Queue::open(&env.db()).unwrap();
+    let q = Db::open(&env.db()).unwrap();
     q.enqueue("soap", Some("seed"), Duration::ZERO)
         .await
         .unwrap();
     let claimed = q.claim_next().await.unwrap().unwrap();
     q.settle(
         claimed.id,
-        restock::purchase::Outcome::new(restock::model::Status::Placed),
+        restock::model::Outcome::new(restock::model::Status::Placed),
         None,
     )
     .await
@@ -264,7 +264,7 @@ async fn every_intake_route_refuses_bad_requests_and_changes_nothing() {
     let mut env = seeded().await;
     env.config.intake_token = Some("t0ken".into());
     // Nothing pending, so the engine has nothing to change while we knock.
-    Queue::open(&env.db()).unwrap().cancel(2).await.unwrap();
+    Db::open(&env.db()).unwrap().cancel(2).await.unwrap();
     let running = env
         .start(restock::purchase::scripted::ScriptedFactory::noop())
         .await;

@@ -15,9 +15,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
 use restock::model::{Money, Phase, Status};
+use restock::model::{Outcome, SessionState};
 use restock::purchase::{
-    dump_dom, factory, login, sign_in_with_form, BrowserSettings, BuyProgress, BuyRequest, Outcome,
-    PurchaseError, Refusal, SessionState, StoreRegistry,
+    dump_dom, factory, login, sign_in_with_form, BrowserSettings, BuyProgress, BuyRequest,
+    PurchaseError, Refusal, StoreRegistry,
 };
 use serde_json::{json, Value};
 use tokio::sync::Notify;

@@ -9,9 +9,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
+use restock::db::Db;
+use restock::model::Outcome;
 use restock::model::{Phase, Status};
-use restock::purchase::Outcome;
-use restock::queue::Queue;
 
 fn restock(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_restock"));
@@ -135,7 +135,7 @@ async fn cli_commands_share_the_database_and_use_exit_codes() {
     assert_eq!(rows[0]["status"], "pending");
 
     // An order that reached Place Order is never retried.
-    let q = Queue::open(&env.db()).unwrap();
+    let q = Db::open(&env.db()).unwrap();
     let order = q.claim_next().await.unwrap().unwrap();
     q.set_phase(order.id, Phase::Submitted, Some("demo"))
         .await
@@ -184,7 +184,7 @@ async fn state_files_are_private() {
     let env = Env::new(&["soap", "tea"]);
     restock(&env, &[], &["enqueue", "soap"]);
     // Keep a connection open so the WAL and shared-memory files exist.
-    let q = Queue::open(&env.db()).unwrap();
+    let q = Db::open(&env.db()).unwrap();
     q.enqueue("tea", None, Duration::ZERO).await.unwrap();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&env.config.state_dir), 0o700);

@@ -26,7 +26,7 @@
 //! sleeps), and asserts what the row really shows there, `browsing`. To
 //! still send a row that really is at `claimed` through a real restart, the
 //! case then claims the waiting order with the engine's own claim statement
-//! (`Queue::claim_next`) while no server runs: exactly what a server killed
+//! (`Db::claim_next`) while no server runs: exactly what a server killed
 //! right after its claim leaves behind.
 
 mod common;
@@ -40,9 +40,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use restock::db::{Db, Order};
 use restock::demo::{DemoStore, Step};
 use restock::model::{Phase, Status};
-use restock::queue::{Order, Queue};
 use serde_json::json;
 
 /// The item whose buy is held and killed, and its demo-store sku.
@@ -220,10 +220,10 @@ async fn run(case: &Case) -> String {
     let mut serve = Serve::start(&env, &first_env, "first").await;
     let held = reorder(serve.addr, HELD.0).await;
     let waiting = reorder(serve.addr, WAITING.0).await;
-    let queue = Queue::open(&env.db()).unwrap();
+    let db = Db::open(&env.db()).unwrap();
     let c = Check {
         case,
-        queue: &queue,
+        db: &db,
         store: &store,
         env: &env,
     };
@@ -272,7 +272,7 @@ async fn run(case: &Case) -> String {
                 set_hang(&store, None).await;
             }
             if case.strand_claimed {
-                let claimed = queue.claim_next().await.unwrap().expect("a pending row");
+                let claimed = db.claim_next().await.unwrap().expect("a pending row");
                 assert_eq!((claimed.id, claimed.phase), (waiting, Some(Phase::Claimed)));
             }
             serve = Serve::start(&env, &[], "restarted").await;
@@ -290,7 +290,7 @@ async fn run(case: &Case) -> String {
     };
 
     // Every accepted request is accounted for, and nothing was added.
-    let rows = queue.recent(None, 100).await.unwrap();
+    let rows = db.recent(None, 100).await.unwrap();
     let ids: Vec<i64> = rows.iter().rev().map(|o| o.id).collect();
     assert_eq!(ids, [held, waiting], "{}: {rows:#?}", case.name);
     serve.stop().await;
@@ -302,14 +302,14 @@ async fn run(case: &Case) -> String {
 /// Checks on one case's database, store and processes.
 struct Check<'a> {
     case: &'a Case,
-    queue: &'a Queue,
+    db: &'a Db,
     store: &'a DemoStore,
     env: &'a Env,
 }
 
 impl Check<'_> {
     async fn row(&self, id: i64) -> Order {
-        self.queue.get(id).await.unwrap().expect("the order exists")
+        self.db.get(id).await.unwrap().expect("the order exists")
     }
 
     /// Waits (bounded) until order `id` satisfies `pred`; fails with the row
@@ -424,7 +424,7 @@ impl Check<'_> {
                 let ledger = self.ledger(HELD.1);
                 assert!(ledger <= 1, "{name}: {ledger} orders in the ledger");
                 assert!(
-                    self.queue.retry(held).await.is_err(),
+                    self.db.retry(held).await.is_err(),
                     "{name}: an order that reached Place Order is never retried"
                 );
                 let w = self.row(waiting).await;

@@ -71,11 +71,9 @@ async fn good_env() -> Env {
     )
     .unwrap();
     env.config.listen = common::free_addr();
-    let queue = restock::queue::Queue::open(&env.db()).unwrap();
-    restock::probe::mark_signed_in(&queue, "demo")
-        .await
-        .unwrap();
-    drop(queue);
+    let db = restock::db::Db::open(&env.db()).unwrap();
+    restock::probe::mark_signed_in(&db, "demo").await.unwrap();
+    drop(db);
     let profile = env.config.profiles_dir().join("demo");
     std::fs::create_dir_all(&profile).unwrap();
     std::fs::set_permissions(&profile, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -163,10 +161,8 @@ async fn a_good_setup_is_all_green() {
         ran.stdout
     );
     assert!(
-        ran.line("database migrations").contains(&format!(
-            "schema version {}",
-            restock::queue::schema_version()
-        )),
+        ran.line("database migrations")
+            .contains(&format!("schema version {}", restock::db::schema_version())),
         "{}",
         ran.stdout
     );

@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use restock::db::Db;
 use restock::demo::DemoStore;
 use restock::model::{Phase, Status};
-use restock::queue::Queue;
 use serde_json::json;
 
 async fn admin(store: &DemoStore, path: &str, body: serde_json::Value) {
@@ -70,13 +70,8 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     .await;
     let towels = reorder(running.addr, "towels").await;
     let status = settled(&mut events, towels).await;
-    assert_eq!(
-        status,
-        Status::Placed,
-        "{:?}",
-        running.queue.get(towels).await
-    );
-    let row = running.queue.get(towels).await.unwrap().unwrap();
+    assert_eq!(status, Status::Placed, "{:?}", running.db.get(towels).await);
+    let row = running.db.get(towels).await.unwrap().unwrap();
     let ledger = store.ledger();
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0].items[0].sku, "toilet-paper");
@@ -94,9 +89,9 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     .await;
     let coffee = reorder(running.addr, "coffee").await;
     assert_eq!(settled(&mut events, coffee).await, Status::Challenge);
-    assert!(running.queue.paused().await.unwrap().is_some());
+    assert!(running.db.paused().await.unwrap().is_some());
     let shot = running
-        .queue
+        .db
         .get(coffee)
         .await
         .unwrap()
@@ -104,7 +99,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
         .screenshot
         .expect("a screenshot");
     assert!(std::path::Path::new(&shot).exists(), "{shot}");
-    running.queue.resume().await.unwrap();
+    running.db.resume().await.unwrap();
 
     // The store takes the order but never answers Place Order: after the
     // buy timeout the order needs review, the engine pauses, and the ledger
@@ -112,10 +107,10 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     admin(&store, "/admin/faults", json!({"hang": "place"})).await;
     let soap = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, soap).await, Status::NeedsReview);
-    let row = running.queue.get(soap).await.unwrap().unwrap();
+    let row = running.db.get(soap).await.unwrap().unwrap();
     assert_eq!(row.phase, Some(Phase::Submitted));
     assert!(running
-        .queue
+        .db
         .paused()
         .await
         .unwrap()
@@ -128,7 +123,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
         .filter(|e| e.items[0].sku == "dish-soap")
         .count();
     assert_eq!(soaps, 1);
-    assert!(running.queue.retry(soap).await.is_err(), "never retried");
+    assert!(running.db.retry(soap).await.is_err(), "never retried");
 
     running.stop().await;
     assert_no_chromium(env.path()).await;
@@ -158,11 +153,11 @@ async fn sigterm_mid_buy_returns_the_order_to_pending_and_exits_0() {
     })
     .await;
     let id = reorder(addr, "soap").await;
-    let queue = Queue::open(&env.db()).unwrap();
+    let db = Db::open(&env.db()).unwrap();
     // Held at `browsing` by the store's hang.
     let mut seen = None;
     for _ in 0..200 {
-        seen = queue.get(id).await.unwrap().and_then(|o| o.phase);
+        seen = db.get(id).await.unwrap().and_then(|o| o.phase);
         if seen == Some(Phase::Browsing) && !chromium_under(env.path()).is_empty() {
             break;
         }
@@ -187,7 +182,7 @@ async fn sigterm_mid_buy_returns_the_order_to_pending_and_exits_0() {
         started.elapsed()
     );
     assert_eq!(exit.code(), Some(0), "{logs}");
-    let row = queue.get(id).await.unwrap().unwrap();
+    let row = db.get(id).await.unwrap().unwrap();
     assert_eq!((row.status, row.phase), (Status::Pending, None));
     assert!(store.ledger().is_empty());
     // JSON logs: every line of the order carries its id as a span field.
@@ -219,7 +214,7 @@ async fn the_signed_in_profile_survives_a_restart() {
     );
     env.config.listen = free_addr();
     env.sign_in_demo().await;
-    let queue = Queue::open(&env.db()).unwrap();
+    let db = Db::open(&env.db()).unwrap();
     for item in ["soap", "tea"] {
         // A fresh `restock serve` each time: only the profile on disk
         // carries the session.
@@ -237,7 +232,7 @@ async fn the_signed_in_profile_survives_a_restart() {
         let id = reorder(addr, item).await;
         let mut status = Status::Pending;
         for _ in 0..600 {
-            status = queue.get(id).await.unwrap().unwrap().status;
+            status = db.get(id).await.unwrap().unwrap().status;
             if status.is_terminal() {
                 break;
             }
@@ -247,7 +242,7 @@ async fn the_signed_in_profile_survives_a_restart() {
             status,
             Status::Placed,
             "{item}: {:?}",
-            queue.get(id).await.unwrap()
+            db.get(id).await.unwrap()
         );
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         assert_eq!(

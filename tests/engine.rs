@@ -10,19 +10,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::*;
 use restock::catalog::Catalog;
+use restock::db::Db;
 use restock::engine::{Activity, Engine, Event, Heartbeat, Liveness, Probe, Settings};
+use restock::model::Outcome;
 use restock::model::{Money, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
-use restock::purchase::Outcome;
-use restock::queue::Queue;
 use restock::server::Parts;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-fn engine_for(env: &Env, queue: Queue, factory: Arc<ScriptedFactory>) -> Engine {
+fn engine_for(env: &Env, db: Db, factory: Arc<ScriptedFactory>) -> Engine {
     let catalog = Catalog::load(&env.config.catalog).unwrap();
     Engine::new(
-        queue,
+        db,
         Arc::new(RwLock::new(Arc::new(catalog))),
         Arc::new(factory),
         Settings::from_config(&env.config),
@@ -36,7 +36,7 @@ async fn two_engines_on_one_database_claim_each_order_once() {
     let mut env = Env::new(&refs);
     env.config.dry_run = false;
     env.config.max_orders_per_day = 10_000;
-    let seed = Queue::open(&env.db()).unwrap();
+    let seed = Db::open(&env.db()).unwrap();
     for name in &names {
         seed.enqueue(name, None, Duration::ZERO).await.unwrap();
     }
@@ -46,7 +46,7 @@ async fn two_engines_on_one_database_claim_each_order_once() {
     for _ in 0..2 {
         let engine = engine_for(
             &env,
-            Queue::open(&env.db()).unwrap(),
+            Db::open(&env.db()).unwrap(),
             ScriptedFactory::new(Script::placed(Money(1))),
         );
         let mine = Arc::new(Mutex::new(Vec::new()));
@@ -113,7 +113,7 @@ async fn two_engines_on_one_database_claim_each_order_once() {
 #[tokio::test]
 async fn boot_recovery_classifies_rows_by_phase_and_is_bounded() {
     let env = Env::new(&["a", "b", "c", "d", "e"]);
-    let q = Queue::open(&env.db()).unwrap();
+    let q = Db::open(&env.db()).unwrap();
     let mut ids = HashMap::new();
     for (item, phase) in [
         ("a", Phase::Claimed),
@@ -204,7 +204,7 @@ async fn a_buy_hanging_at_cart_fails_after_the_timeout_and_the_engine_goes_on() 
     let a = enqueue(&running, "soap").await;
     let b = enqueue(&running, "tea").await;
     assert_eq!(settled(&mut events, a).await, Status::Failed);
-    let row = running.queue.get(a).await.unwrap().unwrap();
+    let row = running.db.get(a).await.unwrap().unwrap();
     assert!(row.retryable);
     assert_eq!(row.phase, Some(Phase::Cart));
     assert!(row.message.unwrap().contains("timed out"));
@@ -213,7 +213,7 @@ async fn a_buy_hanging_at_cart_fails_after_the_timeout_and_the_engine_goes_on() 
         Status::Placed,
         "the engine keeps serving"
     );
-    assert!(running.queue.paused().await.unwrap().is_none());
+    assert!(running.db.paused().await.unwrap().is_none());
     running.stop().await;
 }
 
@@ -238,7 +238,7 @@ async fn a_buy_hanging_after_submit_needs_review_and_pauses() {
     let body: serde_json::Value = health.json().await.unwrap();
     assert_eq!(body["engine"]["state"], "paused");
     // Paused: nothing else is claimed, even written straight to the database.
-    let other = Queue::open(&env.db()).unwrap();
+    let other = Db::open(&env.db()).unwrap();
     other.enqueue("tea", None, Duration::ZERO).await.ok();
     running.handle.wake();
     wait_for(&mut events, |e| matches!(e, Event::Paused { .. })).await;
@@ -266,7 +266,7 @@ async fn outcomes_after_submit_become_needs_review_and_sources_fall_through() {
     assert_eq!(settled(&mut events, soap).await, Status::Placed);
     assert_eq!(
         running
-            .queue
+            .db
             .get(soap)
             .await
             .unwrap()
@@ -277,7 +277,7 @@ async fn outcomes_after_submit_become_needs_review_and_sources_fall_through() {
     );
     let tea = enqueue(&running, "tea").await;
     assert_eq!(settled(&mut events, tea).await, Status::NeedsReview);
-    assert!(!running.queue.get(tea).await.unwrap().unwrap().retryable);
+    assert!(!running.db.get(tea).await.unwrap().unwrap().retryable);
     running.stop().await;
 }
 

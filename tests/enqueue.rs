@@ -1,4 +1,4 @@
-//! `Queue::enqueue` decides concurrent requests in shared transactions
+//! `Db::enqueue` decides concurrent requests in shared transactions
 //! (group commit). Whatever the batching, each request must get the answer
 //! it would get alone, in arrival order, and every "queued" must be a row
 //! on disk.
@@ -6,18 +6,18 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use restock::queue::{Enqueued, Queue};
+use restock::db::{Db, Enqueued};
 
 mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_each_get_their_own_answer_and_every_queued_is_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("restock.db");
-    let queue = Queue::open(&db).unwrap();
+    let path = dir.path().join("restock.db");
+    let db = Db::open(&path).unwrap();
     let tasks: Vec<_> = (0..600)
         .map(|i| {
-            let q = queue.clone();
+            let q = db.clone();
             tokio::spawn(async move {
                 let item = format!("item-{}", i % 200);
                 let answer = q
@@ -43,10 +43,10 @@ async fn concurrent_requests_each_get_their_own_answer_and_every_queued_is_on_di
     for (item, id) in debounced {
         assert_eq!(queued[&item], id, "debounced onto the item's one order");
     }
-    drop(queue);
+    drop(db);
 
     // Another connection sees exactly the queued rows.
-    let reader = Queue::open(&db).unwrap();
+    let reader = Db::open(&path).unwrap();
     let rows: Vec<(i64, String)> = reader
         .with_conn(|c| {
             let mut st = c.prepare("SELECT id, item FROM orders WHERE status = 'pending'")?;
@@ -66,20 +66,20 @@ async fn concurrent_requests_each_get_their_own_answer_and_every_queued_is_on_di
 /// frame of the log into the database file while orders keep coming.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_checkpoints_the_wal_in_the_background() {
-    use restock::queue::checkpoint::BACKSTOP_PAGES;
+    use restock::db::checkpoint::BACKSTOP_PAGES;
     let env = common::Env::new(&["soap"]);
     let running = env
         .start(restock::purchase::scripted::ScriptedFactory::noop())
         .await;
     let backstop: i64 = running
-        .queue
+        .db
         .with_conn(|c| Ok(c.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?))
         .await
         .unwrap();
     assert_eq!(backstop, BACKSTOP_PAGES);
     for i in 0..500 {
         running
-            .queue
+            .db
             .enqueue(&format!("item-{i}"), None, Duration::ZERO)
             .await
             .unwrap();

@@ -23,12 +23,12 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use restock::config::Config;
+use restock::db::Enqueued;
 use restock::engine::{Event, Probe};
 use restock::heartbeat::store::MonitorState;
+use restock::model::Outcome;
 use restock::model::{Money, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
-use restock::purchase::Outcome;
-use restock::queue::Enqueued;
 use restock::server::{self, Parts, Running};
 use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
@@ -248,7 +248,7 @@ async fn settled(rx: &mut broadcast::Receiver<Event>, id: i64) -> Status {
 
 async fn enqueue(running: &Running, item: &str) -> i64 {
     match running
-        .queue
+        .db
         .enqueue(item, Some("test"), Duration::ZERO)
         .await
         .unwrap()
@@ -371,7 +371,7 @@ async fn t1_idle_and_paused_pings_speak_each_protocol() {
         .iter()
         .all(|h| h.q("ping").unwrap().parse::<u64>().is_ok()));
 
-    running.queue.pause("owner said so".into()).await.unwrap();
+    running.db.pause("owner said so".into()).await.unwrap();
     running.handle.wake();
     let paused = hc
         .wait_n("paused Healthchecks pings", 3, |h| {
@@ -1137,7 +1137,7 @@ async fn good_pings_are_recorded_sparingly_failures_at_once() {
         .start(ScriptedFactory::new(Script::placed(Money(100))))
         .await;
     let record = || async {
-        let all = store::load(&running.queue).await.unwrap();
+        let all = store::load(&running.db).await.unwrap();
         all.into_iter().next().filter(|m| m.last_sent.is_some())
     };
 

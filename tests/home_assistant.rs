@@ -558,7 +558,7 @@ async fn the_yaml_requests_work_against_a_running_intake() {
     }
 
     // The rendered payload carried the requester through.
-    let queue: Value = client
+    let db: Value = client
         .get(url(&running, "/queue"))
         .header("X-Restock-Token", TOKEN)
         .send()
@@ -568,21 +568,19 @@ async fn the_yaml_requests_work_against_a_running_intake() {
         .await
         .unwrap();
     let requester = |id: i64| {
-        queue
-            .as_array()
+        db.as_array()
             .unwrap()
             .iter()
             .find(|o| o["id"] == id)
             .map(|o| o["requester"].clone())
     };
-    assert_eq!(requester(first_id), Some(json!("nfc-kitchen")), "{queue}");
+    assert_eq!(requester(first_id), Some(json!("nfc-kitchen")), "{db}");
     assert!(
-        queue
-            .as_array()
+        db.as_array()
             .unwrap()
             .iter()
             .any(|o| o["requester"] == "home-assistant"),
-        "{queue}"
+        "{db}"
     );
 
     // The REST sensors: each resource answers, each value template renders

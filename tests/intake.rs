@@ -37,7 +37,7 @@ async fn two_hundred_concurrent_requests_for_one_item_make_one_order() {
     assert_eq!(queued, 1, "{answers:?}");
     assert_eq!(debounced, 199);
     assert!(answers.iter().all(|(c, _)| *c < 500));
-    let rows = running.queue.recent(None, 1000).await.unwrap();
+    let rows = running.db.recent(None, 1000).await.unwrap();
     assert_eq!(rows.len(), 1);
     running.stop().await;
 }
@@ -292,7 +292,7 @@ async fn items_answer_follows_every_change_while_cached() {
 
     // A write by another connection, as `restock enqueue` without a server
     // makes it: the engine is not woken (poll interval 1 h), so it waits.
-    let other = restock::queue::Queue::open(&env.db()).unwrap();
+    let other = restock::db::Db::open(&env.db()).unwrap();
     other
         .enqueue("tea", Some("cli"), Duration::ZERO)
         .await

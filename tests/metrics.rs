@@ -512,13 +512,13 @@ async fn metrics_need_the_token_parse_and_move_with_orders() {
     assert_eq!(sum(&fams, "restock_queue_depth", &[]), 0.0);
 
     // Paused for a human, then resumed.
-    running.queue.pause("metrics test".into()).await.unwrap();
+    running.db.pause("metrics test".into()).await.unwrap();
     assert_eq!(sum(&scraper.scrape().await, "restock_paused", &[]), 1.0);
-    running.queue.resume().await.unwrap();
+    running.db.resume().await.unwrap();
     assert_eq!(sum(&scraper.scrape().await, "restock_paused", &[]), 0.0);
 
     // Session state per store.
-    restock::probe::mark_signed_in(&running.queue, "demo")
+    restock::probe::mark_signed_in(&running.db, "demo")
         .await
         .unwrap();
     let fams = scraper.scrape().await;

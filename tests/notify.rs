@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use restock::config::Config;
 use restock::engine::Event;
+use restock::model::Outcome;
 use restock::model::Status;
 use restock::notify::{Attachment, Message, Notifier, Priority, RetryPolicy};
 use restock::purchase::scripted::Script;
-use restock::purchase::Outcome;
 use rig::{until, Receiver, Reply, TestFactory};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -217,7 +217,7 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
             .message("the store shows a bot check")
             .screenshot(shot.clone()),
     ));
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let r = Receiver::spawn().await;
     let release = Arc::new(Notify::new());
     r.set_default(Reply::Hold(release.clone()));
@@ -228,11 +228,10 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
     let handle = engine.handle();
     let mut events = handle.subscribe();
     let shutdown = CancellationToken::new();
-    restock::notify::watch_pauses(handle.clone(), queue.clone(), n, shutdown.clone());
+    restock::notify::watch_pauses(handle.clone(), db.clone(), n, shutdown.clone());
     let task = tokio::spawn(engine.run(shutdown.clone()));
 
-    queue
-        .enqueue("towels", Some("test"), Duration::ZERO)
+    db.enqueue("towels", Some("test"), Duration::ZERO)
         .await
         .unwrap();
     handle.wake();

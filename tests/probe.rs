@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveTime;
 use restock::config::Config;
+use restock::db::Db;
 use restock::engine::Event;
 use restock::model::{Money, Phase, Status};
+use restock::model::{SessionCheck, SessionState};
 use restock::notify::{Notifier, RetryPolicy};
 use restock::probe::schedule::{self, Schedule};
 use restock::probe::{sessions, Gate, ProbeSettings, SessionProbe, Stores, Window};
 use restock::purchase::scripted::{Script, Step};
-use restock::purchase::{SessionCheck, SessionState};
-use restock::queue::Queue;
 use rig::{until, Receiver, TestFactory, WAIT};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -56,10 +56,10 @@ fn fixed(stores: &[&str]) -> Stores {
 async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let queue = Queue::open(&dir.path().join("restock.db")).unwrap();
+    let db = Db::open(&dir.path().join("restock.db")).unwrap();
     let r = Receiver::spawn().await;
     let probe = SessionProbe::new(
-        queue.clone(),
+        db.clone(),
         factory.clone(),
         quick_notifier(&r),
         fixed(&["demo"]),
@@ -101,16 +101,15 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
 
     // The remind period passes (moved back in the database, not waited).
     let day = 24 * 3600 * 1000i64;
-    queue
-        .with_conn(move |c| {
-            c.execute(
-                "UPDATE store_sessions SET notified_at = notified_at - ?1",
-                [day],
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    db.with_conn(move |c| {
+        c.execute(
+            "UPDATE store_sessions SET notified_at = notified_at - ?1",
+            [day],
+        )?;
+        Ok(())
+    })
+    .await
+    .unwrap();
     probe.probe_all(&none).await;
     probe.probe_all(&none).await;
     probe.flush().await;
@@ -121,7 +120,7 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     probe.probe_all(&none).await;
     probe.flush().await;
     assert_eq!(events(&r), ["signed_out", "reminder", "signed_in"]);
-    let row = sessions::get(&queue, "demo").await.unwrap().unwrap();
+    let row = sessions::get(&db, "demo").await.unwrap().unwrap();
     assert_eq!(row.state, SessionState::SignedIn);
     assert_eq!(factory.made(), factory.dropped(), "every purchaser closed");
 }
@@ -136,11 +135,11 @@ async fn the_probe_never_overlaps_a_buy() {
         Phase::Browsing,
         Step::WaitFor(hold_buy.clone()),
     ));
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
     let probe = Arc::new(
         SessionProbe::new(
-            queue.clone(),
+            db.clone(),
             factory.clone(),
             Notifier::none(),
             fixed(&["demo"]),
@@ -156,8 +155,8 @@ async fn the_probe_never_overlaps_a_buy() {
     until(&mut events, "idle", |e| *e == Event::Idle).await;
 
     // A buy is under way when the probe comes due.
-    let id = match queue.enqueue("towels", None, Duration::ZERO).await.unwrap() {
-        restock::queue::Enqueued::Queued { id } => id,
+    let id = match db.enqueue("towels", None, Duration::ZERO).await.unwrap() {
+        restock::db::Enqueued::Queued { id } => id,
         other => panic!("{other:?}"),
     };
     handle.wake();
@@ -191,8 +190,8 @@ async fn the_probe_never_overlaps_a_buy() {
     factory.scripted.push("demo", Script::placed(Money(100)));
     probe.mark_due();
     factory.wait_checks(2).await;
-    let second = match queue.enqueue("towels", None, Duration::ZERO).await.unwrap() {
-        restock::queue::Enqueued::Queued { id } => id,
+    let second = match db.enqueue("towels", None, Duration::ZERO).await.unwrap() {
+        restock::db::Enqueued::Queued { id } => id,
         other => panic!("{other:?}"),
     };
     handle.wake();
@@ -284,11 +283,11 @@ async fn cron_and_interval_schedules_mark_the_probe_due() {
     // Every second, through the probe into a running engine: probes follow.
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
     let probe = Arc::new(
         SessionProbe::new(
-            queue,
+            db,
             factory.clone(),
             Notifier::none(),
             fixed(&["demo"]),
@@ -365,11 +364,11 @@ async fn the_gate_holds_a_due_probe_until_it_opens() {
         Arc::new(move || *clock.lock().unwrap())
     });
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
     let probe = Arc::new(
         SessionProbe::new(
-            queue,
+            db,
             factory.clone(),
             Notifier::none(),
             fixed(&["demo"]),
@@ -451,9 +450,9 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
     factory.hang.store(true, Ordering::SeqCst);
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     sessions::record(
-        &queue,
+        &db,
         "demo",
         SessionCheck {
             state: SessionState::SignedIn,
@@ -470,7 +469,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     };
     let probe = Arc::new(
         SessionProbe::new(
-            queue.clone(),
+            db.clone(),
             factory.clone(),
             Notifier::none(),
             fixed(&["demo"]),
@@ -493,7 +492,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     .await;
     assert_eq!(factory.made(), 1);
     assert_eq!(factory.dropped(), 1, "the purchaser (browser) was closed");
-    let row = sessions::get(&queue, "demo").await.unwrap().unwrap();
+    let row = sessions::get(&db, "demo").await.unwrap().unwrap();
     assert_eq!(row.last_result, Some(SessionState::Unknown));
     assert_eq!(
         row.state,
@@ -508,11 +507,11 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
             .contains("RESTOCK_SESSION_CHECK_TIMEOUT"),
         "{row:?}"
     );
-    assert!(sessions::last_run(&queue).await.unwrap().unwrap() >= before);
+    assert!(sessions::last_run(&db).await.unwrap().unwrap() >= before);
 
     // The engine carries on: the next order is bought.
     factory.hang.store(false, Ordering::SeqCst);
-    queue.enqueue("towels", None, Duration::ZERO).await.unwrap();
+    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
     handle.wake();
     until(&mut events, "the order", |e| {
         matches!(
@@ -535,19 +534,19 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
 async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let out = SessionCheck {
         state: SessionState::SignedOut,
         detail: None,
     };
-    sessions::record(&queue, "demo", out.clone(), Duration::from_secs(60))
+    sessions::record(&db, "demo", out.clone(), Duration::from_secs(60))
         .await
         .unwrap();
     let handle = engine.handle();
     let mut events = handle.subscribe();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(engine.run(shutdown.clone()));
-    queue.enqueue("towels", None, Duration::ZERO).await.unwrap();
+    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
     handle.wake();
     let seen = until(&mut events, "settled", |e| {
         matches!(e, Event::Settled { .. })
@@ -564,7 +563,7 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
         "{seen:?}"
     );
     assert_eq!(factory.made(), 0, "no browser for a store known signed out");
-    let order = &queue.recent(None, 1).await.unwrap()[0];
+    let order = &db.recent(None, 1).await.unwrap()[0];
     assert!(
         order
             .message
@@ -580,15 +579,15 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     // Two sources: the signed-out one is skipped, the next one buys.
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo", "corner"]);
-    sessions::record(&queue, "demo", out, Duration::from_secs(60))
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo", "corner"]);
+    sessions::record(&db, "demo", out, Duration::from_secs(60))
         .await
         .unwrap();
     let handle = engine.handle();
     let mut events = handle.subscribe();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(engine.run(shutdown.clone()));
-    queue.enqueue("towels", None, Duration::ZERO).await.unwrap();
+    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
     handle.wake();
     let seen = until(&mut events, "settled", |e| {
         matches!(e, Event::Settled { .. })
@@ -606,18 +605,13 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     );
     assert_eq!(factory.made(), 1);
     assert_eq!(
-        queue.recent(None, 1).await.unwrap()[0].store.as_deref(),
+        db.recent(None, 1).await.unwrap()[0].store.as_deref(),
         Some("corner")
     );
 
     // `restock login demo` clears it.
-    restock::probe::mark_signed_in(&queue, "demo")
-        .await
-        .unwrap();
-    assert!(sessions::signed_out(&queue, "demo")
-        .await
-        .unwrap()
-        .is_none());
+    restock::probe::mark_signed_in(&db, "demo").await.unwrap();
+    assert!(sessions::signed_out(&db, "demo").await.unwrap().is_none());
     shutdown.cancel();
     handle.wake();
     task.await.unwrap();
@@ -629,14 +623,14 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
 async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::ends(
-        restock::purchase::Outcome::new(Status::SigninRequired).message("the sign-in page"),
+        restock::model::Outcome::new(Status::SigninRequired).message("the sign-in page"),
     ));
-    let (engine, queue) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
     let mut events = handle.subscribe();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(engine.run(shutdown.clone()));
-    queue.enqueue("towels", None, Duration::ZERO).await.unwrap();
+    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
     handle.wake();
     until(&mut events, "settled", |e| {
         matches!(
@@ -649,11 +643,11 @@ async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
     })
     .await;
     assert_eq!(factory.made(), 1);
-    let row = sessions::get(&queue, "demo").await.unwrap().unwrap();
+    let row = sessions::get(&db, "demo").await.unwrap().unwrap();
     assert_eq!(row.state, SessionState::SignedOut);
     assert!(row.notified_at.is_some(), "the pause tells the owner");
-    queue.resume().await.unwrap();
-    queue.retry(1).await.unwrap();
+    db.resume().await.unwrap();
+    db.retry(1).await.unwrap();
     handle.wake();
     until(&mut events, "settled again", |e| {
         matches!(

@@ -15,16 +15,17 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use restock::catalog::{Catalog, Item, SharedCatalog, Source};
+use restock::db::Db;
 use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
 use restock::engine::{Engine, Event};
+use restock::model::SessionState;
 use restock::model::Status;
 use restock::notify::{Notifier, RetryPolicy};
 use restock::probe::{sessions, Gate, ProbeSettings, SessionProbe, Stores};
 use restock::purchase::{
     sign_in_with_form, BrowserFactory, BrowserSettings, PurchaseError, Purchaser, PurchaserFactory,
-    SessionState, StoreRegistry,
+    StoreRegistry,
 };
-use restock::queue::Queue;
 use rig::{until, Receiver};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +52,7 @@ struct World {
     dir: tempfile::TempDir,
     settings: BrowserSettings,
     factory: Arc<Counting>,
-    queue: Queue,
+    db: Db,
     receiver: Receiver,
     _silent: Option<tokio::task::JoinHandle<()>>,
 }
@@ -101,14 +102,14 @@ impl World {
             inner: BrowserFactory::new(Arc::new(settings.clone())),
             made: AtomicUsize::new(0),
         });
-        let queue = Queue::open(&dir.path().join("restock.db")).unwrap();
+        let db = Db::open(&dir.path().join("restock.db")).unwrap();
         let receiver = Receiver::spawn().await;
         World {
             demo,
             dir,
             settings,
             factory,
-            queue,
+            db,
             receiver,
             _silent: held,
         }
@@ -125,7 +126,7 @@ impl World {
             })
             .unwrap();
         SessionProbe::new(
-            self.queue.clone(),
+            self.db.clone(),
             self.factory.clone(),
             notifier,
             Stores::Profiles(self.settings.profiles_dir.clone()),
@@ -182,7 +183,7 @@ impl World {
         let mut settings = rig::settings(self.dir.path());
         settings.buy_timeout = buy_timeout;
         Engine::new(
-            self.queue.clone(),
+            self.db.clone(),
             self.catalog(stores),
             self.factory.clone(),
             settings,
@@ -270,16 +271,15 @@ async fn real_profile_out_remind_back() {
     );
 
     let day = 24 * 3600 * 1000i64;
-    w.queue
-        .with_conn(move |c| {
-            c.execute(
-                "UPDATE store_sessions SET notified_at = notified_at - ?1",
-                [day],
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    w.db.with_conn(move |c| {
+        c.execute(
+            "UPDATE store_sessions SET notified_at = notified_at - ?1",
+            [day],
+        )?;
+        Ok(())
+    })
+    .await
+    .unwrap();
     probe.probe_all(&none).await;
     probe.flush().await;
     assert_eq!(w.notified(), ["signed_out", "reminder"]);
@@ -306,7 +306,7 @@ async fn real_probe_waits_for_the_buy_on_the_same_profile() {
     let mut events = handle.subscribe();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(engine.with_probe(probe.clone()).run(shutdown.clone()));
-    w.queue.enqueue("soap", None, Duration::ZERO).await.unwrap();
+    w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
     handle.wake();
     until(&mut events, "browsing", |e| {
         matches!(
@@ -381,7 +381,7 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         "{:?}",
         started.elapsed()
     );
-    let row = sessions::get(&w.queue, "silent").await.unwrap().unwrap();
+    let row = sessions::get(&w.db, "silent").await.unwrap().unwrap();
     assert!(row.checked_at.unwrap() >= before);
     assert!(row
         .last_error
@@ -398,10 +398,10 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         )
     })
     .await;
-    assert!(sessions::last_run(&w.queue).await.unwrap().unwrap() >= before);
+    assert!(sessions::last_run(&w.db).await.unwrap().unwrap() >= before);
     w.assert_no_chromium().await;
 
-    w.queue.enqueue("soap", None, Duration::ZERO).await.unwrap();
+    w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
     handle.wake();
     let seen = until(&mut events, "the buy", |e| {
         matches!(e, Event::Settled { .. })
@@ -442,7 +442,7 @@ async fn real_buy_for_a_signed_out_store_launches_no_browser() {
     let mut events = handle.subscribe();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(engine.run(shutdown.clone()));
-    w.queue.enqueue("soap", None, Duration::ZERO).await.unwrap();
+    w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
     handle.wake();
     let seen = until(&mut events, "settled", |e| {
         matches!(e, Event::Settled { .. })

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::*;
 use restock::engine::Event;
+use restock::model::Outcome;
 use restock::model::{Clock, Money, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
-use restock::purchase::Outcome;
 use restock::server::Parts;
 use serde_json::json;
 
@@ -58,7 +58,7 @@ async fn retryable_failures_before_submit_are_retried_with_backoff_then_fail() {
         Status::Failed,
         "after 2 retries it stays failed"
     );
-    let row = running.queue.get(soap).await.unwrap().unwrap();
+    let row = running.db.get(soap).await.unwrap().unwrap();
     assert_eq!((row.retries, row.attempts), (2, 3));
     assert!(row.message.unwrap().contains("browser crashed"));
     assert_eq!(factory.made(), 3);
@@ -69,8 +69,8 @@ async fn retryable_failures_before_submit_are_retried_with_backoff_then_fail() {
     factory.push("demo", after_submit);
     let tea = enqueue(&running, "tea").await;
     assert_eq!(settled(&mut events, tea).await, Status::NeedsReview);
-    assert_eq!(running.queue.get(tea).await.unwrap().unwrap().retries, 0);
-    running.queue.resume().await.unwrap();
+    assert_eq!(running.db.get(tea).await.unwrap().unwrap().retries, 0);
+    running.db.resume().await.unwrap();
     factory.push(
         "demo",
         Script::ends(Outcome::new(Status::Challenge).message("captcha")),
@@ -78,15 +78,14 @@ async fn retryable_failures_before_submit_are_retried_with_backoff_then_fail() {
     running.handle.wake();
     let milk = enqueue(&running, "milk").await;
     assert_eq!(settled(&mut events, milk).await, Status::Challenge);
-    assert_eq!(running.queue.get(milk).await.unwrap().unwrap().retries, 0);
+    assert_eq!(running.db.get(milk).await.unwrap().unwrap().retries, 0);
     running.stop().await;
 }
 
 /// Makes the server's own connection refuse every write, as a read-only
 /// file or a full disk does (`query_only` answers SQLITE_READONLY).
-async fn break_disk(queue: &restock::queue::Queue, broken: bool) {
-    queue
-        .with_conn(move |c| Ok(c.pragma_update(None, "query_only", broken)?))
+async fn break_disk(db: &restock::db::Db, broken: bool) {
+    db.with_conn(move |c| Ok(c.pragma_update(None, "query_only", broken)?))
         .await
         .unwrap();
 }
@@ -115,7 +114,7 @@ async fn an_unwritable_database_gets_503_holds_the_engine_and_loses_nothing() {
     })
     .await;
 
-    break_disk(&running.queue, true).await;
+    break_disk(&running.db, true).await;
     let client = reqwest::Client::new();
     let (code, body) = post_json(&client, &url(&running, "/reorder"), json!({"item": "tea"})).await;
     assert_eq!(code, 503, "{body}");
@@ -146,14 +145,14 @@ async fn an_unwritable_database_gets_503_holds_the_engine_and_loses_nothing() {
         .unwrap()
         .contains("cannot take writes"));
 
-    break_disk(&running.queue, false).await;
+    break_disk(&running.db, false).await;
     assert_eq!(
         settled(&mut events, soap).await,
         Status::Placed,
         "the outcome was kept and written"
     );
     assert_eq!(
-        running.queue.get(soap).await.unwrap().unwrap().status,
+        running.db.get(soap).await.unwrap().unwrap().status,
         Status::Placed
     );
     let (code, body) = post_json(&client, &url(&running, "/reorder"), json!({"item": "tea"})).await;
@@ -184,14 +183,7 @@ async fn cooldown_and_cap_window_survive_clock_jumps() {
     now.store(t0 - 24 * 3600 * 1000, Ordering::SeqCst);
     let id = enqueue(&running, "soap").await;
     assert_eq!(settled(&mut events, id).await, Status::SkippedCooldown);
-    let msg = running
-        .queue
-        .get(id)
-        .await
-        .unwrap()
-        .unwrap()
-        .message
-        .unwrap();
+    let msg = running.db.get(id).await.unwrap().unwrap().message.unwrap();
     assert!(msg.contains("1h") || msg.contains("59m"), "{msg}");
 
     // Forward past the cooldown: bought again.
@@ -204,7 +196,7 @@ async fn cooldown_and_cap_window_survive_clock_jumps() {
     now.store(t0 - 3600 * 1000, Ordering::SeqCst);
     let id = enqueue(&running, "tea").await;
     assert_eq!(settled(&mut events, id).await, Status::SpendCapped);
-    running.queue.resume().await.unwrap();
+    running.db.resume().await.unwrap();
     // A day and more later the window has moved on.
     now.store(t0 + 27 * 3600 * 1000, Ordering::SeqCst);
     running.handle.wake();
@@ -241,7 +233,7 @@ async fn a_thousand_concurrent_requests_lose_nothing() {
         "{:?}",
         distinct.iter().find(|(c, _)| *c != 202)
     );
-    let rows = running.queue.recent(None, 5000).await.unwrap();
+    let rows = running.db.recent(None, 5000).await.unwrap();
     assert_eq!(rows.len(), 1001);
     running.stop().await;
 }

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use restock::db::{Db, DbError};
+use restock::model::Outcome;
 use restock::model::{Clock, Money, Status};
-use restock::purchase::Outcome;
-use restock::queue::{Queue, QueueError};
 use rusqlite::params;
 
 const HOUR: i64 = 3_600_000;
@@ -29,7 +29,7 @@ impl Lcg {
     }
 }
 
-async fn naive(q: &Queue, since: i64) -> (Money, u32) {
+async fn naive(q: &Db, since: i64) -> (Money, u32) {
     q.with_conn(move |c| {
         Ok(c.query_row(
             "SELECT COALESCE(SUM(total_cents), 0), COUNT(*) FROM orders
@@ -44,7 +44,7 @@ async fn naive(q: &Queue, since: i64) -> (Money, u32) {
 
 /// Orders over three days through the queue's own calls (placed and not),
 /// plus the edits a human or a tool might make with SQL.
-async fn fill(q: &Queue, clock: &AtomicI64, rng: &mut Lcg) {
+async fn fill(q: &Db, clock: &AtomicI64, rng: &mut Lcg) {
     let statuses = [
         Status::Placed,
         Status::Placed,
@@ -85,7 +85,7 @@ async fn fill(q: &Queue, clock: &AtomicI64, rng: &mut Lcg) {
     }
 }
 
-async fn assert_windows_match(q: &Queue, rng: &mut Lcg) {
+async fn assert_windows_match(q: &Db, rng: &mut Lcg) {
     let mut cases: Vec<i64> = (0..200)
         .map(|_| START - HOUR + rng.next(4 * 24 * HOUR as u64) as i64)
         .collect();
@@ -101,8 +101,8 @@ async fn assert_windows_match(q: &Queue, rng: &mut Lcg) {
     }
 }
 
-fn queue_at(path: &std::path::Path, clock: &Arc<AtomicI64>) -> Queue {
-    Queue::open(path)
+fn queue_at(path: &std::path::Path, clock: &Arc<AtomicI64>) -> Db {
+    Db::open(path)
         .unwrap()
         .with_clock(Clock::manual(Arc::clone(clock)))
 }
@@ -141,7 +141,7 @@ async fn the_migration_fills_the_buckets_from_orders_placed_before_it() {
                  VALUES ('older', 'placed', ?1, ?1, 4321)",
                 params![START + HOUR / 2],
             )?;
-            Ok::<_, QueueError>(())
+            Ok::<_, DbError>(())
         })
         .await
         .unwrap();

@@ -31,10 +31,11 @@ use chromiumoxide::cdp::browser_protocol::page::EventLoadEventFired;
 use chromiumoxide::{Browser, BrowserConfig, Page};
 use futures::StreamExt;
 use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::model::SessionState;
 use restock::model::{Money, Phase, Status};
 use restock::purchase::{
     browser::find_chrome, factory, sign_in_with_form, BrowserSettings, BuyProgress, BuyRequest,
-    PurchaseError, Refusal, SessionState, StoreRegistry,
+    PurchaseError, Refusal, StoreRegistry,
 };
 use url::Url;
 

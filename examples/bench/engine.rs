@@ -8,7 +8,7 @@
 //!   and every order ends `dry_run`.
 //!
 //! Both sides start from the same state: a fresh database file (schema made
-//! by `Queue::open`) with `n` pending rows inserted in one untimed
+//! by `Db::open`) with `n` pending rows inserted in one untimed
 //! transaction. The engine is timed from `run` to the last order's
 //! `finished_at`; then every row is checked to have the expected status.
 //!
@@ -43,11 +43,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use restock::catalog::Catalog;
+use restock::db::Db;
 use restock::engine::{Engine, Settings};
 use restock::model::Status;
 use restock::purchase::scripted::ScriptedFactory;
 use restock::purchase::PurchaserFactory;
-use restock::queue::Queue;
 use rusqlite::{params, Connection};
 use tokio_util::sync::CancellationToken;
 
@@ -234,7 +234,7 @@ async fn raw_usage(dir: PathBuf, n: usize) -> Result<Usage> {
 fn prepare(dir: &Path, n: usize) -> Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let db = dir.join("restock.db");
-    drop(Queue::open(&db)?);
+    drop(Db::open(&db)?);
     let mut c = open_raw(&db)?;
     let tx = c.transaction()?;
     {
@@ -263,7 +263,7 @@ fn open_raw(db: &Path) -> Result<Connection> {
 /// The real engine over `n` pending orders; orders/s.
 async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<(f64, Usage)> {
     let db = prepare(dir, n)?;
-    let queue = Queue::open(&db)?;
+    let db = Db::open(&db)?;
     let catalog = Catalog::parse(
         "[[item]]\nid = \"bench-item\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/product/bench-item\"\n",
         Path::new("bench-catalog.toml"),
@@ -282,7 +282,7 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<(f64, Usage)> {
         auto_retry: false,
         ..restock::config::Config::default()
     });
-    let engine = Engine::new(queue.clone(), catalog, factory, settings);
+    let engine = Engine::new(db.clone(), catalog, factory, settings);
     let handle = engine.handle();
     let shutdown = CancellationToken::new();
 
@@ -305,10 +305,10 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<(f64, Usage)> {
     handle.wake();
     let _ = tokio::time::timeout(Duration::from_secs(10), thread.join()).await;
     drained.context("the engine did not drain the queue within 600 s")?;
-    if let Some(p) = queue.paused().await? {
+    if let Some(p) = db.paused().await? {
         bail!("the engine paused: {}", p.reason);
     }
-    let last_ms: i64 = queue
+    let last_ms: i64 = db
         .with_conn(|c| Ok(c.query_row("SELECT MAX(finished_at) FROM orders", [], |r| r.get(0))?))
         .await?;
     let elapsed = Duration::from_millis((last_ms - start_ms).max(1) as u64);
@@ -318,7 +318,7 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<(f64, Usage)> {
     } else {
         Status::Placed
     };
-    let done = queue
+    let done = db
         .counts()
         .await?
         .into_iter()
@@ -355,7 +355,7 @@ fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
             read_pause(&c)?;
         }
         let id: i64 = c
-            .prepare_cached(restock::queue::CLAIM_SQL)?
+            .prepare_cached(restock::db::CLAIM_SQL)?
             .query_row([now], |r| r.get(0))?;
         if mirror.reads {
             let mut st = c.prepare_cached(restock::probe::sessions::READ_SQL)?;
@@ -378,10 +378,10 @@ fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
         phase("browsing")?;
         phase("cart")?;
         if mirror.reads {
-            // `Queue::placed_since`: hourly buckets plus the partial hour.
+            // `Db::placed_since`: hourly buckets plus the partial hour.
             let _: (i64, i64) = c
-                .prepare_cached(restock::queue::PLACED_SINCE_SQL)?
-                .query_row(restock::queue::placed_since_params(now - day_ms), |r| {
+                .prepare_cached(restock::db::PLACED_SINCE_SQL)?
+                .query_row(restock::db::placed_since_params(now - day_ms), |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
         }

@@ -197,7 +197,7 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
         // Untimed: cancel the round's orders so the next round queues
         // every item again (cancelled orders do not debounce).
         running
-            .queue
+            .db
             .with_conn(|c| {
                 c.execute(
                     "UPDATE orders SET status = 'cancelled' WHERE status = 'pending'",
@@ -236,7 +236,7 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
     let mut cold = Vec::new();
     for i in 0..20 {
         running
-            .queue
+            .db
             .enqueue(&format!("bench-cold-{i}"), Some("bench"), Duration::ZERO)
             .await?;
         let t = Instant::now();
@@ -292,7 +292,7 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
     let notes = vec![
         format!(
             "Intake: the same POSTs (one round of {}) while the engine drains them with the no-op purchaser at full speed, \
-             sharing the queue's one SQLite connection: {}.",
+             sharing the db's one SQLite connection: {}.",
             contended.requests,
             contended.summary()
         ),

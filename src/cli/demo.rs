@@ -16,8 +16,9 @@ use super::CliError;
 use crate::config::Config;
 use crate::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
 use crate::engine::Event;
+use crate::model::SessionState;
 use crate::model::Status;
-use crate::purchase::{settings_from_config, sign_in_with_form, BrowserFactory, SessionState};
+use crate::purchase::{settings_from_config, sign_in_with_form, BrowserFactory};
 use crate::server::{self, Parts};
 
 const ITEM: &str = "paper-towels";
@@ -107,7 +108,7 @@ async fn drive(config: &Config, store: &DemoStore) -> Result<(), CliError> {
         "queued         order {id} for {ITEM} (POST /reorder)"
     ));
     let status = follow(&mut events, id).await;
-    let row = running.queue.get(id).await.map_err(anyhow::Error::from)?;
+    let row = running.db.get(id).await.map_err(anyhow::Error::from)?;
     running.stop().await;
     let ledger = store.ledger();
     say(&format!("store ledger   {} order(s)", ledger.len()));

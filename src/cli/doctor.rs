@@ -35,7 +35,8 @@ use super::progress::Progress;
 use super::CliError;
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError};
-use crate::purchase::{BrowserError, BrowserSettings, SessionState};
+use crate::model::SessionState;
+use crate::purchase::{BrowserError, BrowserSettings};
 
 /// One result line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -250,7 +251,7 @@ async fn database(ctx: &Ctx) -> Vec<Check> {
             )]
         }
     };
-    let current = crate::queue::schema_version();
+    let current = crate::db::schema_version();
     let mut out = Vec::new();
     if problems.is_empty() {
         out.push(Check::ok(

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{ask_server, open_queue, CliError};
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::queue::Enqueued;
+use crate::db::Enqueued;
 
 pub async fn run(config: &Config, item: &str, requester: Option<&str>) -> Result<(), CliError> {
     let catalog = Catalog::load(&config.catalog).map_err(|e| CliError::Config(e.to_string()))?;
@@ -22,8 +22,8 @@ pub async fn run(config: &Config, item: &str, requester: Option<&str>) -> Result
     {
         return report_server(code, &answer);
     }
-    let queue = open_queue(config)?;
-    match queue
+    let db = open_queue(config)?;
+    match db
         .enqueue(item, Some(requester.unwrap_or("cli")), config.debounce)
         .await?
     {

@@ -18,10 +18,10 @@ const FAILURES: [Status; 8] = [
 ];
 
 pub async fn run(config: &Config, limit: u32, json: bool) -> Result<(), CliError> {
-    let queue = open_queue(config)?;
+    let db = open_queue(config)?;
     let mut rows = Vec::new();
     for status in FAILURES {
-        rows.extend(queue.recent(Some(status), limit).await?);
+        rows.extend(db.recent(Some(status), limit).await?);
     }
     rows.sort_by_key(|o| std::cmp::Reverse(o.id));
     rows.truncate(limit as usize);

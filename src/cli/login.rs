@@ -6,7 +6,8 @@
 use super::progress::Progress;
 use super::{browser_settings, CliError};
 use crate::config::Config;
-use crate::purchase::{self, SessionState};
+use crate::model::SessionState;
+use crate::purchase;
 
 pub async fn run(config: &Config, store: &str) -> Result<(), CliError> {
     let settings = browser_settings(config)?;

@@ -29,8 +29,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::db::{Db, Order};
 use crate::model::{now_ms, Status};
-use crate::queue::{Order, Queue};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -148,11 +148,11 @@ impl CliError {
     }
 }
 
-impl From<crate::queue::QueueError> for CliError {
-    fn from(e: crate::queue::QueueError) -> Self {
+impl From<crate::db::DbError> for CliError {
+    fn from(e: crate::db::DbError) -> Self {
         match e {
-            crate::queue::QueueError::Refused(m) => CliError::Refused(m),
-            crate::queue::QueueError::NotFound(id) => {
+            crate::db::DbError::Refused(m) => CliError::Refused(m),
+            crate::db::DbError::NotFound(id) => {
                 CliError::Refused(format!("order {id} does not exist"))
             }
             other => CliError::Other(other.into()),
@@ -194,8 +194,8 @@ pub fn doctor_bad_config(error: &crate::config::ConfigError, json: bool) -> Resu
     doctor::run_bad_config(error, json)
 }
 
-fn open_queue(config: &Config) -> Result<Queue, CliError> {
-    Queue::open(&config.db_path()).map_err(|e| CliError::Other(e.into()))
+fn open_queue(config: &Config) -> Result<Db, CliError> {
+    Db::open(&config.db_path()).map_err(|e| CliError::Other(e.into()))
 }
 
 /// Asks a running server's intake; `None` when nothing answers, so the
@@ -233,8 +233,8 @@ fn browser_settings(config: &Config) -> Result<crate::purchase::BrowserSettings,
 /// After a successful `login`: forget a `signed_out` state so buys use the
 /// store again (see [`crate::probe::mark_signed_in`]).
 async fn session_signed_in(config: &Config, store: &str) {
-    let result = match Queue::open(&config.db_path()) {
-        Ok(queue) => crate::probe::mark_signed_in(&queue, store).await,
+    let result = match Db::open(&config.db_path()) {
+        Ok(db) => crate::probe::mark_signed_in(&db, store).await,
         Err(e) => Err(e),
     };
     if let Err(e) = result {

@@ -10,9 +10,9 @@
 use super::progress::Progress;
 use super::{open_queue, CliError};
 use crate::config::Config;
+use crate::model::SessionState;
 use crate::notify::Notifier;
 use crate::probe::{SessionProbe, StoreResult, Stores};
-use crate::purchase::SessionState;
 
 pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(), CliError> {
     let settings = crate::purchase::settings_from_config(config)
@@ -21,8 +21,8 @@ pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(),
         settings,
     )));
     let notifier = Notifier::from_config(config).map_err(|e| CliError::Config(e.to_string()))?;
-    let queue = open_queue(config)?;
-    let probe = SessionProbe::from_config(config, queue.clone(), factory, notifier)
+    let db = open_queue(config)?;
+    let probe = SessionProbe::from_config(config, db.clone(), factory, notifier)
         .map_err(CliError::Config)?;
     // What `probe_all` does, one progress step per store.
     let stores = match store {

@@ -17,18 +17,18 @@ use crate::heartbeat::store::{MonitorState, Role};
 use crate::model::Status;
 
 pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
-    let queue = open_queue(config)?;
-    let pause = queue.paused().await?;
-    let counts: BTreeMap<&str, u64> = queue
+    let db = open_queue(config)?;
+    let pause = db.paused().await?;
+    let counts: BTreeMap<&str, u64> = db
         .counts()
         .await?
         .into_iter()
         .map(|(s, n)| (s.as_str(), n))
         .collect();
-    let in_progress = queue.recent(Some(Status::InProgress), 10).await?;
-    let review = queue.recent(Some(Status::NeedsReview), 10).await?;
-    let monitors = crate::heartbeat::store::load(&queue).await?;
-    let sessions = crate::probe::sessions::list(&queue).await?;
+    let in_progress = db.recent(Some(Status::InProgress), 10).await?;
+    let review = db.recent(Some(Status::NeedsReview), 10).await?;
+    let monitors = crate::heartbeat::store::load(&db).await?;
+    let sessions = crate::probe::sessions::list(&db).await?;
     if json {
         let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "heartbeat": monitors, "sessions": sessions });
         println!(

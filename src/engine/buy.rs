@@ -19,9 +19,10 @@ use tracing::Instrument;
 
 use super::{Engine, Event, Liveness};
 use crate::catalog::Item;
+use crate::db::Order;
+use crate::model::Outcome;
 use crate::model::{now_ms, Money, Phase, Status};
-use crate::purchase::{BuyProgress, BuyRequest, Outcome, PurchaseError, Refusal};
-use crate::queue::Order;
+use crate::purchase::{BuyProgress, BuyRequest, PurchaseError, Refusal};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -111,7 +112,7 @@ impl Engine {
         if cooldown.is_zero() {
             return None;
         }
-        let last = match self.queue.last_placed(&item.id).await {
+        let last = match self.db.last_placed(&item.id).await {
             Ok(last) => last?,
             Err(e) => {
                 return Some(Outcome::failed(
@@ -122,7 +123,7 @@ impl Engine {
         };
         // A placed time in the future (the clock went back) counts as now:
         // a clock jump must never stretch or skip a cooldown unboundedly.
-        let now = self.queue.clock().now_ms();
+        let now = self.db.clock().now_ms();
         let until = last.min(now) + cooldown.as_millis() as i64;
         (now < until).then(|| {
             let left = Duration::from_secs(((until - now) / 1000).max(1) as u64);
@@ -153,7 +154,7 @@ impl Engine {
             };
             if outcome.status == Status::SigninRequired {
                 if let Err(e) =
-                    crate::probe::sessions::note_signed_out_by_buy(&self.queue, &source.store).await
+                    crate::probe::sessions::note_signed_out_by_buy(&self.db, &source.store).await
                 {
                     tracing::warn!(error = %e, "could not record the signed-out store");
                 }
@@ -172,7 +173,7 @@ impl Engine {
     }
 
     async fn known_signed_out(&self, store: &str) -> Option<String> {
-        crate::probe::sessions::signed_out(&self.queue, store)
+        crate::probe::sessions::signed_out(&self.db, store)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "could not read the store's session state");
@@ -194,7 +195,7 @@ impl Engine {
             let delay = s
                 .auto_retry_backoff
                 .saturating_mul(1 << order.retries.min(16));
-            self.queue.clock().now_ms() + delay.as_millis() as i64
+            self.db.clock().now_ms() + delay.as_millis() as i64
         })
     }
 
@@ -206,7 +207,7 @@ impl Engine {
             self.settings.auto_retry_max
         );
         tracing::info!(%message, "will retry");
-        match self.queue.requeue(order.id, at, message).await {
+        match self.db.requeue(order.id, at, message).await {
             Ok(()) => self.handle.emit(Event::Retrying { id: order.id, at }),
             Err(e) => {
                 tracing::error!(error = %e, "could not requeue for a retry; the order stays in progress until recovery")
@@ -247,7 +248,7 @@ impl Engine {
     /// `submitted` (the phase write may have landed as we were cancelled);
     /// such a row may have been bought and is settled as `needs_review`.
     async fn release(&self, order: &Order, shutdown: &CancellationToken) {
-        match self.queue.release(order.id).await {
+        match self.db.release(order.id).await {
             Ok(()) => self.handle.emit(Event::Released { id: order.id }),
             Err(e) => {
                 tracing::warn!(error = %e, "could not release the order; classifying it by phase");
@@ -270,7 +271,7 @@ impl Engine {
     ) -> bool {
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.queue.settle(id, outcome.clone(), pause.clone()).await {
+            match self.db.settle(id, outcome.clone(), pause.clone()).await {
                 Ok(()) => return true,
                 Err(e) if e.is_unwritable() => {
                     tracing::error!(error = %e, "cannot record the outcome; retrying");
@@ -397,16 +398,16 @@ impl BuyProgress for BuyCtx {
             // must already treat the order as possibly bought.
             self.submitted.store(true, Ordering::SeqCst);
         } else if self.submitted() {
-            return Err(PurchaseError::Queue(format!(
+            return Err(PurchaseError::Db(format!(
                 "phase {phase} after submitted is not allowed"
             )));
         }
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
         self.engine
-            .queue
+            .db
             .set_phase(self.order_id, phase, store.as_deref())
             .await
-            .map_err(|e| PurchaseError::Queue(e.to_string()))?;
+            .map_err(|e| PurchaseError::Db(e.to_string()))?;
         *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
         self.engine.handle.set_activity(|a| a.phase = Some(phase));
         tracing::info!(%phase, "phase");
@@ -427,8 +428,8 @@ impl BuyProgress for BuyCtx {
         let s = &self.engine.settings;
         let (spent, count) = self
             .engine
-            .queue
-            .placed_since(self.engine.queue.clock().now_ms() - DAY_MS)
+            .db
+            .placed_since(self.engine.db.clock().now_ms() - DAY_MS)
             .await
             .map_err(|e| Refusal {
                 status: Status::Failed,

@@ -29,9 +29,9 @@ use tokio::sync::{broadcast, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::db::{Db, Pause};
 use crate::model::{now_ms, Money, Phase, Status};
 use crate::purchase::PurchaserFactory;
-use crate::queue::{Pause, Queue};
 
 pub use hooks::{Heartbeat, Liveness, NoHeartbeat, NoProbe, Probe};
 pub use thread::EngineThread;
@@ -73,7 +73,7 @@ pub enum Event {
     /// The session probe checked a store (after recording the result).
     Probed {
         store: String,
-        state: crate::purchase::SessionState,
+        state: crate::model::SessionState,
     },
     /// The session probe is due but waits for its activity gate.
     ProbeDeferred {
@@ -201,7 +201,7 @@ impl Handle {
 
 #[derive(Clone)]
 pub struct Engine {
-    queue: Queue,
+    db: Db,
     catalog: SharedCatalog,
     factory: Arc<dyn PurchaserFactory>,
     heartbeat: Arc<dyn Heartbeat>,
@@ -212,13 +212,13 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(
-        queue: Queue,
+        db: Db,
         catalog: SharedCatalog,
         factory: Arc<dyn PurchaserFactory>,
         settings: Settings,
     ) -> Engine {
         Engine {
-            queue,
+            db,
             catalog,
             factory,
             heartbeat: Arc::new(NoHeartbeat),
@@ -258,7 +258,7 @@ impl Engine {
                 self.wait(&shutdown).await;
                 continue;
             }
-            match self.queue.claim_next().await {
+            match self.db.claim_next().await {
                 Ok(Some(order)) => self.process(order, &shutdown).await,
                 Ok(None) => {
                     self.handle.set_activity(|a| a.state = "idle");
@@ -287,7 +287,7 @@ impl Engine {
     }
 
     async fn read_pause(&self) -> Option<Pause> {
-        let pause = match self.queue.paused().await {
+        let pause = match self.db.paused().await {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the pause state");
@@ -304,7 +304,7 @@ impl Engine {
     /// The database cannot take writes: hold still and say so. Not a pause
     /// for a human (nothing is written, and it lifts by itself when the
     /// disk recovers), but shown like one in `/health` and the heartbeat.
-    fn storage_failing(&self, e: &crate::queue::QueueError) {
+    fn storage_failing(&self, e: &crate::db::DbError) {
         let reason = format!("the database cannot take writes: {e}");
         self.handle.set_activity(|a| {
             a.state = "paused";

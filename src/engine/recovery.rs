@@ -8,11 +8,11 @@
 //! Run only by the one `serve` that holds the state dir's lock, so it never
 //! takes a row from a live engine.
 
+use crate::db::{Db, DbError, Recovered};
 use crate::model::Status;
-use crate::queue::{Queue, QueueError, Recovered};
 
-pub async fn recover(queue: &Queue, max_recoveries: u32) -> Result<Vec<Recovered>, QueueError> {
-    let rows = queue.recover(max_recoveries).await?;
+pub async fn recover(db: &Db, max_recoveries: u32) -> Result<Vec<Recovered>, DbError> {
+    let rows = db.recover(max_recoveries).await?;
     for r in &rows {
         let phase = r.phase.map(|p| p.as_str()).unwrap_or("none");
         match r.now {

@@ -7,7 +7,7 @@
 //! an order's cost. So `restock serve` polls the loop's future on a
 //! dedicated OS thread (`Handle::block_on` of the server's runtime) and the
 //! queue runs the loop's statements inline there (see
-//! [`crate::queue::Queue`]): blocking that thread stalls no runtime worker.
+//! [`crate::db::Db`]): blocking that thread stalls no runtime worker.
 //!
 //! Everything the loop spawns (browser handlers, heartbeat pings, timers)
 //! still runs on the server's runtime, whose drivers the workers keep
@@ -37,7 +37,7 @@ impl Engine {
         let thread = std::thread::Builder::new()
             .name("restock-engine".into())
             .spawn(move || {
-                crate::queue::run_statements_inline_on_this_thread();
+                crate::db::run_statements_inline_on_this_thread();
                 runtime.block_on(self.run(shutdown));
                 let _ = tx.send(());
             })?;

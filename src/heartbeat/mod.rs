@@ -71,9 +71,9 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::db::Db;
 use crate::engine::{Activity, Event, Heartbeat, Liveness};
 use crate::model::{now_ms, Status};
-use crate::queue::Queue;
 use monitor::{describe_error, run_id, Kind, Ping, Say, Target};
 use store::{MonitorState, QueueSummary, Role};
 pub use systemd::Systemd;
@@ -359,7 +359,7 @@ struct Inner {
     stall_after: Duration,
     paused_fails: bool,
     client: reqwest::Client,
-    queue: Option<Queue>,
+    db: Option<Db>,
     monitors: Vec<Arc<Monitor>>,
     order_check: Option<Arc<Monitor>>,
     systemd: Option<Systemd>,
@@ -371,7 +371,7 @@ impl Switch {
     /// the watchdog and status from the same tick.
     pub fn new(
         settings: Settings,
-        queue: Option<Queue>,
+        db: Option<Db>,
         systemd: Option<Systemd>,
     ) -> Result<Switch, HeartbeatError> {
         let client = reqwest::Client::builder()
@@ -387,7 +387,7 @@ impl Switch {
             stall_after: settings.stall_after,
             paused_fails: settings.paused_fails,
             client,
-            queue,
+            db,
             monitors: settings
                 .monitors
                 .into_iter()
@@ -406,14 +406,14 @@ impl Switch {
     /// previous run kept and forgets monitors no longer configured.
     pub async fn from_config(
         config: &Config,
-        queue: Queue,
+        db: Db,
         systemd: Option<Systemd>,
     ) -> Result<Option<Switch>, HeartbeatError> {
         let settings = Settings::from_config(config).map_err(HeartbeatError::Config)?;
         if settings.monitors.is_empty() && settings.order_check.is_none() && systemd.is_none() {
             return Ok(None);
         }
-        let switch = Switch::new(settings, Some(queue), systemd)?;
+        let switch = Switch::new(settings, Some(db), systemd)?;
         switch.restore().await;
         for t in switch.0.all() {
             tracing::info!(monitor = %t.target.label, kind = %t.target.kind, role = lock(&t.state).role.as_str(), "heartbeat monitor");
@@ -422,8 +422,8 @@ impl Switch {
     }
 
     async fn restore(&self) {
-        let Some(queue) = &self.0.queue else { return };
-        match store::load(queue).await {
+        let Some(db) = &self.0.db else { return };
+        match store::load(db).await {
             Ok(rows) => {
                 for m in self.0.all() {
                     let mut state = lock(&m.state);
@@ -441,7 +441,7 @@ impl Switch {
             Err(e) => tracing::warn!(error = %e, "cannot read the stored heartbeat records"),
         }
         let labels = self.0.all().map(|m| lock(&m.state).label.clone()).collect();
-        if let Err(e) = store::keep_only(queue, labels).await {
+        if let Err(e) = store::keep_only(db, labels).await {
             tracing::warn!(error = %e, "cannot prune the stored heartbeat records");
         }
     }
@@ -586,12 +586,12 @@ impl Inner {
         futures::future::join_all(sends).await;
     }
 
-    /// Queue depth and the last result, bounded: a slow database costs the
+    /// Db depth and the last result, bounded: a slow database costs the
     /// body its details, never the ping.
     async fn summary(&self) -> Option<QueueSummary> {
-        let queue = self.queue.as_ref()?;
+        let db = self.db.as_ref()?;
         let bound = self.timeout.min(Duration::from_secs(2));
-        match tokio::time::timeout(bound, store::summary(queue)).await {
+        match tokio::time::timeout(bound, store::summary(db)).await {
             Ok(Ok(s)) => Some(s),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "heartbeat body: cannot read the queue");
@@ -655,12 +655,12 @@ impl Inner {
             }
             s.clone()
         };
-        if let Some(queue) = self
-            .queue
+        if let Some(db) = self
+            .db
             .as_ref()
             .filter(|_| m.save_due(result.is_ok(), ping.say))
         {
-            if let Err(e) = store::save(queue, snapshot).await {
+            if let Err(e) = store::save(db, snapshot).await {
                 tracing::warn!(monitor = %label, error = %e, "cannot record the heartbeat ping");
             }
         }
@@ -726,11 +726,11 @@ impl Inner {
 
     async fn order_line(&self, id: i64) -> String {
         let fallback = format!("order {id}");
-        let Some(queue) = &self.queue else {
+        let Some(db) = &self.db else {
             return fallback;
         };
         let bound = self.timeout.min(Duration::from_secs(2));
-        match tokio::time::timeout(bound, store::order_line(queue, id)).await {
+        match tokio::time::timeout(bound, store::order_line(db, id)).await {
             Ok(Ok(Some(line))) => line,
             _ => fallback,
         }
@@ -821,7 +821,7 @@ fn beat_ping(say: Say, activity: &Activity, summary: Option<&QueueSummary>) -> P
 #[allow(clippy::field_reassign_with_default)] // configs built up field by field
 mod tests {
     use super::*;
-    use crate::queue::Pause;
+    use crate::db::Pause;
 
     fn activity(state: &'static str) -> Activity {
         Activity {

@@ -4,15 +4,15 @@
 //! URL is never written to the database.
 //!
 //! Every call runs on the queue's blocking pool through
-//! [`Queue::with_conn`], and the server only calls it from spawned ping
+//! [`Db::with_conn`], and the server only calls it from spawned ping
 //! tasks, never from the engine loop.
 
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::monitor::{Kind, Say};
+use crate::db::{Cached, Db, DbError};
 use crate::model::now_ms;
-use crate::queue::{Cached, Queue, QueueError};
 
 /// Which job a monitor has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,54 +80,52 @@ impl MonitorState {
 }
 
 /// Every stored monitor, heartbeats first.
-pub async fn load(queue: &Queue) -> Result<Vec<MonitorState>, QueueError> {
-    queue
-        .with_conn(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT label, kind, role, last_sent, last_ack, last_error, failures, rtt_ms, last_said
+pub async fn load(db: &Db) -> Result<Vec<MonitorState>, DbError> {
+    db.with_conn(|c| {
+        let mut st = c.prepare_cached(
+            "SELECT label, kind, role, last_sent, last_ack, last_error, failures, rtt_ms, last_said
                  FROM heartbeat_monitors ORDER BY role, label",
-            )?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, u32>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (label, kind, role, last_sent, last_ack, last_error, failures, rtt, said) =
-                    row?;
-                let kind = serde_json::from_value(serde_json::Value::String(kind.clone()))
-                    .map_err(|_| QueueError::Corrupt(format!("heartbeat kind `{kind}`")))?;
-                let last_said = said
-                    .and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok());
-                out.push(MonitorState {
-                    label,
-                    kind,
-                    role: Role::parse(&role),
-                    last_sent,
-                    last_ack,
-                    last_error,
-                    failures,
-                    rtt_ms: rtt.map(|r| r.max(0) as u64),
-                    last_said,
-                });
-            }
-            Ok(out)
-        })
-        .await
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, u32>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (label, kind, role, last_sent, last_ack, last_error, failures, rtt, said) = row?;
+            let kind = serde_json::from_value(serde_json::Value::String(kind.clone()))
+                .map_err(|_| DbError::Corrupt(format!("heartbeat kind `{kind}`")))?;
+            let last_said =
+                said.and_then(|s| serde_json::from_value(serde_json::Value::String(s)).ok());
+            out.push(MonitorState {
+                label,
+                kind,
+                role: Role::parse(&role),
+                last_sent,
+                last_ack,
+                last_error,
+                failures,
+                rtt_ms: rtt.map(|r| r.max(0) as u64),
+                last_said,
+            });
+        }
+        Ok(out)
+    })
+    .await
 }
 
 /// Writes one monitor's record.
-pub async fn save(queue: &Queue, state: MonitorState) -> Result<(), QueueError> {
-    queue
+pub async fn save(db: &Db, state: MonitorState) -> Result<(), DbError> {
+    db
         .with_conn(move |c| {
             c.exec_cached(
                 "INSERT INTO heartbeat_monitors
@@ -157,22 +155,21 @@ pub async fn save(queue: &Queue, state: MonitorState) -> Result<(), QueueError> 
 }
 
 /// Forgets monitors no longer configured, so status shows the current set.
-pub async fn keep_only(queue: &Queue, labels: Vec<String>) -> Result<(), QueueError> {
-    queue
-        .with_conn(move |c| {
-            let tx = c.transaction()?;
-            let stored: Vec<String> = {
-                let mut st = tx.prepare("SELECT label FROM heartbeat_monitors")?;
-                let rows = st.query_map([], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            for label in stored.iter().filter(|l| !labels.contains(l)) {
-                tx.exec_cached("DELETE FROM heartbeat_monitors WHERE label = ?1", [label])?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+pub async fn keep_only(db: &Db, labels: Vec<String>) -> Result<(), DbError> {
+    db.with_conn(move |c| {
+        let tx = c.transaction()?;
+        let stored: Vec<String> = {
+            let mut st = tx.prepare("SELECT label FROM heartbeat_monitors")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for label in stored.iter().filter(|l| !labels.contains(l)) {
+            tx.exec_cached("DELETE FROM heartbeat_monitors WHERE label = ?1", [label])?;
+        }
+        tx.commit()?;
+        Ok(())
+    })
+    .await
 }
 
 /// The little the heartbeat body tells about the queue.
@@ -183,30 +180,29 @@ pub struct QueueSummary {
     pub last: Option<(i64, String, String, Option<i64>)>,
 }
 
-pub async fn summary(queue: &Queue) -> Result<QueueSummary, QueueError> {
-    queue
-        .with_conn(|c| {
-            let pending: u64 = c.row_cached(
-                "SELECT COUNT(*) FROM orders WHERE status = 'pending'",
-                [],
-                |r| r.get(0),
-            )?;
-            let last = c
-                .row_cached(
-                    "SELECT id, item, status, finished_at FROM orders
+pub async fn summary(db: &Db) -> Result<QueueSummary, DbError> {
+    db.with_conn(|c| {
+        let pending: u64 = c.row_cached(
+            "SELECT COUNT(*) FROM orders WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        let last = c
+            .row_cached(
+                "SELECT id, item, status, finished_at FROM orders
                      WHERE status NOT IN ('pending', 'in_progress') ORDER BY id DESC LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            Ok(QueueSummary { pending, last })
-        })
-        .await
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        Ok(QueueSummary { pending, last })
+    })
+    .await
 }
 
 /// One order, as the order check's body tells it.
-pub async fn order_line(queue: &Queue, id: i64) -> Result<Option<String>, QueueError> {
-    let order = queue.get(id).await?;
+pub async fn order_line(db: &Db, id: i64) -> Result<Option<String>, DbError> {
+    let order = db.get(id).await?;
     Ok(order.map(|o| {
         let mut parts = vec![format!("order {} ({}): {}", o.id, o.item, o.status)];
         if let Some(store) = &o.store {

@@ -2,14 +2,14 @@
 //! Assistant polls it), and the cache that keeps it cheap.
 //!
 //! The answer is a pure function of the catalog, each item's last order
-//! and the clock. The order histories come from [`Queue::item_histories`],
+//! and the clock. The order histories come from [`Db::item_histories`],
 //! which rereads them only when the database changed; the rendered body is
 //! kept until the histories or the catalog change or the clock reaches the
 //! next moment an item's state flips (a cooldown or debounce ending). So a
 //! dashboard polling a 2,000-item catalog costs one tiny statement per
 //! request instead of a query and a 800 KB serialisation.
 //!
-//! [`Queue::item_histories`]: crate::queue::Queue::item_histories
+//! [`Db::item_histories`]: crate::db::Db::item_histories
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use super::{queue_error, Intake};
 use crate::catalog::Catalog;
+use crate::db::{Histories, ItemHistory, Order};
 use crate::model::{now_ms, Status};
-use crate::queue::{Histories, ItemHistory, Order};
 
 /// One catalog item as a dashboard sees it.
 #[derive(Serialize)]
@@ -70,7 +70,7 @@ impl ItemsCache {
 }
 
 pub(super) async fn items(State(intake): State<Intake>) -> Response {
-    let histories = match intake.queue.item_histories().await {
+    let histories = match intake.db.item_histories().await {
         Ok(h) => h,
         Err(e) => return queue_error(e),
     };

@@ -23,9 +23,9 @@ use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use crate::catalog::SharedCatalog;
+use crate::db::{Db, DbError, Enqueued};
 use crate::engine::Handle;
 use crate::model::Status;
-use crate::queue::{Enqueued, Queue, QueueError};
 
 mod items;
 
@@ -36,7 +36,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// What the intake needs; cheap to clone per request.
 #[derive(Clone)]
 pub struct Intake {
-    pub queue: Queue,
+    pub db: Db,
     pub catalog: SharedCatalog,
     pub catalog_path: PathBuf,
     pub handle: Arc<Handle>,
@@ -101,7 +101,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-fn queue_error(e: QueueError) -> Response {
+fn queue_error(e: DbError) -> Response {
     if e.is_unwritable() {
         tracing::error!(error = %e, "database cannot take writes");
         return error(
@@ -210,7 +210,7 @@ async fn reorder(State(intake): State<Intake>, Body(body): Body<ReorderBody>) ->
         );
     }
     match intake
-        .queue
+        .db
         .enqueue(&body.item, body.requester.as_deref(), intake.debounce)
         .await
     {
@@ -274,7 +274,7 @@ async fn queue(
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     match intake
-        .queue
+        .db
         .recent(status, q.limit.unwrap_or(50).min(1000))
         .await
     {
@@ -298,7 +298,7 @@ async fn reload(State(intake): State<Intake>) -> Response {
 }
 
 async fn resume(State(intake): State<Intake>) -> Response {
-    match intake.queue.resume().await {
+    match intake.db.resume().await {
         Ok(was) => {
             intake.handle.wake();
             Json(json!({ "result": "resumed", "was_paused": was })).into_response()
@@ -327,7 +327,7 @@ async fn metrics(State(intake): State<Intake>) -> Response {
 /// session state (`signed_in`, `signed_out`, `unknown`), since when, the
 /// last check and its error.
 async fn stores(State(intake): State<Intake>) -> Response {
-    let known = match crate::probe::sessions::list(&intake.queue).await {
+    let known = match crate::probe::sessions::list(&intake.db).await {
         Ok(rows) => rows,
         Err(e) => return queue_error(e),
     };

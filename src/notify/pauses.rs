@@ -17,8 +17,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Attachment, Message, Notifier, Priority};
+use crate::db::{Db, Pause};
 use crate::engine::{Event, Handle};
-use crate::queue::{Pause, Queue};
 
 const NOTIFIED_KEY: &str = "notify.pause";
 /// Screenshots larger than this are not attached (Telegram's photo limit).
@@ -27,7 +27,7 @@ const ATTACH_MAX: u64 = 10 * 1024 * 1024;
 /// Spawns the watcher; it ends with `shutdown`.
 pub fn watch_pauses(
     handle: Arc<Handle>,
-    queue: Queue,
+    db: Db,
     notifier: Notifier,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
@@ -37,16 +37,14 @@ pub fn watch_pauses(
             return;
         }
         // A pause left from before a restart (or made by boot recovery).
-        check(&queue, &notifier).await;
+        check(&db, &notifier).await;
         loop {
             let event = tokio::select! {
                 e = events.recv() => e,
                 _ = shutdown.cancelled() => break,
             };
             match event {
-                Ok(Event::Paused { .. }) | Err(RecvError::Lagged(_)) => {
-                    check(&queue, &notifier).await
-                }
+                Ok(Event::Paused { .. }) | Err(RecvError::Lagged(_)) => check(&db, &notifier).await,
                 Ok(_) => {}
                 Err(RecvError::Closed) => break,
             }
@@ -55,8 +53,8 @@ pub fn watch_pauses(
 }
 
 /// Notifies the current pause unless it was already told.
-async fn check(queue: &Queue, notifier: &Notifier) {
-    let pause = match queue.paused().await {
+async fn check(db: &Db, notifier: &Notifier) {
+    let pause = match db.paused().await {
         Ok(Some(p)) => p,
         Ok(None) => return,
         Err(e) => {
@@ -65,19 +63,19 @@ async fn check(queue: &Queue, notifier: &Notifier) {
         }
     };
     let key = format!("{}:{}", pause.since, pause.order_id.unwrap_or(0));
-    match queue.state_get::<String>(NOTIFIED_KEY).await {
+    match db.state_get::<String>(NOTIFIED_KEY).await {
         Ok(Some(told)) if told == key => return,
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not read which pause was notified"),
     }
-    if let Err(e) = queue.state_set(NOTIFIED_KEY, key).await {
+    if let Err(e) = db.state_set(NOTIFIED_KEY, key).await {
         tracing::warn!(error = %e, "could not remember the notified pause");
     }
-    let msg = message(queue, &pause).await;
+    let msg = message(db, &pause).await;
     drop(notifier.send(msg));
 }
 
-async fn message(queue: &Queue, pause: &Pause) -> Message {
+async fn message(db: &Db, pause: &Pause) -> Message {
     let what = match (pause.order_id, pause.status) {
         (Some(id), Some(status)) => format!("order {id} ended as {status}"),
         (Some(id), None) => format!("order {id} needs you"),
@@ -96,7 +94,7 @@ async fn message(queue: &Queue, pause: &Pause) -> Message {
         return msg;
     };
     msg = msg.data("order_id", id);
-    let order = match queue.get(id).await {
+    let order = match db.get(id).await {
         Ok(Some(o)) => o,
         _ => return msg,
     };

@@ -40,11 +40,12 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::db::{Db, DbError};
 use crate::engine::{Event, Handle, Probe};
 use crate::model::now_ms;
+use crate::model::{SessionCheck, SessionState};
 use crate::notify::{Delivery, Message, Notifier, Priority};
-use crate::purchase::{PurchaserFactory, SessionCheck, SessionState};
-use crate::queue::{Queue, QueueError};
+use crate::purchase::PurchaserFactory;
 
 pub use gate::{Clock, Decision, Gate, Window};
 pub use schedule::{Schedule, Scheduled};
@@ -52,8 +53,8 @@ pub use sessions::{StoreSession, Transition};
 
 /// `restock login STORE` succeeded: clear a signed-out state (no
 /// notification).
-pub async fn mark_signed_in(queue: &Queue, store: &str) -> Result<(), QueueError> {
-    sessions::mark_signed_in(queue, store).await
+pub async fn mark_signed_in(db: &Db, store: &str) -> Result<(), DbError> {
+    sessions::mark_signed_in(db, store).await
 }
 
 /// Which stores the probe checks.
@@ -121,7 +122,7 @@ pub struct StoreResult {
 }
 
 pub struct SessionProbe {
-    queue: Queue,
+    db: Db,
     factory: Arc<dyn PurchaserFactory>,
     notifier: Notifier,
     stores: Stores,
@@ -136,7 +137,7 @@ pub struct SessionProbe {
 
 impl SessionProbe {
     pub fn new(
-        queue: Queue,
+        db: Db,
         factory: Arc<dyn PurchaserFactory>,
         notifier: Notifier,
         stores: Stores,
@@ -144,7 +145,7 @@ impl SessionProbe {
         settings: ProbeSettings,
     ) -> SessionProbe {
         SessionProbe {
-            queue,
+            db,
             factory,
             notifier,
             stores,
@@ -162,12 +163,12 @@ impl SessionProbe {
     /// timeouts from the config.
     pub fn from_config(
         config: &crate::config::Config,
-        queue: Queue,
+        db: Db,
         factory: Arc<dyn PurchaserFactory>,
         notifier: Notifier,
     ) -> Result<SessionProbe, String> {
         Ok(SessionProbe::new(
-            queue,
+            db,
             factory,
             notifier,
             Stores::Profiles(config.profiles_dir()),
@@ -198,7 +199,7 @@ impl SessionProbe {
 
     /// At start-up: due now if the schedule says a run is owed.
     pub async fn catch_up(&self, schedule: &Schedule) {
-        let last = sessions::last_run(&self.queue).await.unwrap_or_else(|e| {
+        let last = sessions::last_run(&self.db).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read when the probe last ran");
             None
         });
@@ -248,7 +249,7 @@ impl SessionProbe {
     /// Advances the probe's timestamp (even when checks errored, so a
     /// broken store is not hammered). Logged, never raised.
     pub async fn record_run(&self) {
-        if let Err(e) = sessions::set_last_run(&self.queue, now_ms()).await {
+        if let Err(e) = sessions::set_last_run(&self.db, now_ms()).await {
             tracing::warn!(error = %e, "cannot record the probe's run");
         }
     }
@@ -281,7 +282,7 @@ impl SessionProbe {
             "session checked"
         );
         let (session, told) =
-            match sessions::record(&self.queue, store, check.clone(), self.settings.remind).await {
+            match sessions::record(&self.db, store, check.clone(), self.settings.remind).await {
                 Ok((row, told)) => (Some(row), told),
                 Err(e) => {
                     tracing::error!(store, error = %e, "cannot record the session check");
@@ -399,8 +400,8 @@ pub fn transition_message(t: Transition, row: &StoreSession) -> Message {
 
 /// The sessions part of `/health`: `{"sessions": {"demo": {...}}}`, to be
 /// merged with the other parts' objects.
-pub async fn health_json(queue: Queue) -> Value {
-    match sessions::list(&queue).await {
+pub async fn health_json(db: Db) -> Value {
+    match sessions::list(&db).await {
         Ok(rows) => {
             let map: serde_json::Map<String, Value> = rows
                 .into_iter()

@@ -11,9 +11,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+use crate::db::{Cached, Db, DbError};
 use crate::model::now_ms;
-use crate::purchase::{SessionCheck, SessionState};
-use crate::queue::{Cached, Queue, QueueError};
+use crate::model::{SessionCheck, SessionState};
 
 /// Creates the table; `queue::MIGRATIONS` applies it as schema version 3.
 pub const MIGRATION: &str = "CREATE TABLE IF NOT EXISTS store_sessions (
@@ -122,84 +122,81 @@ pub fn decide(
 /// Applies a check result in one transaction; returns the new row and what
 /// to tell the owner.
 pub async fn record(
-    queue: &Queue,
+    db: &Db,
     store: &str,
     check: SessionCheck,
     remind: Duration,
-) -> Result<(StoreSession, Option<Transition>), QueueError> {
+) -> Result<(StoreSession, Option<Transition>), DbError> {
     let store = store.to_string();
-    queue
-        .with_conn(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let prev = read(&tx, &store)?;
-            let (row, tell) = decide(&store, prev.as_ref(), &check, now_ms(), remind);
-            write(&tx, &row)?;
-            tx.commit()?;
-            Ok((row, tell))
-        })
-        .await
+    db.with_conn(move |c| {
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let prev = read(&tx, &store)?;
+        let (row, tell) = decide(&store, prev.as_ref(), &check, now_ms(), remind);
+        write(&tx, &row)?;
+        tx.commit()?;
+        Ok((row, tell))
+    })
+    .await
 }
 
 /// `restock login STORE` succeeded: the store is signed in now, with no
 /// notification (the owner just did it).
-pub async fn mark_signed_in(queue: &Queue, store: &str) -> Result<(), QueueError> {
+pub async fn mark_signed_in(db: &Db, store: &str) -> Result<(), DbError> {
     let store = store.to_string();
-    queue
-        .with_conn(move |c| {
-            let now = now_ms();
-            let prev = read(c, &store)?;
-            let since = prev
-                .as_ref()
-                .filter(|p| p.state == SessionState::SignedIn)
-                .map_or(now, |p| p.since);
-            write(
-                c,
-                &StoreSession {
-                    store,
-                    state: SessionState::SignedIn,
-                    since,
-                    checked_at: Some(now),
-                    last_result: Some(SessionState::SignedIn),
-                    last_error: None,
-                    notified_at: None,
-                },
-            )
-        })
-        .await
+    db.with_conn(move |c| {
+        let now = now_ms();
+        let prev = read(c, &store)?;
+        let since = prev
+            .as_ref()
+            .filter(|p| p.state == SessionState::SignedIn)
+            .map_or(now, |p| p.since);
+        write(
+            c,
+            &StoreSession {
+                store,
+                state: SessionState::SignedIn,
+                since,
+                checked_at: Some(now),
+                last_result: Some(SessionState::SignedIn),
+                last_error: None,
+                notified_at: None,
+            },
+        )
+    })
+    .await
 }
 
 /// A buy met the sign-in wall: the store is signed out. The pause that
 /// follows tells the owner, so this counts as notified (reminders go on
 /// from here).
-pub async fn note_signed_out_by_buy(queue: &Queue, store: &str) -> Result<(), QueueError> {
+pub async fn note_signed_out_by_buy(db: &Db, store: &str) -> Result<(), DbError> {
     let store = store.to_string();
-    queue
-        .with_conn(move |c| {
-            let now = now_ms();
-            let prev = read(c, &store)?;
-            let mut row = prev.clone().unwrap_or(StoreSession {
-                store: store.clone(),
-                state: SessionState::SignedOut,
-                since: now,
-                checked_at: None,
-                last_result: None,
-                last_error: None,
-                notified_at: None,
-            });
-            if prev.as_ref().map(|p| p.state) != Some(SessionState::SignedOut) {
-                row.state = SessionState::SignedOut;
-                row.since = now;
-                row.notified_at = Some(now);
-            }
-            row.last_error = Some("a buy met the sign-in page".into());
-            write(c, &row)
-        })
-        .await
+    db.with_conn(move |c| {
+        let now = now_ms();
+        let prev = read(c, &store)?;
+        let mut row = prev.clone().unwrap_or(StoreSession {
+            store: store.clone(),
+            state: SessionState::SignedOut,
+            since: now,
+            checked_at: None,
+            last_result: None,
+            last_error: None,
+            notified_at: None,
+        });
+        if prev.as_ref().map(|p| p.state) != Some(SessionState::SignedOut) {
+            row.state = SessionState::SignedOut;
+            row.since = now;
+            row.notified_at = Some(now);
+        }
+        row.last_error = Some("a buy met the sign-in page".into());
+        write(c, &row)
+    })
+    .await
 }
 
 /// Why buys must skip `store`, when it is known signed out.
-pub async fn signed_out(queue: &Queue, store: &str) -> Result<Option<String>, QueueError> {
-    let row = get(queue, store).await?;
+pub async fn signed_out(db: &Db, store: &str) -> Result<Option<String>, DbError> {
+    let row = get(db, store).await?;
     Ok(row.filter(|r| r.state == SessionState::SignedOut).map(|r| {
         format!(
             "store `{}` is signed out (since {}); run `restock login {}`",
@@ -210,19 +207,19 @@ pub async fn signed_out(queue: &Queue, store: &str) -> Result<Option<String>, Qu
     }))
 }
 
-pub async fn get(queue: &Queue, store: &str) -> Result<Option<StoreSession>, QueueError> {
+pub async fn get(db: &Db, store: &str) -> Result<Option<StoreSession>, DbError> {
     let store = store.to_string();
-    queue.with_conn(move |c| read(c, &store)).await
+    db.with_conn(move |c| read(c, &store)).await
 }
 
 /// Every store the table knows, by name.
-pub async fn list(queue: &Queue) -> Result<Vec<StoreSession>, QueueError> {
-    queue.with_conn(|c| list_on(c)).await
+pub async fn list(db: &Db) -> Result<Vec<StoreSession>, DbError> {
+    db.with_conn(|c| list_on(c)).await
 }
 
 /// [`list`] on a connection of one's own (`restock doctor` reads the
-/// database without [`Queue::open`], which would create and migrate it).
-pub fn list_on(c: &Connection) -> Result<Vec<StoreSession>, QueueError> {
+/// database without [`Db::open`], which would create and migrate it).
+pub fn list_on(c: &Connection) -> Result<Vec<StoreSession>, DbError> {
     let mut st = c.prepare_cached(
         "SELECT store, state, since, checked_at, last_result, last_error, notified_at
          FROM store_sessions ORDER BY store",
@@ -232,12 +229,12 @@ pub fn list_on(c: &Connection) -> Result<Vec<StoreSession>, QueueError> {
 }
 
 /// When the probe last ran (even if it errored).
-pub async fn last_run(queue: &Queue) -> Result<Option<i64>, QueueError> {
-    queue.state_get(LAST_RUN_KEY).await
+pub async fn last_run(db: &Db) -> Result<Option<i64>, DbError> {
+    db.state_get(LAST_RUN_KEY).await
 }
 
-pub async fn set_last_run(queue: &Queue, at: i64) -> Result<(), QueueError> {
-    queue.state_set(LAST_RUN_KEY, at).await
+pub async fn set_last_run(db: &Db, at: i64) -> Result<(), DbError> {
+    db.state_set(LAST_RUN_KEY, at).await
 }
 
 /// One store's row (public for the engine benchmark's raw mirror).
@@ -246,11 +243,11 @@ pub const READ_SQL: &str =
     "SELECT store, state, since, checked_at, last_result, last_error, notified_at
      FROM store_sessions WHERE store = ?1";
 
-fn read(c: &Connection, store: &str) -> Result<Option<StoreSession>, QueueError> {
+fn read(c: &Connection, store: &str) -> Result<Option<StoreSession>, DbError> {
     Ok(c.row_cached(READ_SQL, [store], from_row).optional()?)
 }
 
-fn write(c: &Connection, r: &StoreSession) -> Result<(), QueueError> {
+fn write(c: &Connection, r: &StoreSession) -> Result<(), DbError> {
     c.exec_cached(
         "INSERT INTO store_sessions (store, state, since, checked_at, last_result, last_error, notified_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -370,7 +367,7 @@ mod tests {
     #[tokio::test]
     async fn rows_round_trip_and_login_clears() {
         let dir = tempfile::tempdir().unwrap();
-        let q = Queue::open(&dir.path().join("db")).unwrap();
+        let q = Db::open(&dir.path().join("db")).unwrap();
         let day = Duration::from_secs(86400);
         let (_, t) = record(&q, "demo", check(SessionState::SignedOut), day)
             .await

@@ -22,11 +22,9 @@ use std::time::Duration;
 use super::browser::{self, BrowserError, BrowserSession, LaunchOptions};
 use super::store::{Markers, StoreDef};
 use super::tab::{json_ld_price, Seen, Tab, TabError, Want};
-use super::{
-    BrowserSettings, BuyProgress, BuyRequest, Outcome, PurchaseError, Refusal, SessionCheck,
-    SessionState,
-};
+use super::{BrowserSettings, BuyProgress, BuyRequest, PurchaseError, Refusal};
 use crate::model::{Money, Phase, Status};
+use crate::model::{Outcome, SessionCheck, SessionState};
 
 /// Clicks of the cart's empty button before giving up on a cart that does
 /// not empty.

@@ -30,10 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
 use url::Url;
 
-use crate::model::{Money, Phase, Status};
+use crate::model::{Money, Outcome, Phase, SessionCheck, SessionState, Status};
 
 pub use self::browser::BrowserError;
 pub use self::flow::DomDump;
@@ -75,73 +74,6 @@ impl BuyRequest {
     }
 }
 
-/// What one source ended in. `status` is a terminal [`Status`]; the engine
-/// moves on to the item's next source for `unavailable` and `price_blocked`
-/// and settles the order with anything else.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Outcome {
-    pub status: Status,
-    /// Only meaningful for `failed`: may an automatic retry try again?
-    pub retryable: bool,
-    pub price: Option<Money>,
-    pub total: Option<Money>,
-    pub order_ref: Option<String>,
-    pub message: Option<String>,
-    pub screenshot: Option<PathBuf>,
-}
-
-impl Outcome {
-    pub fn new(status: Status) -> Outcome {
-        Outcome {
-            status,
-            retryable: false,
-            price: None,
-            total: None,
-            order_ref: None,
-            message: None,
-            screenshot: None,
-        }
-    }
-
-    pub fn failed(message: impl Into<String>, retryable: bool) -> Outcome {
-        Outcome {
-            retryable,
-            ..Outcome::new(Status::Failed)
-        }
-        .message(message)
-    }
-
-    pub fn message(mut self, message: impl Into<String>) -> Outcome {
-        self.message = Some(message.into());
-        self
-    }
-
-    pub fn price(mut self, price: Money) -> Outcome {
-        self.price = Some(price);
-        self
-    }
-
-    pub fn total(mut self, total: Money) -> Outcome {
-        self.total = Some(total);
-        self
-    }
-
-    pub fn order_ref(mut self, order_ref: impl Into<String>) -> Outcome {
-        self.order_ref = Some(order_ref.into());
-        self
-    }
-
-    pub fn screenshot(mut self, path: PathBuf) -> Outcome {
-        self.screenshot = Some(path);
-        self
-    }
-
-    /// Should the engine try the item's next source?
-    pub fn falls_through(&self) -> bool {
-        matches!(self.status, Status::Unavailable | Status::PriceBlocked)
-    }
-}
-
 /// Why the engine's guards refused a total at review.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{reason}")]
@@ -166,32 +98,6 @@ pub trait BuyProgress: Send + Sync {
     fn screenshot_path(&self, label: &str) -> PathBuf;
 }
 
-/// Whether a store profile is still signed in, as the probe sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionState {
-    SignedIn,
-    SignedOut,
-    Unknown,
-}
-
-impl SessionState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionState::SignedIn => "signed_in",
-            SessionState::SignedOut => "signed_out",
-            SessionState::Unknown => "unknown",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionCheck {
-    pub state: SessionState,
-    /// Why the state is `unknown` (timeout, block, challenge), or a note.
-    pub detail: Option<String>,
-}
-
 /// Drives one store. Dropping it must release everything it started (the
 /// browser process included), so the engine can cancel a buy by dropping
 /// the future.
@@ -211,7 +117,7 @@ pub enum PurchaseError {
     #[error("store `{0}` is not defined; add a store definition file or fix the catalog")]
     UnknownStore(String),
     #[error("could not record the phase on the order: {0}")]
-    Queue(String),
+    Db(String),
     #[error("{0}")]
     Browser(String),
 }

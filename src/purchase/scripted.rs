@@ -12,11 +12,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use super::{
-    BuyProgress, BuyRequest, Outcome, PurchaseError, Purchaser, PurchaserFactory, SessionCheck,
-    SessionState,
-};
+use super::{BuyProgress, BuyRequest, PurchaseError, Purchaser, PurchaserFactory};
 use crate::model::{Money, Phase, Status};
+use crate::model::{Outcome, SessionCheck, SessionState};
 
 /// One thing the scripted buy does, in order.
 #[derive(Debug, Clone)]

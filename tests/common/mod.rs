@@ -235,7 +235,7 @@ impl Env {
         )
         .await
         .unwrap();
-        assert_eq!(state, restock::purchase::SessionState::SignedIn);
+        assert_eq!(state, restock::model::SessionState::SignedIn);
     }
 
     /// The real browser factory, as `serve` builds it.

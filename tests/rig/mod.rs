@@ -15,12 +15,11 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use restock::catalog::{Catalog, Item, SharedCatalog, Source};
+use restock::db::Db;
 use restock::engine::{Engine, Event, Settings};
+use restock::model::{Outcome, SessionCheck};
 use restock::purchase::scripted::{Script, ScriptedFactory};
-use restock::purchase::{
-    BuyProgress, BuyRequest, Outcome, PurchaseError, Purchaser, PurchaserFactory, SessionCheck,
-};
-use restock::queue::Queue;
+use restock::purchase::{BuyProgress, BuyRequest, PurchaseError, Purchaser, PurchaserFactory};
 use tokio::sync::{broadcast, watch, Notify};
 
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -333,8 +332,8 @@ impl Purchaser for TestPurchaser {
 }
 
 /// An engine on a fresh database in `dir`.
-pub fn engine(dir: &Path, factory: Arc<dyn PurchaserFactory>, stores: &[&str]) -> (Engine, Queue) {
-    let queue = Queue::open(&dir.join("restock.db")).unwrap();
-    let engine = Engine::new(queue.clone(), catalog(stores), factory, settings(dir));
-    (engine, queue)
+pub fn engine(dir: &Path, factory: Arc<dyn PurchaserFactory>, stores: &[&str]) -> (Engine, Db) {
+    let db = Db::open(&dir.join("restock.db")).unwrap();
+    let engine = Engine::new(db.clone(), catalog(stores), factory, settings(dir));
+    (engine, db)
 }

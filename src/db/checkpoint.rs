@@ -28,12 +28,12 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Queue, QueueError};
+use super::{Db, DbError};
 
 /// At most one checkpoint this often.
 pub const EVERY: Duration = Duration::from_secs(1);
 
-/// Queue calls since the last checkpoint that make the next one due.
+/// Db calls since the last checkpoint that make the next one due.
 pub const BUSY_OPS: u64 = 256;
 
 /// With fewer calls than [`BUSY_OPS`], a checkpoint at least this often.
@@ -84,28 +84,27 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// Moves `queue`'s checkpoints here, at most one per `every`.
     pub async fn start(
-        queue: &Queue,
+        db: &Db,
         every: Duration,
         shutdown: CancellationToken,
-    ) -> Result<Checkpointer, QueueError> {
-        let own = Arc::new(Mutex::new(open(queue.path())?));
-        queue
-            .with_conn(|c| Ok(c.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?))
+    ) -> Result<Checkpointer, DbError> {
+        let own = Arc::new(Mutex::new(open(db.path())?));
+        db.with_conn(|c| Ok(c.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?))
             .await?;
         let (tx, last) = watch::channel(Checkpoint::default());
-        let queue = queue.clone();
+        let db = db.clone();
         let task = tokio::spawn(async move {
-            let mut ops_then = queue.ops();
+            let mut ops_then = db.ops();
             loop {
                 tokio::select! {
-                    _ = queue.ops.busy.notified() => {}
+                    _ = db.ops.busy.notified() => {}
                     _ = tokio::time::sleep(IDLE_AT_MOST) => {}
                     _ = shutdown.cancelled() => return,
                 }
-                if queue.ops() == ops_then {
+                if db.ops() == ops_then {
                     continue;
                 }
-                ops_then = queue.ops();
+                ops_then = db.ops();
                 let conn = Arc::clone(&own);
                 match tokio::task::spawn_blocking(move || passive(&conn)).await {
                     Ok(Ok((log_frames, checkpointed))) => tx.send_modify(|c| {
@@ -133,14 +132,14 @@ impl Checkpointer {
     }
 }
 
-fn open(path: &Path) -> Result<Connection, QueueError> {
+fn open(path: &Path) -> Result<Connection, DbError> {
     let c = Connection::open(path)?;
     c.busy_timeout(Duration::from_secs(5))?;
     Ok(c)
 }
 
 /// `(frames in the log, frames checkpointed)`.
-fn passive(conn: &Mutex<Connection>) -> Result<(i64, i64), QueueError> {
+fn passive(conn: &Mutex<Connection>) -> Result<(i64, i64), DbError> {
     let c = conn.lock().unwrap_or_else(|e| e.into_inner());
     Ok(c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok((r.get(1)?, r.get(2)?))

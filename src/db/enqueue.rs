@@ -22,7 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::checkpoint::Ops;
-use super::{parse_status, read_pause, Cached, Enqueued, QueueError};
+use super::{parse_status, read_pause, Cached, DbError, Enqueued};
 
 /// At most this many requests share one transaction, so one batch cannot
 /// hold the connection for long while the engine waits for it.
@@ -37,10 +37,10 @@ pub(super) struct Request {
 
 struct Job {
     request: Request,
-    reply: oneshot::Sender<Result<Enqueued, QueueError>>,
+    reply: oneshot::Sender<Result<Enqueued, DbError>>,
 }
 
-/// The writer thread's inbox. The thread ends when the last `Queue` clone
+/// The writer thread's inbox. The thread ends when the last `Db` clone
 /// (and with it this sender) is dropped.
 pub(super) struct Writer(mpsc::Sender<Job>);
 
@@ -54,14 +54,14 @@ impl Writer {
         Writer(tx)
     }
 
-    pub async fn submit(&self, request: Request) -> Result<Enqueued, QueueError> {
+    pub async fn submit(&self, request: Request) -> Result<Enqueued, DbError> {
         let (reply, answer) = oneshot::channel();
         self.0
             .send(Job { request, reply })
-            .map_err(|_| QueueError::Join("the enqueue writer has stopped".into()))?;
+            .map_err(|_| DbError::Join("the enqueue writer has stopped".into()))?;
         answer
             .await
-            .map_err(|_| QueueError::Join("the enqueue writer dropped a request".into()))?
+            .map_err(|_| DbError::Join("the enqueue writer dropped a request".into()))?
     }
 }
 
@@ -99,7 +99,7 @@ fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, ops: &Ops) {
 }
 
 /// The requests, in order, in one `IMMEDIATE` transaction.
-fn decide_all(c: &mut Connection, requests: &[&Request]) -> Result<Vec<Enqueued>, QueueError> {
+fn decide_all(c: &mut Connection, requests: &[&Request]) -> Result<Vec<Enqueued>, DbError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let answers = requests
         .iter()
@@ -110,7 +110,7 @@ fn decide_all(c: &mut Connection, requests: &[&Request]) -> Result<Vec<Enqueued>
 }
 
 /// Pause, then debounce, then insert: one request's whole decision.
-fn decide(c: &Connection, r: &Request) -> Result<Enqueued, QueueError> {
+fn decide(c: &Connection, r: &Request) -> Result<Enqueued, DbError> {
     if let Some(p) = read_pause(c)? {
         return Ok(Enqueued::Paused { reason: p.reason });
     }

@@ -18,8 +18,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::model::Outcome;
 use crate::model::{Clock, Money, Phase, Status};
-use crate::purchase::Outcome;
 
 pub mod checkpoint;
 mod enqueue;
@@ -116,7 +116,7 @@ const MIGRATIONS: &[&str] = &[
 /// Width of a `spend_by_hour` bucket.
 const HOUR_MS: i64 = 3_600_000;
 
-/// [`Queue::placed_since`]'s statement (public for the engine benchmark's
+/// [`Db::placed_since`]'s statement (public for the engine benchmark's
 /// raw mirror, which must run the very same SQL).
 #[doc(hidden)]
 pub const PLACED_SINCE_SQL: &str = "SELECT
@@ -149,7 +149,7 @@ const ORDER_COLUMNS: &str = order_columns!();
 
 const PAUSE_KEY: &str = "pause";
 
-/// [`Queue::claim_next`]'s statement (public for the engine benchmark's raw
+/// [`Db::claim_next`]'s statement (public for the engine benchmark's raw
 /// mirror). `'pause'` is [`PAUSE_KEY`].
 #[doc(hidden)]
 pub const CLAIM_SQL: &str = concat!(
@@ -166,7 +166,7 @@ pub const CLAIM_SQL: &str = concat!(
 const GET_ORDER_SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?1");
 
 #[derive(Debug, thiserror::Error)]
-pub enum QueueError {
+pub enum DbError {
     #[error("database {path}: {source}")]
     Open {
         path: PathBuf,
@@ -184,13 +184,13 @@ pub enum QueueError {
     Join(String),
 }
 
-impl QueueError {
+impl DbError {
     /// True when the database cannot take writes (read-only file, full
     /// disk): the intake answers 503 instead of 500.
     pub fn is_unwritable(&self) -> bool {
         use rusqlite::ErrorCode::*;
         match self {
-            QueueError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 matches!(
                     e.code,
                     ReadOnly
@@ -201,7 +201,7 @@ impl QueueError {
                         | SystemIoFailure
                 )
             }
-            QueueError::Open { .. } => true,
+            DbError::Open { .. } => true,
             _ => false,
         }
     }
@@ -330,7 +330,7 @@ pub struct Histories {
 }
 
 #[derive(Clone)]
-pub struct Queue {
+pub struct Db {
     conn: Arc<Mutex<Connection>>,
     /// Group commit for `enqueue`, started on first use.
     writer: Arc<std::sync::OnceLock<enqueue::Writer>>,
@@ -342,10 +342,10 @@ pub struct Queue {
     clock: Clock,
 }
 
-impl Queue {
+impl Db {
     /// Opens (creating when missing, 0600) and migrates the database.
-    pub fn open(path: &Path) -> Result<Queue, QueueError> {
-        let io = |source| QueueError::Open {
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let io = |source| DbError::Open {
             path: path.to_path_buf(),
             source,
         };
@@ -366,7 +366,7 @@ impl Queue {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut conn = conn;
         migrate(&mut conn)?;
-        Ok(Queue {
+        Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             histories: Arc::default(),
             writer: Arc::default(),
@@ -386,7 +386,7 @@ impl Queue {
     }
 
     /// The same queue reading time from `clock` (tests move it).
-    pub fn with_clock(mut self, clock: Clock) -> Queue {
+    pub fn with_clock(mut self, clock: Clock) -> Db {
         self.clock = clock;
         self
     }
@@ -398,10 +398,10 @@ impl Queue {
 
     /// Runs `f` with the connection on the blocking pool, or right here on
     /// the engine's own thread (see [`run_statements_inline_on_this_thread`]).
-    async fn call<R, F>(&self, f: F) -> Result<R, QueueError>
+    async fn call<R, F>(&self, f: F) -> Result<R, DbError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, QueueError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, DbError> + Send + 'static,
     {
         self.ops.add(1);
         if INLINE.get() {
@@ -414,7 +414,7 @@ impl Queue {
             f(&mut guard)
         })
         .await
-        .map_err(|e| QueueError::Join(e.to_string()))?
+        .map_err(|e| DbError::Join(e.to_string()))?
     }
 
     /// Queues an order unless the engine is paused or the item has a live
@@ -430,7 +430,7 @@ impl Queue {
         item: &str,
         requester: Option<&str>,
         debounce: Duration,
-    ) -> Result<Enqueued, QueueError> {
+    ) -> Result<Enqueued, DbError> {
         let request = enqueue::Request {
             item: item.to_string(),
             requester: requester.map(str::to_string),
@@ -445,7 +445,7 @@ impl Queue {
 
     /// Claims the oldest due pending order, unless paused: one statement, so
     /// two engines on one file never claim the same row.
-    pub async fn claim_next(&self) -> Result<Option<Order>, QueueError> {
+    pub async fn claim_next(&self) -> Result<Option<Order>, DbError> {
         let now = self.clock.now_ms();
         self.call(move |c| {
             Ok(c.row_cached(CLAIM_SQL, params![now], order_from_row)
@@ -460,7 +460,7 @@ impl Queue {
         id: i64,
         phase: Phase,
         store: Option<&str>,
-    ) -> Result<(), QueueError> {
+    ) -> Result<(), DbError> {
         let store = store.map(str::to_string);
         self.call(move |c| {
             let n = c.exec_cached(
@@ -480,7 +480,7 @@ impl Queue {
         id: i64,
         outcome: Outcome,
         pause: Option<String>,
-    ) -> Result<(), QueueError> {
+    ) -> Result<(), DbError> {
         let now = self.clock.now_ms();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -520,7 +520,7 @@ impl Queue {
 
     /// Gives an unfinished, money-safe claim back to the queue (shutdown
     /// before `submitted`). Refuses rows at `submitted`.
-    pub async fn release(&self, id: i64) -> Result<(), QueueError> {
+    pub async fn release(&self, id: i64) -> Result<(), DbError> {
         self.call(move |c| {
             let n = c.exec_cached(
                 "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL
@@ -534,12 +534,7 @@ impl Queue {
 
     /// Puts a failed, money-safe claim back in the queue for an automatic
     /// retry after `not_before`. Refuses rows at `submitted`.
-    pub async fn requeue(
-        &self,
-        id: i64,
-        not_before: i64,
-        message: String,
-    ) -> Result<(), QueueError> {
+    pub async fn requeue(&self, id: i64, not_before: i64, message: String) -> Result<(), DbError> {
         self.call(move |c| {
             let n = c.exec_cached(
                 "UPDATE orders SET status = 'pending', phase = NULL, claimed_at = NULL, not_before = ?2,
@@ -556,7 +551,7 @@ impl Queue {
     /// Before `submitted` it is money-safe and goes back to `pending` (at
     /// most `max_recoveries` times, then `failed`); at `submitted` it becomes
     /// `needs_review` and the engine pauses.
-    pub async fn recover(&self, max_recoveries: u32) -> Result<Vec<Recovered>, QueueError> {
+    pub async fn recover(&self, max_recoveries: u32) -> Result<Vec<Recovered>, DbError> {
         let now = self.clock.now_ms();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -577,7 +572,7 @@ impl Queue {
         .await
     }
 
-    pub async fn pause(&self, reason: String) -> Result<(), QueueError> {
+    pub async fn pause(&self, reason: String) -> Result<(), DbError> {
         let now = self.clock.now_ms();
         self.call(move |c| {
             write_pause(
@@ -594,7 +589,7 @@ impl Queue {
     }
 
     /// Clears the pause; returns the one that was cleared.
-    pub async fn resume(&self) -> Result<Option<Pause>, QueueError> {
+    pub async fn resume(&self) -> Result<Option<Pause>, DbError> {
         self.call(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let p = read_pause(&tx)?;
@@ -605,25 +600,25 @@ impl Queue {
         .await
     }
 
-    pub async fn paused(&self) -> Result<Option<Pause>, QueueError> {
+    pub async fn paused(&self) -> Result<Option<Pause>, DbError> {
         self.call(|c| read_pause(c)).await
     }
 
     /// Puts a finished order back in the queue. Refuses anything that
     /// reached `submitted` or was placed: those may have moved money.
-    pub async fn retry(&self, id: i64) -> Result<Order, QueueError> {
+    pub async fn retry(&self, id: i64) -> Result<Order, DbError> {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            let order = get_order(&tx, id)?.ok_or(DbError::NotFound(id))?;
             if let Some(why) = retry_refusal(&order) {
-                return Err(QueueError::Refused(why));
+                return Err(DbError::Refused(why));
             }
             tx.exec_cached(
                 "UPDATE orders SET status = 'pending', phase = NULL, finished_at = NULL, claimed_at = NULL,
                         not_before = NULL, message = NULL, retryable = 0 WHERE id = ?1",
                 [id],
             )?;
-            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            let order = get_order(&tx, id)?.ok_or(DbError::NotFound(id))?;
             tx.commit()?;
             Ok(order)
         })
@@ -631,13 +626,13 @@ impl Queue {
     }
 
     /// Cancels a pending order. A claimed one belongs to the engine.
-    pub async fn cancel(&self, id: i64) -> Result<Order, QueueError> {
+    pub async fn cancel(&self, id: i64) -> Result<Order, DbError> {
         let now = self.clock.now_ms();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            let order = get_order(&tx, id)?.ok_or(DbError::NotFound(id))?;
             if order.status != Status::Pending {
-                return Err(QueueError::Refused(format!(
+                return Err(DbError::Refused(format!(
                     "order {id} is {}; only pending orders can be cancelled",
                     order.status
                 )));
@@ -646,23 +641,19 @@ impl Queue {
                 "UPDATE orders SET status = 'cancelled', finished_at = ?2, message = 'cancelled by the owner' WHERE id = ?1",
                 params![id, now],
             )?;
-            let order = get_order(&tx, id)?.ok_or(QueueError::NotFound(id))?;
+            let order = get_order(&tx, id)?.ok_or(DbError::NotFound(id))?;
             tx.commit()?;
             Ok(order)
         })
         .await
     }
 
-    pub async fn get(&self, id: i64) -> Result<Option<Order>, QueueError> {
+    pub async fn get(&self, id: i64) -> Result<Option<Order>, DbError> {
         self.call(move |c| get_order(c, id)).await
     }
 
     /// Newest first, optionally one status only.
-    pub async fn recent(
-        &self,
-        status: Option<Status>,
-        limit: u32,
-    ) -> Result<Vec<Order>, QueueError> {
+    pub async fn recent(&self, status: Option<Status>, limit: u32) -> Result<Vec<Order>, DbError> {
         self.call(move |c| {
             let sql = format!(
                 "SELECT {ORDER_COLUMNS} FROM orders WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
@@ -675,7 +666,7 @@ impl Queue {
     }
 
     /// How many orders are in each status.
-    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, QueueError> {
+    pub async fn counts(&self) -> Result<Vec<(Status, u64)>, DbError> {
         self.call(|c| {
             let mut st = c.prepare_cached(
                 "SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status",
@@ -692,7 +683,7 @@ impl Queue {
     }
 
     /// When the item was last placed (for cooldown).
-    pub async fn last_placed(&self, item: &str) -> Result<Option<i64>, QueueError> {
+    pub async fn last_placed(&self, item: &str) -> Result<Option<i64>, DbError> {
         let item = item.to_string();
         self.call(move |c| {
             Ok(c.row_cached(
@@ -711,7 +702,7 @@ impl Queue {
     /// hour is read row by row. A plain `SUM` read every placed order of the
     /// window, so each buy cost more than the one before (see the engine
     /// benchmark). Timestamps are ms since the epoch, never negative.
-    pub async fn placed_since(&self, since_ms: i64) -> Result<(Money, u32), QueueError> {
+    pub async fn placed_since(&self, since_ms: i64) -> Result<(Money, u32), DbError> {
         self.call(move |c| {
             Ok(
                 c.row_cached(PLACED_SINCE_SQL, placed_since_params(since_ms), |r| {
@@ -728,7 +719,7 @@ impl Queue {
     /// database changed: the key is this connection's own change count and
     /// `PRAGMA data_version`, which moves when any other connection (the
     /// CLI) commits. An unchanged database gives back the same `Arc`.
-    pub async fn item_histories(&self) -> Result<Arc<Histories>, QueueError> {
+    pub async fn item_histories(&self) -> Result<Arc<Histories>, DbError> {
         let cache = Arc::clone(&self.histories);
         self.call(move |c| {
             let data_version: i64 = c.pragma_query_value(None, "data_version", |r| r.get(0))?;
@@ -751,7 +742,7 @@ impl Queue {
     pub async fn state_get<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         key: &str,
-    ) -> Result<Option<T>, QueueError> {
+    ) -> Result<Option<T>, DbError> {
         let key = key.to_string();
         self.call(move |c| read_state(c, &key)).await
     }
@@ -760,7 +751,7 @@ impl Queue {
         &self,
         key: &str,
         value: T,
-    ) -> Result<(), QueueError> {
+    ) -> Result<(), DbError> {
         let now = self.clock.now_ms();
         let key = key.to_string();
         self.call(move |c| write_state(c, &key, &value, now)).await
@@ -768,10 +759,10 @@ impl Queue {
 
     /// Runs arbitrary work on the connection; for modules that keep their
     /// own tables (heartbeat, probe) so their SQL stays next to their logic.
-    pub async fn with_conn<R, F>(&self, f: F) -> Result<R, QueueError>
+    pub async fn with_conn<R, F>(&self, f: F) -> Result<R, DbError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, QueueError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, DbError> + Send + 'static,
     {
         self.call(f).await
     }
@@ -782,7 +773,7 @@ fn recover_row(
     now: i64,
     (id, phase, recoveries): (i64, Option<Phase>, u32),
     max: u32,
-) -> Result<Status, QueueError> {
+) -> Result<Status, DbError> {
     if phase == Some(Phase::Submitted) {
         let why = format!("order {id} was interrupted after Place Order; check the store's order history, then `restock resume`");
         tx.exec_cached(
@@ -837,11 +828,11 @@ fn retry_refusal(order: &Order) -> Option<String> {
     None
 }
 
-fn expect_one(n: usize, id: i64) -> Result<(), QueueError> {
+fn expect_one(n: usize, id: i64) -> Result<(), DbError> {
     if n == 1 {
         Ok(())
     } else {
-        Err(QueueError::Refused(format!(
+        Err(DbError::Refused(format!(
             "order {id} is no longer in progress"
         )))
     }
@@ -859,11 +850,11 @@ fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), QueueError> {
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > MIGRATIONS.len() {
-        return Err(QueueError::Corrupt(format!(
+        return Err(DbError::Corrupt(format!(
             "schema version {version} is newer than this restock knows ({}); upgrade restock",
             MIGRATIONS.len()
         )));
@@ -881,7 +872,7 @@ pub fn schema_version() -> usize {
     MIGRATIONS.len()
 }
 
-fn read_histories(c: &Connection) -> Result<Vec<ItemHistory>, QueueError> {
+fn read_histories(c: &Connection) -> Result<Vec<ItemHistory>, DbError> {
     let cols = ORDER_COLUMNS
         .split(", ")
         .map(|col| format!("o.{col}"))
@@ -906,7 +897,7 @@ fn read_histories(c: &Connection) -> Result<Vec<ItemHistory>, QueueError> {
 fn read_state<T: serde::de::DeserializeOwned>(
     c: &Connection,
     key: &str,
-) -> Result<Option<T>, QueueError> {
+) -> Result<Option<T>, DbError> {
     let raw: Option<String> = c
         .row_cached(
             "SELECT value FROM engine_state WHERE key = ?1",
@@ -914,7 +905,7 @@ fn read_state<T: serde::de::DeserializeOwned>(
             |r| r.get(0),
         )
         .optional()?;
-    raw.map(|s| serde_json::from_str(&s).map_err(|e| QueueError::Corrupt(format!("{key}: {e}"))))
+    raw.map(|s| serde_json::from_str(&s).map_err(|e| DbError::Corrupt(format!("{key}: {e}"))))
         .transpose()
 }
 
@@ -923,8 +914,8 @@ fn write_state<T: Serialize>(
     key: &str,
     value: &T,
     now: i64,
-) -> Result<(), QueueError> {
-    let json = serde_json::to_string(value).map_err(|e| QueueError::Corrupt(e.to_string()))?;
+) -> Result<(), DbError> {
+    let json = serde_json::to_string(value).map_err(|e| DbError::Corrupt(e.to_string()))?;
     c.exec_cached(
         "INSERT INTO engine_state (key, value, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -933,32 +924,32 @@ fn write_state<T: Serialize>(
     Ok(())
 }
 
-fn read_pause(c: &Connection) -> Result<Option<Pause>, QueueError> {
+fn read_pause(c: &Connection) -> Result<Option<Pause>, DbError> {
     read_state(c, PAUSE_KEY)
 }
 
 /// Keeps the first reason when already paused: the earliest problem is the
 /// one the owner must see.
-fn write_pause(c: &Connection, pause: &Pause) -> Result<(), QueueError> {
+fn write_pause(c: &Connection, pause: &Pause) -> Result<(), DbError> {
     if read_pause(c)?.is_some() {
         return Ok(());
     }
     write_state(c, PAUSE_KEY, pause, pause.since)
 }
 
-fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, QueueError> {
+fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, DbError> {
     Ok(c.row_cached(GET_ORDER_SQL, [id], order_from_row)
         .optional()?)
 }
 
-fn parse_status(s: &str) -> Result<Status, QueueError> {
+fn parse_status(s: &str) -> Result<Status, DbError> {
     s.parse()
-        .map_err(|e: crate::model::ParseNameError| QueueError::Corrupt(e.to_string()))
+        .map_err(|e: crate::model::ParseNameError| DbError::Corrupt(e.to_string()))
 }
 
-fn parse_phase(s: &str) -> Result<Phase, QueueError> {
+fn parse_phase(s: &str) -> Result<Phase, DbError> {
     s.parse()
-        .map_err(|e: crate::model::ParseNameError| QueueError::Corrupt(e.to_string()))
+        .map_err(|e: crate::model::ParseNameError| DbError::Corrupt(e.to_string()))
 }
 
 fn order_from_row(r: &Row<'_>) -> rusqlite::Result<Order> {
