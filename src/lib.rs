@@ -19,3 +19,4 @@ pub mod purchase;
 pub mod screenshots;
 pub mod server;
 pub mod text;
+pub mod urls;

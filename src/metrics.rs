@@ -290,7 +290,7 @@ impl Metrics {
             }
             Err(e) => tracing::warn!(error = %e, "metrics: cannot read the pause"),
         }
-        match crate::probe::sessions::list(&self.db).await {
+        match self.db.sessions().await {
             Ok(rows) => {
                 self.session_state.clear();
                 for row in rows {

@@ -72,7 +72,7 @@ async fn good_env() -> Env {
     .unwrap();
     env.config.listen = common::free_addr();
     let db = restock::db::Db::open(&env.db()).unwrap();
-    restock::probe::mark_signed_in(&db, "demo").await.unwrap();
+    db.mark_signed_in("demo").await.unwrap();
     drop(db);
     let profile = env.config.profiles_dir().join("demo");
     std::fs::create_dir_all(&profile).unwrap();

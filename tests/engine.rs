@@ -12,8 +12,7 @@ use common::*;
 use restock::catalog::Catalog;
 use restock::db::Db;
 use restock::engine::{Activity, Engine, Event, Heartbeat, Liveness, Probe, Settings};
-use restock::model::Outcome;
-use restock::model::{Money, Phase, Status};
+use restock::model::{ActivityState, Money, Outcome, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::server::Parts;
 use tokio::sync::Notify;
@@ -347,7 +346,7 @@ async fn health_is_503_while_the_loop_is_blocked_and_200_after() {
 #[derive(Default)]
 struct CountingHeartbeat {
     ticks: AtomicUsize,
-    states: Mutex<Vec<(Liveness, &'static str)>>,
+    states: Mutex<Vec<(Liveness, ActivityState)>>,
 }
 
 impl Heartbeat for CountingHeartbeat {
@@ -389,13 +388,13 @@ async fn the_heartbeat_hook_runs_on_every_turn_idle_paused_and_buying() {
     assert!(
         states
             .iter()
-            .any(|(w, s)| *w == Liveness::Turn && *s == "idle"),
+            .any(|(w, s)| *w == Liveness::Turn && *s == ActivityState::Idle),
         "ticked while idle"
     );
     assert!(
         states
             .iter()
-            .any(|(w, s)| *w == Liveness::Turn && *s == "paused"),
+            .any(|(w, s)| *w == Liveness::Turn && *s == ActivityState::Paused),
         "ticked while paused"
     );
     assert!(

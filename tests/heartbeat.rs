@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use restock::config::Config;
 use restock::db::Enqueued;
+use restock::db::MonitorState;
 use restock::engine::{Event, Probe};
-use restock::heartbeat::store::MonitorState;
 use restock::model::Outcome;
 use restock::model::{Money, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
@@ -320,11 +320,11 @@ async fn t1_idle_and_paused_pings_speak_each_protocol() {
     let hc = Receiver::start(Answer::Ok).await;
     let kuma = Receiver::start(Answer::Ok).await;
     let mut env = Env::new(&["soap"]);
-    env.config.heartbeat_url = vec![
+    env.config.heartbeat_url = monitor_urls([
         hc.url(&format!("/ping/{HC_UUID}")),
         // As Kuma's UI copies it, with its own query to be replaced.
         kuma.url(&format!("/api/push/{KUMA_TOKEN}?status=up&msg=OK&ping=")),
-    ];
+    ]);
     let running = env.start(ScriptedFactory::noop()).await;
 
     let hc_path = format!("/ping/{HC_UUID}");
@@ -416,12 +416,12 @@ async fn t2_failing_monitors_never_slow_the_engine() {
     let mut env = Env::new(&items);
     env.config.heartbeat_interval = Duration::from_millis(100);
     env.config.heartbeat_timeout = Duration::from_millis(1500);
-    env.config.heartbeat_url = vec![
+    env.config.heartbeat_url = monitor_urls([
         slow.url(&format!("/ping/{HC_UUID}")),
         broken.url("/ping/0000aaaa-1111-2222-3333-444455556666"),
         kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
         format!("http://127.0.0.1:{dead}/beat/abcdef123456"),
-    ];
+    ]);
     let started = Instant::now();
     let running = env.start(ScriptedFactory::noop()).await;
     let mut rx = running.handle.subscribe();
@@ -518,7 +518,7 @@ async fn t3_a_stalled_buy_stops_the_pings_until_it_times_out() {
     env.config.heartbeat_interval = Duration::from_millis(100);
     env.config.stall_after = Some(Duration::from_millis(400));
     env.config.buy_timeout = Duration::from_secs(3);
-    env.config.heartbeat_url = vec![hc.url(&format!("/ping/{HC_UUID}"))];
+    env.config.heartbeat_url = monitor_urls([hc.url(&format!("/ping/{HC_UUID}"))]);
     // Progress every 150 ms for about a second, then silence.
     let mut steps = vec![Step::Enter(Phase::Browsing), Step::Progress];
     for _ in 0..6 {
@@ -635,10 +635,10 @@ async fn t4_a_wedged_loop_falls_silent() {
     let mut env = Env::new(&["soap"]);
     env.config.heartbeat_interval = Duration::from_millis(100);
     env.config.stall_after = Some(Duration::from_millis(400));
-    env.config.heartbeat_url = vec![
+    env.config.heartbeat_url = monitor_urls([
         hc.url(&format!("/ping/{HC_UUID}")),
         kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
-    ];
+    ]);
     let wedge = Arc::new(Wedge {
         armed: AtomicBool::new(false),
         entered: Notify::new(),
@@ -689,15 +689,15 @@ async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
     let hc = Receiver::start(Answer::Ok).await;
     let kuma = Receiver::start(Answer::Ok).await;
     let mut env = Env::new(&["soap"]);
-    env.config.heartbeat_paused = "fail".into();
+    env.config.heartbeat_paused = restock::config::PausedPing::Fail;
     // A long interval: what follows must arrive because the message changed,
     // not because the clock ran out.
     env.config.heartbeat_interval = Duration::from_secs(30);
     env.config.stall_after = Some(Duration::from_secs(60));
-    env.config.heartbeat_url = vec![
+    env.config.heartbeat_url = monitor_urls([
         hc.url(&format!("/ping/{HC_UUID}")),
         kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
-    ];
+    ]);
     let factory = ScriptedFactory::new(Script::ends(
         Outcome::new(Status::Challenge).message("a captcha"),
     ));
@@ -733,7 +733,7 @@ async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
         .unwrap()
         .starts_with("paused: order 1 (soap) ended as challenge: a captcha"));
     states_until(&running, "the /fail recorded", |s| {
-        s[0].last_said == Some(restock::heartbeat::monitor::Say::Down)
+        s[0].last_said == Some(restock::model::Say::Down)
     })
     .await;
     let (code, body) = health(&running).await;
@@ -769,7 +769,12 @@ async fn t6_the_order_check_sees_each_buy_start_and_end() {
     let orders = Receiver::start(Answer::Ok).await;
     let mut env = Env::new(&["good", "bad"]);
     env.config.dry_run = false;
-    env.config.order_check_url = Some(orders.url(&format!("/ping/{HC_ORDERS_UUID}")));
+    env.config.order_check_url = Some(
+        orders
+            .url(&format!("/ping/{HC_ORDERS_UUID}"))
+            .parse()
+            .unwrap(),
+    );
     let factory = ScriptedFactory::new(Script::placed(Money(999)));
     let running = env.start(factory.clone()).await;
     let mut rx = running.handle.subscribe();
@@ -1129,15 +1134,14 @@ async fn t8_status_and_logs_never_show_a_monitor_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_pings_are_recorded_sparingly_failures_at_once() {
-    use restock::heartbeat::store;
     let r = Receiver::start(Answer::Ok).await;
     let mut env = Env::new(&["soap"]);
-    env.config.heartbeat_url = vec![r.url("/beat")];
+    env.config.heartbeat_url = monitor_urls([r.url("/beat")]);
     let running = env
         .start(ScriptedFactory::new(Script::placed(Money(100))))
         .await;
     let record = || async {
-        let all = store::load(&running.db).await.unwrap();
+        let all = running.db.monitors().await.unwrap();
         all.into_iter().next().filter(|m| m.last_sent.is_some())
     };
 
@@ -1169,4 +1173,9 @@ async fn good_pings_are_recorded_sparingly_failures_at_once() {
     let back = record().await.unwrap();
     assert_eq!((back.failures, back.last_error), (0, None));
     running.stop().await;
+}
+
+/// Monitor URLs as the config reads them.
+fn monitor_urls<const N: usize>(raw: [String; N]) -> Vec<restock::urls::MonitorUrl> {
+    raw.iter().map(|u| u.parse().unwrap()).collect()
 }

@@ -392,7 +392,7 @@ async fn metrics_need_the_token_parse_and_move_with_orders() {
     let mut env = Env::new(&["towels", "soap", "paper", "milk"]);
     env.config.dry_run = false;
     env.config.intake_token = Some(TOKEN.into());
-    env.config.heartbeat_url = vec![live, dead_url()];
+    env.config.heartbeat_url = monitor_urls([live, dead_url()]);
     env.config.heartbeat_timeout = Duration::from_secs(2);
     let factory = ScriptedFactory::new(Script::placed(Money(499)));
     let running = env.start(factory.clone()).await;
@@ -518,9 +518,7 @@ async fn metrics_need_the_token_parse_and_move_with_orders() {
     assert_eq!(sum(&scraper.scrape().await, "restock_paused", &[]), 0.0);
 
     // Session state per store.
-    restock::probe::mark_signed_in(&running.db, "demo")
-        .await
-        .unwrap();
+    running.db.mark_signed_in("demo").await.unwrap();
     let fams = scraper.scrape().await;
     let demo = |state| [("store", "demo"), ("state", state)];
     assert_eq!(sum(&fams, "restock_session_state", &demo("signed_in")), 1.0);
@@ -567,4 +565,9 @@ async fn without_a_token_configured_metrics_are_open_like_the_rest() {
     };
     assert_eq!(code, 200);
     running.stop().await;
+}
+
+/// Monitor URLs as the config reads them.
+fn monitor_urls<const N: usize>(raw: [String; N]) -> Vec<restock::urls::MonitorUrl> {
+    raw.iter().map(|u| u.parse().unwrap()).collect()
 }

@@ -228,7 +228,7 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
     let handle = engine.handle();
     let mut events = handle.subscribe();
     let shutdown = CancellationToken::new();
-    restock::notify::watch_pauses(handle.clone(), db.clone(), n, shutdown.clone());
+    restock::server::pauses::watch_pauses(handle.clone(), db.clone(), n, shutdown.clone());
     let task = tokio::spawn(engine.run(shutdown.clone()));
 
     db.enqueue("towels", Some("test"), Duration::ZERO)

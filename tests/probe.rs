@@ -20,7 +20,7 @@ use restock::model::{Money, Phase, Status};
 use restock::model::{SessionCheck, SessionState};
 use restock::notify::{Notifier, RetryPolicy};
 use restock::probe::schedule::{self, Schedule};
-use restock::probe::{sessions, Gate, ProbeSettings, SessionProbe, Stores, Window};
+use restock::probe::{Gate, ProbeSettings, SessionProbe, Stores, Window};
 use restock::purchase::scripted::{Script, Step};
 use rig::{until, Receiver, TestFactory, WAIT};
 use tokio::sync::Notify;
@@ -120,7 +120,7 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     probe.probe_all(&none).await;
     probe.flush().await;
     assert_eq!(events(&r), ["signed_out", "reminder", "signed_in"]);
-    let row = sessions::get(&db, "demo").await.unwrap().unwrap();
+    let row = db.session("demo").await.unwrap().unwrap();
     assert_eq!(row.state, SessionState::SignedIn);
     assert_eq!(factory.made(), factory.dropped(), "every purchaser closed");
 }
@@ -451,8 +451,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     let factory = TestFactory::new(Script::placed(Money(100)));
     factory.hang.store(true, Ordering::SeqCst);
     let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
-    sessions::record(
-        &db,
+    db.record_session_check(
         "demo",
         SessionCheck {
             state: SessionState::SignedIn,
@@ -492,7 +491,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     .await;
     assert_eq!(factory.made(), 1);
     assert_eq!(factory.dropped(), 1, "the purchaser (browser) was closed");
-    let row = sessions::get(&db, "demo").await.unwrap().unwrap();
+    let row = db.session("demo").await.unwrap().unwrap();
     assert_eq!(row.last_result, Some(SessionState::Unknown));
     assert_eq!(
         row.state,
@@ -507,7 +506,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
             .contains("RESTOCK_SESSION_CHECK_TIMEOUT"),
         "{row:?}"
     );
-    assert!(sessions::last_run(&db).await.unwrap().unwrap() >= before);
+    assert!(db.probe_last_run().await.unwrap().unwrap() >= before);
 
     // The engine carries on: the next order is bought.
     factory.hang.store(false, Ordering::SeqCst);
@@ -539,7 +538,7 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
         state: SessionState::SignedOut,
         detail: None,
     };
-    sessions::record(&db, "demo", out.clone(), Duration::from_secs(60))
+    db.record_session_check("demo", out.clone(), Duration::from_secs(60))
         .await
         .unwrap();
     let handle = engine.handle();
@@ -580,7 +579,7 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
     let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo", "corner"]);
-    sessions::record(&db, "demo", out, Duration::from_secs(60))
+    db.record_session_check("demo", out, Duration::from_secs(60))
         .await
         .unwrap();
     let handle = engine.handle();
@@ -610,8 +609,11 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     );
 
     // `restock login demo` clears it.
-    restock::probe::mark_signed_in(&db, "demo").await.unwrap();
-    assert!(sessions::signed_out(&db, "demo").await.unwrap().is_none());
+    db.mark_signed_in("demo").await.unwrap();
+    assert_eq!(
+        db.session("demo").await.unwrap().unwrap().state,
+        SessionState::SignedIn
+    );
     shutdown.cancel();
     handle.wake();
     task.await.unwrap();
@@ -643,7 +645,7 @@ async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
     })
     .await;
     assert_eq!(factory.made(), 1);
-    let row = sessions::get(&db, "demo").await.unwrap().unwrap();
+    let row = db.session("demo").await.unwrap().unwrap();
     assert_eq!(row.state, SessionState::SignedOut);
     assert!(row.notified_at.is_some(), "the pause tells the owner");
     db.resume().await.unwrap();
@@ -779,7 +781,7 @@ fn bad_schedule_and_window_fail_config_with_what_is_expected() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.starts_with("RESTOCK_SESSION_CHECK ") && e.contains("0 0 25 * * *") && e.contains("`3h`"),
+        e.starts_with("RESTOCK_SESSION_CHECK:") && e.contains("0 0 25 * * *") && e.contains("`3h`"),
         "{e}"
     );
     let e = load("RESTOCK_SESSION_CHECK", "whenever")

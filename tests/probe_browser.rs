@@ -21,7 +21,7 @@ use restock::engine::{Engine, Event};
 use restock::model::SessionState;
 use restock::model::Status;
 use restock::notify::{Notifier, RetryPolicy};
-use restock::probe::{sessions, Gate, ProbeSettings, SessionProbe, Stores};
+use restock::probe::{Gate, ProbeSettings, SessionProbe, Stores};
 use restock::purchase::{
     sign_in_with_form, BrowserFactory, BrowserSettings, PurchaseError, Purchaser, PurchaserFactory,
     StoreRegistry,
@@ -381,7 +381,7 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         "{:?}",
         started.elapsed()
     );
-    let row = sessions::get(&w.db, "silent").await.unwrap().unwrap();
+    let row = w.db.session("silent").await.unwrap().unwrap();
     assert!(row.checked_at.unwrap() >= before);
     assert!(row
         .last_error
@@ -398,7 +398,7 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         )
     })
     .await;
-    assert!(sessions::last_run(&w.db).await.unwrap().unwrap() >= before);
+    assert!(w.db.probe_last_run().await.unwrap().unwrap() >= before);
     w.assert_no_chromium().await;
 
     w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();

@@ -295,7 +295,7 @@ async fn engine(dir: &Path, n: usize, dry_run: bool) -> Result<(f64, Usage)> {
     // The engine on its own thread, as `restock serve` runs it.
     let thread = engine.spawn_thread(shutdown.clone())?;
     let drained = tokio::time::timeout(Duration::from_secs(600), async {
-        while handle.activity().state != "idle" {
+        while handle.activity().state != restock::model::ActivityState::Idle {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
@@ -358,7 +358,7 @@ fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
             .prepare_cached(restock::db::CLAIM_SQL)?
             .query_row([now], |r| r.get(0))?;
         if mirror.reads {
-            let mut st = c.prepare_cached(restock::probe::sessions::READ_SQL)?;
+            let mut st = c.prepare_cached(restock::db::SESSION_READ_SQL)?;
             let mut rows = st.query(["demo"])?;
             if rows.next()?.is_some() {
                 bail!("raw loop found a store session");

@@ -49,7 +49,7 @@ pub async fn run(samples: usize) -> Result<Row> {
     // The engine's first Idle may come before the subscription: read its
     // state instead (a wake that races its wait is kept by the Notify).
     let deadline = Instant::now() + Duration::from_secs(10);
-    while running.handle.activity().state != "idle" {
+    while running.handle.activity().state != restock::model::ActivityState::Idle {
         if Instant::now() > deadline {
             bail!("the engine did not go idle within 10 s");
         }

@@ -65,7 +65,7 @@ fn demo_config(
         stores_dir: Some(dir.join("stores")),
         heartbeat_url: Vec::new(),
         notify: Vec::new(),
-        session_check: "off".into(),
+        session_check: crate::config::Schedule::Off,
         ..base.clone()
     };
     std::fs::create_dir_all(dir.join("stores")).context("stores dir")?;

@@ -25,7 +25,6 @@
 
 use std::io::ErrorKind;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -85,6 +84,9 @@ struct Ctx {
     /// The store definitions (`Err`: why they did not load).
     settings: Result<BrowserSettings, String>,
     catalog: Result<Catalog, String>,
+    /// The database file read without creating or migrating it; `None`
+    /// when there is no file yet.
+    database: Option<Result<crate::db::Inspection, String>>,
 }
 
 type CheckFn = fn(&Ctx) -> BoxFuture<'_, Vec<Check>>;
@@ -112,6 +114,7 @@ pub async fn run(config: &Config, notify: bool, json: bool) -> Result<(), CliErr
         notify,
         settings: crate::purchase::settings_from_config(config).map_err(|e| e.to_string()),
         catalog: Catalog::load(&config.catalog).map_err(|e| e.to_string()),
+        database: inspect_database(config.db_path()).await,
     };
     let progress = Progress::steps(CHECKS.len() as u64);
     let mut all = Vec::new();
@@ -224,10 +227,24 @@ async fn state_dir(ctx: &Ctx) -> Vec<Check> {
     vec![Check::ok(name, format!("{shown} (mode 0700, writable)"))]
 }
 
+/// The database file as it is, read off the runtime's workers.
+async fn inspect_database(
+    path: std::path::PathBuf,
+) -> Option<Result<crate::db::Inspection, String>> {
+    if !path.exists() {
+        return None;
+    }
+    let found =
+        tokio::task::spawn_blocking(move || crate::db::inspect(&path).map_err(|e| e.to_string()))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+    Some(found)
+}
+
 async fn database(ctx: &Ctx) -> Vec<Check> {
     let path = ctx.config.db_path();
     let name = "database";
-    if !path.exists() {
+    let Some(found) = &ctx.database else {
         return vec![Check::ok(
             name,
             format!(
@@ -235,14 +252,10 @@ async fn database(ctx: &Ctx) -> Vec<Check> {
                 path.display()
             ),
         )];
-    }
-    let path2 = path.clone();
-    let found = tokio::task::spawn_blocking(move || inspect_db(&path2))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
+    };
     let shown = path.display();
     let (version, problems) = match found {
-        Ok(v) => v,
+        Ok(i) => (i.version, &i.problems),
         Err(e) => {
             return vec![Check::fail(
                 name,
@@ -282,45 +295,6 @@ async fn database(ctx: &Ctx) -> Vec<Check> {
         ),
     });
     out
-}
-
-/// `PRAGMA user_version` and what `PRAGMA quick_check` found (empty: ok),
-/// on a connection that neither creates nor migrates.
-fn inspect_db(path: &Path) -> Result<(usize, Vec<String>), String> {
-    use rusqlite::OpenFlags;
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| e.to_string())?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| e.to_string())?;
-    let version: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    let mut st = conn
-        .prepare("PRAGMA quick_check")
-        .map_err(|e| e.to_string())?;
-    let rows: Vec<String> = st
-        .query_map([], |r| r.get::<_, String>(0))
-        .map_err(|e| e.to_string())?
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
-    let problems = rows.into_iter().filter(|r| r != "ok").take(5).collect();
-    Ok((version, problems))
-}
-
-/// The store sessions the probe recorded, read without migrating; empty
-/// when there is no (current) database.
-fn read_sessions(path: &Path) -> Vec<crate::probe::StoreSession> {
-    use rusqlite::OpenFlags;
-    if !path.exists() {
-        return Vec::new();
-    }
-    rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .ok()
-        .and_then(|c| crate::probe::sessions::list_on(&c).ok())
-        .unwrap_or_default()
 }
 
 async fn store_files(ctx: &Ctx) -> Vec<Check> {
@@ -469,10 +443,10 @@ async fn profiles(ctx: &Ctx) -> Vec<Check> {
             "none yet, and the catalog names no store",
         )];
     }
-    let db = ctx.config.db_path();
-    let sessions = tokio::task::spawn_blocking(move || read_sessions(&db))
-        .await
-        .unwrap_or_default();
+    let sessions = match &ctx.database {
+        Some(Ok(i)) => i.sessions.as_slice(),
+        _ => &[],
+    };
     stores
         .into_iter()
         .map(|store| {
@@ -531,18 +505,8 @@ async fn profiles(ctx: &Ctx) -> Vec<Check> {
 }
 
 async fn monitors(ctx: &Ctx) -> Vec<Check> {
-    let settings = match crate::heartbeat::Settings::from_config(&ctx.config) {
-        Ok(s) => s,
-        // Config validation already refused this; say it anyway.
-        Err(p) => {
-            return vec![Check::fail(
-                "monitors",
-                p.to_string(),
-                "correct the setting named above",
-            )]
-        }
-    };
-    let mut targets: Vec<(&'static str, crate::heartbeat::monitor::Target)> = settings
+    let settings = crate::heartbeat::Settings::from_config(&ctx.config);
+    let mut targets: Vec<(&'static str, crate::urls::MonitorUrl)> = settings
         .monitors
         .into_iter()
         .map(|t| ("RESTOCK_HEARTBEAT_URL", t))

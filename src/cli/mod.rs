@@ -231,10 +231,10 @@ fn browser_settings(config: &Config) -> Result<crate::purchase::BrowserSettings,
 }
 
 /// After a successful `login`: forget a `signed_out` state so buys use the
-/// store again (see [`crate::probe::mark_signed_in`]).
+/// store again.
 async fn session_signed_in(config: &Config, store: &str) {
     let result = match Db::open(&config.db_path()) {
-        Ok(db) => crate::probe::mark_signed_in(&db, store).await,
+        Ok(db) => db.mark_signed_in(store).await,
         Err(e) => Err(e),
     };
     if let Err(e) = result {

@@ -22,8 +22,7 @@ pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(),
     )));
     let notifier = Notifier::from_config(config).map_err(|e| CliError::Config(e.to_string()))?;
     let db = open_queue(config)?;
-    let probe = SessionProbe::from_config(config, db.clone(), factory, notifier)
-        .map_err(CliError::Config)?;
+    let probe = SessionProbe::from_config(config, db.clone(), factory, notifier);
     // What `probe_all` does, one progress step per store.
     let stores = match store {
         Some(s) => vec![s.to_string()],

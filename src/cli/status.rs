@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{ago, open_queue, order_line, CliError};
 use crate::config::Config;
-use crate::heartbeat::store::{MonitorState, Role};
+use crate::db::{MonitorState, Role};
 use crate::model::Status;
 
 pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
@@ -27,8 +27,8 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
         .collect();
     let in_progress = db.recent(Some(Status::InProgress), 10).await?;
     let review = db.recent(Some(Status::NeedsReview), 10).await?;
-    let monitors = crate::heartbeat::store::load(&db).await?;
-    let sessions = crate::probe::sessions::list(&db).await?;
+    let monitors = db.monitors().await?;
+    let sessions = db.sessions().await?;
     if json {
         let out = json!({ "paused": pause, "counts": counts, "in_progress": in_progress, "needs_attention": review, "heartbeat": monitors, "sessions": sessions });
         println!(

@@ -22,7 +22,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::checkpoint::Ops;
-use super::{parse_status, read_pause, Cached, DbError, Enqueued};
+use super::connection::Cached;
+use super::orders::parse_status;
+use super::state::read_pause;
+use super::{DbError, Enqueued};
 
 /// At most this many requests share one transaction, so one batch cannot
 /// hold the connection for long while the engine waits for it.
@@ -58,10 +61,10 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         self.0
             .send(Job { request, reply })
-            .map_err(|_| DbError::Join("the enqueue writer has stopped".into()))?;
+            .map_err(|_| DbError::WriterStopped("the enqueue writer has stopped"))?;
         answer
             .await
-            .map_err(|_| DbError::Join("the enqueue writer dropped a request".into()))?
+            .map_err(|_| DbError::WriterStopped("the enqueue writer dropped a request"))?
     }
 }
 

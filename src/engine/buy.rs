@@ -20,8 +20,7 @@ use tracing::Instrument;
 use super::{Engine, Event, Liveness};
 use crate::catalog::Item;
 use crate::db::Order;
-use crate::model::Outcome;
-use crate::model::{now_ms, Money, Phase, Status};
+use crate::model::{now_ms, ActivityState, Money, Outcome, Phase, SessionState, Status};
 use crate::purchase::{BuyProgress, BuyRequest, PurchaseError, Refusal};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -33,7 +32,7 @@ impl Engine {
             tracing::info!(attempt = order.attempts, "claimed");
             self.handle.emit(Event::Claimed { id: order.id });
             self.handle.set_activity(|a| {
-                a.state = "buying";
+                a.state = ActivityState::Buying;
                 a.order_id = Some(order.id);
                 a.phase = Some(Phase::Claimed);
             });
@@ -153,9 +152,7 @@ impl Engine {
                 Err(e) => Outcome::failed(e.to_string(), false),
             };
             if outcome.status == Status::SigninRequired {
-                if let Err(e) =
-                    crate::probe::sessions::note_signed_out_by_buy(&self.db, &source.store).await
-                {
+                if let Err(e) = self.db.note_signed_out_by_buy(&source.store).await {
                     tracing::warn!(error = %e, "could not record the signed-out store");
                 }
             }
@@ -172,13 +169,19 @@ impl Engine {
         fall_through_result(skipped)
     }
 
+    /// Why buys must skip `store`, when it is known signed out. The time
+    /// is absolute: this text is stored in the order's message.
     async fn known_signed_out(&self, store: &str) -> Option<String> {
-        crate::probe::sessions::signed_out(&self.db, store)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "could not read the store's session state");
-                None
-            })
+        let row = self.db.session(store).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the store's session state");
+            None
+        })?;
+        (row.state == SessionState::SignedOut).then(|| {
+            format!(
+                "store `{store}` is signed out (since {}); run `restock login {store}`",
+                crate::text::at(row.since)
+            )
+        })
     }
 
     /// When an automatic retry is due for this outcome, if one is allowed:

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::db::{Db, Pause};
-use crate::model::{now_ms, Money, Phase, Status};
+use crate::model::{now_ms, ActivityState, Money, Phase, Status};
 use crate::purchase::PurchaserFactory;
 
 pub use hooks::{Heartbeat, Liveness, NoHeartbeat, NoProbe, Probe};
@@ -125,7 +125,7 @@ pub use crate::catalog::SharedCatalog;
 /// What the loop is doing right now, for `/health` and the heartbeat body.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Activity {
-    pub state: &'static str,
+    pub state: ActivityState,
     pub order_id: Option<i64>,
     pub phase: Option<Phase>,
     pub pause: Option<Pause>,
@@ -150,7 +150,7 @@ impl Handle {
             turns: AtomicU64::new(0),
             last_alive: AtomicI64::new(0),
             activity: Mutex::new(Activity {
-                state: "starting",
+                state: ActivityState::Starting,
                 order_id: None,
                 phase: None,
                 pause: None,
@@ -261,7 +261,7 @@ impl Engine {
             match self.db.claim_next().await {
                 Ok(Some(order)) => self.process(order, &shutdown).await,
                 Ok(None) => {
-                    self.handle.set_activity(|a| a.state = "idle");
+                    self.handle.set_activity(|a| a.state = ActivityState::Idle);
                     self.handle.emit(Event::Idle);
                     self.wait(&shutdown).await;
                 }
@@ -274,7 +274,8 @@ impl Engine {
                 }
             }
         }
-        self.handle.set_activity(|a| a.state = "stopped");
+        self.handle
+            .set_activity(|a| a.state = ActivityState::Stopped);
         self.handle.emit(Event::Stopped);
     }
 
@@ -295,7 +296,11 @@ impl Engine {
             }
         };
         self.handle.set_activity(|a| {
-            a.state = if pause.is_some() { "paused" } else { "running" };
+            a.state = if pause.is_some() {
+                ActivityState::Paused
+            } else {
+                ActivityState::Running
+            };
             a.pause = pause.clone();
         });
         pause
@@ -307,7 +312,7 @@ impl Engine {
     fn storage_failing(&self, e: &crate::db::DbError) {
         let reason = format!("the database cannot take writes: {e}");
         self.handle.set_activity(|a| {
-            a.state = "paused";
+            a.state = ActivityState::Paused;
             a.pause = Some(Pause {
                 reason: reason.clone(),
                 order_id: None,

@@ -1,10 +1,10 @@
-//! Monitor URLs: which protocol a URL speaks, the request each kind of
-//! ping becomes, how an answer is judged, and how a URL is shown without
-//! its secret.
+//! Monitor protocols: the request each kind of ping becomes and how an
+//! answer is judged. (Which protocol a URL speaks, and how it is shown
+//! without its secret, is read with the URL: [`crate::urls::monitor`].)
 //!
-//! The protocols are data ([`PROTOCOLS`]): how a URL is recognised, where
-//! its secret sits, and a request [`Shape`] per thing a ping can say. Adding
-//! a monitor service is adding a row, not a branch.
+//! The protocols are data ([`PROTOCOLS`]): a request [`Shape`] per thing a
+//! ping can say, and how an answer is acknowledged. Adding a monitor
+//! service is adding a row here and one in `urls::monitor`, not a branch.
 //!
 //! - **Healthchecks** (`…/ping/<uuid>`, `…/ping/<ping-key>/<slug>`, or the
 //!   hosted `hc-ping.com/<uuid>`): `POST` with a short plain-text body;
@@ -31,77 +31,23 @@
 //! Redirects are not followed (a `3xx` is a failure telling the owner to
 //! configure the final URL): a `Location` may carry the secret into logs.
 
-use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// The protocols a monitor URL can speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    Healthchecks,
-    UptimeKuma,
-    Get,
-}
+use crate::model::{MonitorKind, Say};
+use crate::text::one_line;
+use crate::urls::MonitorUrl;
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        protocol(self).name
-    }
-
-    /// `auto` is `None`; anything unknown is an error listing the choices.
-    pub fn parse_setting(s: &str) -> Result<Option<Kind>, String> {
-        match s.trim() {
-            "auto" => Ok(None),
-            other => PROTOCOLS
-                .iter()
-                .find(|p| p.name == other)
-                .map(|p| Some(p.kind))
-                .ok_or_else(|| {
-                    let names: Vec<&str> = PROTOCOLS.iter().map(|p| p.name).collect();
-                    format!("one of auto, {}", names.join(", "))
-                }),
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What one ping says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Say {
-    /// The engine is alive.
-    Up,
-    /// Alive, but paused for a human (`RESTOCK_HEARTBEAT_PAUSED=fail`).
-    Down,
-    /// A buy started (order check).
-    Start,
-    /// A buy ended well (order check).
-    Success,
-    /// A buy ended badly (order check).
-    Fail,
-    /// `restock doctor`'s one test ping: logged without changing the
-    /// monitor's state where the protocol allows it.
-    Test,
-}
-
-impl Say {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Say::Up => "up",
-            Say::Down => "down",
-            Say::Start => "start",
-            Say::Success => "success",
-            Say::Fail => "fail",
-            Say::Test => "test",
-        }
+/// `RESTOCK_HEARTBEAT_KIND`: `auto` is `None`; anything unknown is an error
+/// listing the choices.
+pub fn parse_kind_setting(s: &str) -> Result<Option<MonitorKind>, String> {
+    match s.trim() {
+        "auto" => Ok(None),
+        other => other.parse().map(Some).map_err(|_| {
+            let names: Vec<&str> = MonitorKind::all().map(MonitorKind::as_str).collect();
+            format!("one of auto, {}", names.join(", "))
+        }),
     }
 }
 
@@ -155,13 +101,7 @@ enum Ack {
 
 /// One protocol, as data.
 struct Protocol {
-    kind: Kind,
-    /// Its `RESTOCK_HEARTBEAT_KIND` name.
-    name: &'static str,
-    /// Hosts whose whole path is the secret (the hosted service).
-    hosts: &'static [&'static str],
-    /// Path segments the secret follows (`ping`, `api/push`).
-    marker: &'static [&'static str],
+    kind: MonitorKind,
     /// Query keys the protocol owns: dropped from the configured URL before
     /// ours are added.
     owned_query: &'static [&'static str],
@@ -201,10 +141,7 @@ const RID: &[(&str, Arg)] = &[("rid", Arg::Rid)];
 
 const PROTOCOLS: [Protocol; 3] = [
     Protocol {
-        kind: Kind::Healthchecks,
-        name: "healthchecks",
-        hosts: &["hc-ping.com"],
-        marker: &["ping"],
+        kind: MonitorKind::Healthchecks,
         owned_query: &["rid"],
         shapes: [
             shape(Verb::Post, None, &[], true),
@@ -218,10 +155,7 @@ const PROTOCOLS: [Protocol; 3] = [
         test_note: "sent to /log: logged as an event, the check's state is unchanged",
     },
     Protocol {
-        kind: Kind::UptimeKuma,
-        name: "uptime-kuma",
-        hosts: &[],
-        marker: &["api", "push"],
+        kind: MonitorKind::UptimeKuma,
         owned_query: &["status", "msg", "ping"],
         shapes: [
             shape(Verb::Get, None, KUMA_UP, false),
@@ -235,10 +169,7 @@ const PROTOCOLS: [Protocol; 3] = [
         test_note: "Uptime Kuma has no test mode: this was a normal `up` push",
     },
     Protocol {
-        kind: Kind::Get,
-        name: "get",
-        hosts: &[],
-        marker: &[],
+        kind: MonitorKind::Get,
         owned_query: &[],
         shapes: [
             shape(Verb::Get, None, &[], false),
@@ -253,7 +184,7 @@ const PROTOCOLS: [Protocol; 3] = [
     },
 ];
 
-fn protocol(kind: Kind) -> &'static Protocol {
+fn protocol(kind: MonitorKind) -> &'static Protocol {
     PROTOCOLS
         .iter()
         .find(|p| p.kind == kind)
@@ -272,107 +203,11 @@ impl Protocol {
         };
         self.shapes[i].as_ref()
     }
-
-    /// The path segments holding the secret, when the URL has this
-    /// protocol's shape.
-    fn secret_in(&self, url: &Url) -> Option<Vec<String>> {
-        let segs: Vec<String> = url
-            .path_segments()?
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
-        if self.hosts.iter().any(|h| host == *h) && !segs.is_empty() {
-            return Some(segs);
-        }
-        if self.marker.is_empty() {
-            return None;
-        }
-        let m = self.marker.len();
-        (0..segs.len().saturating_sub(m))
-            .find(|&i| {
-                segs[i..i + m]
-                    .iter()
-                    .zip(self.marker)
-                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
-            })
-            .map(|i| segs[i + m..].to_vec())
-    }
 }
 
-/// Why a monitor URL was refused; `shown` is the redacted value.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BadUrl {
-    pub shown: String,
-    pub expected: String,
-}
-
-/// A monitor URL, parsed, with its protocol and its redacted label. Its
-/// `Debug` shows the label only.
-#[derive(Clone)]
-pub struct Target {
-    url: Url,
-    pub kind: Kind,
-    /// `host/…/a1b2`: what logs, status and `/health` show.
-    pub label: String,
-    /// Strings that must never be shown: the URL and its secret parts.
-    hidden: Vec<String>,
-}
-
-impl fmt::Debug for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Target")
-            .field("kind", &self.kind)
-            .field("label", &self.label)
-            .finish()
-    }
-}
-
-pub const URL_EXAMPLES: &str = "an http(s) URL, like https://hc-ping.com/<uuid>, \
-     https://hc.example.org/ping/<ping-key>/<slug> or https://kuma.example.org/api/push/<token>";
-
-impl Target {
-    /// Parses `raw`; `forced` is `RESTOCK_HEARTBEAT_KIND` (or the order
-    /// check, always Healthchecks), `None` detects by URL shape.
-    pub fn parse(raw: &str, forced: Option<Kind>) -> Result<Target, BadUrl> {
-        let bad = || BadUrl {
-            shown: redact_raw(raw),
-            expected: URL_EXAMPLES.to_string(),
-        };
-        let url = Url::parse(raw.trim()).map_err(|_| bad())?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-            return Err(bad());
-        }
-        let detected = PROTOCOLS
-            .iter()
-            .find_map(|p| p.secret_in(&url).map(|s| (p.kind, s)));
-        let kind = forced
-            .or(detected.as_ref().map(|(k, _)| *k))
-            .unwrap_or(Kind::Get);
-        let secret = match &detected {
-            Some((k, segs)) if *k == kind => Secret::Segments(segs.clone()),
-            _ => Secret::Tail,
-        };
-        let (label, mut hidden) = label_for(&url, &secret);
-        hidden.push(raw.trim().to_string());
-        hidden.push(url.as_str().to_string());
-        if let Some(pw) = url.password() {
-            hidden.push(pw.to_string());
-        }
-        if !url.username().is_empty() {
-            hidden.push(url.username().to_string());
-        }
-        hidden.retain(|h| h.chars().count() >= 6);
-        hidden.sort_by_key(|h| std::cmp::Reverse(h.len()));
-        hidden.dedup();
-        Ok(Target {
-            url,
-            kind,
-            label,
-            hidden,
-        })
-    }
-
+/// The protocol side of a monitor URL (reading it is
+/// [`crate::urls::monitor`]'s job).
+impl MonitorUrl {
     /// What a [`Say::Test`] ping does at this monitor (marked as a test, or
     /// a normal ping because the protocol has no test mode).
     pub fn test_note(&self) -> &'static str {
@@ -413,7 +248,7 @@ impl Target {
         ping: &Ping,
         last_rtt_ms: Option<u64>,
     ) -> Option<Url> {
-        let mut url = self.url.clone();
+        let mut url = self.url().clone();
         if let Some(suffix) = shape.suffix {
             url.path_segments_mut().ok()?.pop_if_empty().push(suffix);
         }
@@ -473,17 +308,6 @@ impl Target {
         }
         Ok(())
     }
-
-    /// Replaces anything secret in `text` with the label.
-    pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for h in &self.hidden {
-            if out.contains(h.as_str()) {
-                out = out.replace(h.as_str(), &self.label);
-            }
-        }
-        out
-    }
 }
 
 /// A one-line description of a failed request, with no URL in it.
@@ -516,86 +340,6 @@ pub fn describe_error(e: reqwest::Error, timeout: Duration) -> String {
     one_line(&text, 200)
 }
 
-enum Secret {
-    /// The path segments after the protocol's marker (`uuid`, or
-    /// `ping-key` + `slug`).
-    Segments(Vec<String>),
-    /// Not a known shape: the end of the path and query holds the secret.
-    Tail,
-}
-
-/// `host[:port]/…/last4` (plus a Healthchecks slug, which is not secret),
-/// and the strings that must be hidden.
-fn label_for(url: &Url, secret: &Secret) -> (String, Vec<String>) {
-    let host = match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        _ => String::new(),
-    };
-    match secret {
-        Secret::Segments(segs) if !segs.is_empty() => {
-            let key = &segs[0];
-            let rest = if segs.len() > 1 {
-                format!("/{}", segs[1..].join("/"))
-            } else {
-                String::new()
-            };
-            (format!("{host}/…/{}{rest}", last4(key)), vec![key.clone()])
-        }
-        _ => {
-            let mut tail = url.path().trim_matches('/').to_string();
-            if let Some(q) = url.query() {
-                tail.push('?');
-                tail.push_str(q);
-            }
-            if tail.is_empty() {
-                return (host, Vec::new());
-            }
-            let mut hidden = vec![tail.clone()];
-            hidden.extend(
-                url.path_segments()
-                    .and_then(|mut s| s.rfind(|s| !s.is_empty()))
-                    .map(str::to_string),
-            );
-            hidden.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
-            (format!("{host}/…/{}", last4(&tail)), hidden)
-        }
-    }
-}
-
-/// The last 4 characters, or nothing for a secret too short to show any.
-fn last4(secret: &str) -> String {
-    let chars: Vec<char> = secret.chars().collect();
-    if chars.len() < 8 {
-        return String::new();
-    }
-    chars[chars.len() - 4..].iter().collect()
-}
-
-/// A value that is not even a URL, shown without its secret: the last 4
-/// characters and the length.
-pub fn redact_raw(raw: &str) -> String {
-    let raw = raw.trim();
-    match Url::parse(raw) {
-        Ok(url) if url.host_str().is_some() => {
-            let (label, _) = label_for(&url, &Secret::Tail);
-            format!("{}://{label}", url.scheme())
-        }
-        _ => format!("…{} ({} characters)", last4(raw), raw.chars().count()),
-    }
-}
-
-fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(max)
-        .collect();
-    flat
-}
-
 /// A Healthchecks run id for one claim of an order: a canonical (lowercase)
 /// UUID whose first 48 bits are the claim time in ms (like UUIDv7) and whose
 /// last group is the order id in decimal, so a human reading the check's
@@ -622,7 +366,7 @@ mod tests {
         }
     }
 
-    fn built(t: &Target, say: Say) -> Option<(String, String, Option<String>)> {
+    fn built(t: &MonitorUrl, say: Say) -> Option<(String, String, Option<String>)> {
         let client = reqwest::Client::new();
         let req = t.request(&client, &ping(say), Some(37))?.build().unwrap();
         let body = req
@@ -633,69 +377,8 @@ mod tests {
     }
 
     #[test]
-    fn detects_kinds_by_shape() {
-        let cases = [
-            (format!("https://hc-ping.com/{UUID}"), Kind::Healthchecks),
-            (
-                format!("https://hc.example.org/ping/{UUID}"),
-                Kind::Healthchecks,
-            ),
-            (
-                "https://hc.example.org/ping/kEyKeYkEyKeY1234/restock-engine".into(),
-                Kind::Healthchecks,
-            ),
-            (
-                "http://kuma.local:3001/api/push/Xy12Ab34Cd?status=up&msg=OK&ping=".into(),
-                Kind::UptimeKuma,
-            ),
-            ("https://example.org/beat/abcdef123456".into(), Kind::Get),
-        ];
-        for (url, kind) in cases {
-            assert_eq!(Target::parse(&url, None).unwrap().kind, kind, "{url}");
-        }
-        let forced = Target::parse(
-            "https://proxy.lan/hc/abcdef123456",
-            Some(Kind::Healthchecks),
-        )
-        .unwrap();
-        assert_eq!(forced.kind, Kind::Healthchecks);
-        assert_eq!(forced.label, "proxy.lan/…/3456");
-    }
-
-    #[test]
-    fn labels_show_host_and_last_four() {
-        let t = Target::parse(&format!("https://hc.example.org/ping/{UUID}"), None).unwrap();
-        assert_eq!(t.label, "hc.example.org/…/a1b2");
-        let t =
-            Target::parse("https://hc.example.org/ping/kEyKeYkEyKeY1234/restock", None).unwrap();
-        assert_eq!(t.label, "hc.example.org/…/1234/restock");
-        let t = Target::parse(
-            "http://kuma.local:3001/api/push/Xy12Ab34x9z0?status=up",
-            None,
-        )
-        .unwrap();
-        assert_eq!(t.label, "kuma.local:3001/…/x9z0");
-        let t = Target::parse("https://example.org/hook?token=s3cr3tT0ken", None).unwrap();
-        assert_eq!(t.label, "example.org/…/0ken");
-        assert!(!format!("{t:?}").contains("s3cr3t"));
-    }
-
-    #[test]
-    fn bad_urls_are_refused_without_their_secret() {
-        for raw in [
-            UUID,
-            "hc-ping.com/5b3c9a1e2f4d",
-            "ftp://x.org/ping/abcdef123456",
-        ] {
-            let e = Target::parse(raw, None).unwrap_err();
-            assert!(!e.shown.contains("5b3c9a1e"), "{}", e.shown);
-            assert!(!e.shown.contains("abcdef123456"), "{}", e.shown);
-        }
-    }
-
-    #[test]
     fn healthchecks_request_shapes() {
-        let t = Target::parse(&format!("https://hc.example.org/ping/{UUID}"), None).unwrap();
+        let t = MonitorUrl::parse(&format!("https://hc.example.org/ping/{UUID}")).unwrap();
         let base = format!("https://hc.example.org/ping/{UUID}");
         let (m, u, b) = built(&t, Say::Up).unwrap();
         assert_eq!((m.as_str(), u.as_str()), ("POST", base.as_str()));
@@ -715,9 +398,8 @@ mod tests {
 
     #[test]
     fn kuma_request_replaces_its_own_query() {
-        let t = Target::parse(
+        let t = MonitorUrl::parse(
             "http://kuma.local:3001/api/push/Xy12Ab34x9z0?status=up&msg=OK&ping=",
-            None,
         )
         .unwrap();
         let (m, u, b) = built(&t, Say::Up).unwrap();
@@ -733,7 +415,7 @@ mod tests {
 
     #[test]
     fn plain_get_cannot_say_down() {
-        let t = Target::parse("https://example.org/beat?k=abcdef123456", None).unwrap();
+        let t = MonitorUrl::parse("https://example.org/beat?k=abcdef123456").unwrap();
         assert!(t.speaks(Say::Up));
         assert!(!t.speaks(Say::Down));
         let (m, u, _) = built(&t, Say::Up).unwrap();
@@ -746,14 +428,14 @@ mod tests {
 
     #[test]
     fn answers_are_judged_per_protocol() {
-        let hc = Target::parse(&format!("https://hc.example.org/ping/{UUID}"), None).unwrap();
+        let hc = MonitorUrl::parse(&format!("https://hc.example.org/ping/{UUID}")).unwrap();
         assert!(hc.judge(200, "OK").is_ok());
         assert_eq!(
             hc.judge(404, "not found").unwrap_err(),
             "HTTP 404: not found"
         );
         assert!(hc.judge(302, "").unwrap_err().contains("redirects"));
-        let kuma = Target::parse("http://kuma.local/api/push/Xy12Ab34x9z0", None).unwrap();
+        let kuma = MonitorUrl::parse("http://kuma.local/api/push/Xy12Ab34x9z0").unwrap();
         assert!(kuma.judge(200, r#"{"ok":true}"#).is_ok());
         let e = kuma
             .judge(

@@ -327,7 +327,7 @@ async fn metrics(State(intake): State<Intake>) -> Response {
 /// session state (`signed_in`, `signed_out`, `unknown`), since when, the
 /// last check and its error.
 async fn stores(State(intake): State<Intake>) -> Response {
-    let known = match crate::probe::sessions::list(&intake.db).await {
+    let known = match intake.db.sessions().await {
         Ok(rows) => rows,
         Err(e) => return queue_error(e),
     };

@@ -11,6 +11,7 @@
 mod activity;
 mod clock;
 mod money;
+mod monitor;
 mod names;
 mod order;
 mod outcome;
@@ -19,7 +20,8 @@ mod session;
 pub use activity::ActivityState;
 pub use clock::{now_ms, Clock};
 pub use money::{Money, ParseMoneyError};
+pub use monitor::{MonitorKind, Say};
 pub use names::ParseNameError;
 pub use order::{Phase, Status};
 pub use outcome::Outcome;
-pub use session::{SessionCheck, SessionState};
+pub use session::{decide, SessionCheck, SessionState, StoreSession, Transition};

@@ -2,60 +2,13 @@
 //! bare `generic://` means https) gets a JSON `POST` of
 //! `{title, message, priority, event, ...data}` at `https://host/path?query`.
 //! User info in the URL becomes basic auth.
+//! (The URL is read in `crate::urls::notify`.)
 
+use super::{Message, Req, ReqBody};
+use crate::urls::notify::Generic;
 use serde_json::{json, Value};
-use url::Url;
-
-use super::url::decode;
-use super::{Auth, Message, Req, ReqBody};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Generic {
-    target: Url,
-    auth: Auth,
-}
 
 impl Generic {
-    pub fn parse(url: &Url) -> Result<Generic, String> {
-        let scheme = match url.scheme() {
-            "generic+http" => "http",
-            _ => "https",
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or("expected a host, like generic+https://hooks.example.org/restock")?;
-        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
-        let target = Url::parse(&format!("{scheme}://{host}{port}{}{query}", url.path()))
-            .map_err(|e| format!("cannot make an http URL of it ({e})"))?;
-        let auth = if url.username().is_empty() && url.password().is_none() {
-            Auth::None
-        } else {
-            Auth::Basic(decode(url.username()), url.password().map(decode))
-        };
-        Ok(Generic { target, auth })
-    }
-
-    pub fn redacted(&self) -> String {
-        let user = if self.auth == Auth::None { "" } else { "***@" };
-        let host = self.target.host_str().unwrap_or("");
-        let port = self
-            .target
-            .port()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        let rest = if matches!(self.target.path(), "" | "/") && self.target.query().is_none() {
-            ""
-        } else {
-            "/***"
-        };
-        format!(
-            "generic+{}://{user}{host}{port}{rest}",
-            self.target.scheme()
-        )
-    }
-
     pub(crate) fn requests(&self, msg: &Message) -> Vec<Req> {
         let mut body = json!({
             "title": msg.title,
@@ -81,6 +34,7 @@ impl Generic {
 mod tests {
     use super::super::{Channel, Priority};
     use super::*;
+    use crate::urls::notify::Auth;
 
     #[test]
     fn posts_json_to_the_target() {
@@ -101,7 +55,8 @@ mod tests {
             )
         );
         assert_eq!(r.auth, Auth::Basic("u".into(), Some("p".into())));
-        assert_eq!(g.redacted(), "generic+http://***@127.0.0.1:9/***");
+        assert_eq!(g.redacted(), "generic+http://***@127.0.0.1:9/…/?x=1");
+        assert!(!g.redacted().contains("SECRETPATH"));
         let Channel::Generic(g) = Channel::parse("generic://hooks.example.org/x").unwrap() else {
             panic!()
         };

@@ -44,9 +44,7 @@ mod discord;
 mod generic;
 mod gotify;
 mod ntfy;
-mod pauses;
 mod telegram;
-mod url;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,8 +54,8 @@ use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-pub use self::pauses::watch_pauses;
-pub use self::url::{redact_raw, Channel};
+use crate::urls::notify::Auth;
+pub use crate::urls::{Channel, NotifyUrl};
 
 /// How urgent a message is; channels map it to their own priority scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -170,11 +168,10 @@ pub struct Delivery {
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
-    /// `value` is already redacted.
-    #[error("notification URL `{value}`: {reason}")]
-    BadUrl { value: String, reason: String },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
+    #[error(transparent)]
+    BadUrl(#[from] crate::urls::BadNotifyUrl),
+    #[error("cannot build the HTTP client for notifications")]
+    Client(#[source] reqwest::Error),
 }
 
 /// Every configured channel and the HTTP client they share. Cheap to clone.
@@ -207,8 +204,10 @@ impl Notifier {
         Notifier::with_channels(channels, RetryPolicy::default())
     }
 
+    /// The channels the config read from `RESTOCK_NOTIFY`.
     pub fn from_config(config: &crate::config::Config) -> Result<Notifier, NotifyError> {
-        Notifier::parse(&config.notify)
+        let channels = config.notify.iter().map(|u| u.channel.clone()).collect();
+        Notifier::with_channels(channels, RetryPolicy::default())
     }
 
     /// A notifier with no channel: every send is a no-op.
@@ -227,7 +226,7 @@ impl Notifier {
             .timeout(retry.timeout)
             .user_agent(concat!("restock/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| NotifyError::Client(e.without_url().to_string()))?;
+            .map_err(NotifyError::Client)?;
         Ok(Notifier {
             inner: Arc::new(Inner {
                 channels,
@@ -276,7 +275,7 @@ impl Notifier {
         let mut attempts = 0;
         let mut details = Vec::new();
         let mut ok = true;
-        for req in channel.requests(msg) {
+        for req in requests(channel, msg) {
             let (sent, tries, detail) = self.send_with_retries(&req).await;
             attempts += tries;
             ok &= sent;
@@ -350,12 +349,12 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 }
 
 fn short_body(body: &str) -> String {
-    let body = body.trim();
+    let body = crate::text::one_line(body, 200);
     if body.is_empty() {
-        return String::new();
+        body
+    } else {
+        format!(": {body}")
     }
-    let cut: String = body.chars().take(200).collect();
-    format!(": {cut}")
 }
 
 /// One HTTP request a channel makes for a message, rebuilt for each try
@@ -367,13 +366,6 @@ pub(crate) struct Req {
     pub headers: Vec<(&'static str, String)>,
     pub auth: Auth,
     pub body: ReqBody,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Auth {
-    None,
-    Basic(String, Option<String>),
-    Bearer(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -456,14 +448,16 @@ fn header_safe(value: &str) -> String {
         .collect()
 }
 
-/// Cuts `text` to at most `max` characters, marking the cut.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
+/// The requests that deliver `msg` on `channel` (one per recipient, or two
+/// when a text and a file go separately).
+fn requests(channel: &Channel, msg: &Message) -> Vec<Req> {
+    match channel {
+        Channel::Ntfy(c) => c.requests(msg),
+        Channel::Gotify(c) => c.requests(msg),
+        Channel::Telegram(c) => c.requests(msg),
+        Channel::Discord(c) => c.requests(msg),
+        Channel::Generic(c) => c.requests(msg),
     }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]
@@ -487,12 +481,6 @@ mod tests {
     #[test]
     fn header_values_are_made_ascii() {
         assert_eq!(header_safe("Café\nok"), "Caf? ok");
-    }
-
-    #[test]
-    fn truncation_marks_the_cut() {
-        assert_eq!(truncate("abcdef", 4), "abc…");
-        assert_eq!(truncate("abc", 4), "abc");
     }
 
     #[test]

@@ -1,99 +1,13 @@
 //! ntfy (<https://ntfy.sh>): `ntfy://host/topic` (http), `ntfys://host/topic`
 //! (https), `ntfy://topic` (the hosted ntfy.sh). Sends the body as text with
 //! `Title`, `Priority` and `Tags` headers.
+//! (The URL is read in `crate::urls::notify`.)
 
-use url::Url;
-
-use super::url::{decode, join, mask, query};
-use super::{Auth, Message, Priority, Req, ReqBody};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ntfy {
-    base: Url,
-    topic: String,
-    auth: Auth,
-    priority: Option<String>,
-    tags: Option<String>,
-    tls: bool,
-}
+use super::{Message, Priority, Req, ReqBody};
+use crate::urls::join;
+use crate::urls::notify::Ntfy;
 
 impl Ntfy {
-    pub fn parse(url: &Url) -> Result<Ntfy, String> {
-        let tls = url.scheme().eq_ignore_ascii_case("ntfys");
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or("expected a host and topic, like ntfys://ntfy.sh/my-topic")?;
-        let mut segments: Vec<String> = url
-            .path_segments()
-            .map(|s| s.filter(|s| !s.is_empty()).map(decode).collect())
-            .unwrap_or_default();
-        let (base, topic) = match segments.pop() {
-            Some(topic) => {
-                let scheme = if tls { "https" } else { "http" };
-                let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-                let base = Url::parse(&format!("{scheme}://{host}{port}/"))
-                    .map_err(|e| format!("bad host ({e})"))?;
-                let prefix: Vec<&str> = segments.iter().map(String::as_str).collect();
-                (join(&base, &prefix), topic)
-            }
-            // `ntfy://topic`: the hosted service.
-            None => (
-                Url::parse("https://ntfy.sh/").map_err(|e| e.to_string())?,
-                host.to_string(),
-            ),
-        };
-        let auth = if let Some(token) = query(url, "token") {
-            Auth::Bearer(token)
-        } else if !url.username().is_empty() {
-            Auth::Basic(decode(url.username()), url.password().map(decode))
-        } else if let Some(p) = url.password() {
-            Auth::Bearer(decode(p))
-        } else {
-            Auth::None
-        };
-        let priority = query(url, "priority");
-        if let Some(p) = &priority {
-            let ok = matches!(
-                p.as_str(),
-                "1" | "2" | "3" | "4" | "5" | "min" | "low" | "default" | "high" | "max" | "urgent"
-            );
-            if !ok {
-                return Err(format!(
-                    "`priority={p}`: expected 1-5 or min, low, default, high, max"
-                ));
-            }
-        }
-        Ok(Ntfy {
-            base,
-            topic,
-            auth,
-            priority,
-            tags: query(url, "tags"),
-            tls,
-        })
-    }
-
-    pub fn redacted(&self) -> String {
-        let scheme = if self.tls { "ntfys" } else { "ntfy" };
-        let user = match &self.auth {
-            Auth::Basic(u, _) => format!("{u}:***@"),
-            Auth::Bearer(_) => ":***@".into(),
-            Auth::None => String::new(),
-        };
-        let host = self.base.host_str().unwrap_or("");
-        let port = self
-            .base
-            .port()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        let prefix = self.base.path().trim_end_matches('/');
-        format!(
-            "{scheme}://{user}{host}{port}{prefix}/{}",
-            mask(&self.topic)
-        )
-    }
-
     pub(crate) fn requests(&self, msg: &Message) -> Vec<Req> {
         let mut req = Req::post(
             join(&self.base, &[&self.topic]),
@@ -121,6 +35,7 @@ impl Ntfy {
 mod tests {
     use super::super::Channel;
     use super::*;
+    use crate::urls::notify::Auth;
 
     fn parse(s: &str) -> Ntfy {
         match Channel::parse(s).unwrap() {
@@ -157,7 +72,7 @@ mod tests {
         assert!(r.headers.contains(&("priority", "max".into())));
         assert!(r.headers.contains(&("tags", "cart".into())));
         let red = n.redacted();
-        assert_eq!(red, "ntfys://ada:***@ntfy.example/lo***");
+        assert_eq!(red, "ntfys://ada:***@ntfy.example/…opic");
         let n = parse("ntfy://host/topic?token=tk_abcdefgh");
         assert_eq!(n.auth, Auth::Bearer("tk_abcdefgh".into()));
         assert!(!n.redacted().contains("tk_abc"));

@@ -3,70 +3,19 @@
 //! per chat; with a screenshot, `sendPhoto` as multipart (`chat_id`,
 //! `caption`, `photo`), preceded by a `sendMessage` when the text is longer
 //! than a caption may be (1024 characters).
+//! (The URL is read in `crate::urls::notify`.)
 
+use super::{FormPart, Message, Req, ReqBody};
+use crate::text::truncate;
+use crate::urls::join;
+use crate::urls::notify::Telegram;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::url::{api_base, decode, join, query};
-use super::{truncate, FormPart, Message, Req, ReqBody};
-
-const API: &str = "https://api.telegram.org";
 const CAPTION_MAX: usize = 1024;
 const TEXT_MAX: usize = 4096;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Telegram {
-    token: String,
-    chats: Vec<String>,
-    api: Url,
-}
-
 impl Telegram {
-    pub fn parse(url: &Url) -> Result<Telegram, String> {
-        const EXAMPLE: &str = "like telegram://123456:ABC-token@telegram?chats=42";
-        if !url
-            .host_str()
-            .is_some_and(|h| h.eq_ignore_ascii_case("telegram"))
-        {
-            return Err(format!("the host must be the word `telegram`, {EXAMPLE}"));
-        }
-        let token = match (url.username(), url.password()) {
-            ("", _) => return Err(format!("expected the bot token before `@`, {EXAMPLE}")),
-            (user, Some(pass)) => format!("{}:{}", decode(user), decode(pass)),
-            (user, None) => decode(user),
-        };
-        let chats: Vec<String> = query(url, "chats")
-            .or_else(|| query(url, "channels"))
-            .unwrap_or_default()
-            .split(',')
-            .map(|c| c.trim().to_string())
-            .filter(|c| !c.is_empty())
-            .collect();
-        if chats.is_empty() {
-            return Err(format!(
-                "expected `chats=` with at least one chat id, {EXAMPLE}"
-            ));
-        }
-        Ok(Telegram {
-            token,
-            chats,
-            api: api_base(url, API)?,
-        })
-    }
-
-    pub fn redacted(&self) -> String {
-        let bot = self.token.split(':').next().unwrap_or("");
-        let api = if self.api.as_str().trim_end_matches('/') == API {
-            String::new()
-        } else {
-            format!("&api={}", self.api)
-        };
-        format!(
-            "telegram://{bot}:***@telegram?chats={}{api}",
-            self.chats.join(",")
-        )
-    }
-
     fn method(&self, name: &str) -> Url {
         join(&self.api, &[&format!("bot{}", self.token), name])
     }

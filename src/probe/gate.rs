@@ -16,7 +16,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{NaiveTime, Timelike};
+use chrono::NaiveTime;
+
+use crate::config::Window;
 
 /// The local time of day now.
 pub type Clock = Arc<dyn Fn() -> NaiveTime + Send + Sync>;
@@ -26,68 +28,6 @@ pub fn local_clock() -> Clock {
 }
 
 const IDLE_CMD_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// `HH:MM-HH:MM`, start inclusive, end exclusive, wrapping past midnight
-/// when the end is earlier than the start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    start: u32,
-    end: u32,
-}
-
-impl Window {
-    /// `Ok(None)` for an empty value (any time).
-    pub fn parse(text: &str) -> Result<Option<Window>, String> {
-        const EXPECTED: &str =
-            "a local-time window like `08:00-22:00` (may wrap midnight, e.g. `22:00-06:00`), or empty for any time";
-        let text = text.trim();
-        if text.is_empty() {
-            return Ok(None);
-        }
-        let (a, b) = text.split_once('-').ok_or(EXPECTED)?;
-        let minute = |s: &str| -> Result<u32, String> {
-            let (h, m) = s.trim().split_once(':').ok_or(EXPECTED)?;
-            let (h, m) = (h.parse::<u32>(), m.parse::<u32>());
-            match (h, m) {
-                (Ok(h), Ok(m)) if h < 24 && m < 60 => Ok(h * 60 + m),
-                (Ok(24), Ok(0)) => Ok(24 * 60),
-                _ => Err(EXPECTED.to_string()),
-            }
-        };
-        let (start, end) = (minute(a)?, minute(b)?);
-        if start == end {
-            return Err(format!(
-                "{EXPECTED}; a window that starts where it ends is ambiguous (leave it empty for any time)"
-            ));
-        }
-        Ok(Some(Window {
-            start,
-            end: end % (24 * 60),
-        }))
-    }
-
-    pub fn contains(&self, t: NaiveTime) -> bool {
-        let m = t.hour() * 60 + t.minute();
-        if self.start < self.end {
-            self.start <= m && m < self.end
-        } else {
-            m >= self.start || m < self.end
-        }
-    }
-}
-
-impl std::fmt::Display for Window {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:02}:{:02}-{:02}:{:02}",
-            self.start / 60,
-            self.start % 60,
-            self.end / 60,
-            self.end % 60
-        )
-    }
-}
 
 /// May the probe run now?
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,12 +61,12 @@ impl Gate {
         Gate::new(None, None, Duration::ZERO)
     }
 
-    pub fn from_config(c: &crate::config::Config) -> Result<Gate, String> {
-        Ok(Gate::new(
-            Window::parse(&c.session_check_window)?,
+    pub fn from_config(c: &crate::config::Config) -> Gate {
+        Gate::new(
+            c.session_check_window,
             c.session_check_idle_cmd.clone(),
             c.session_check_idle_min,
-        ))
+        )
     }
 
     /// Replaces the clock (tests).
@@ -220,35 +160,6 @@ mod tests {
 
     fn t(h: u32, m: u32) -> NaiveTime {
         NaiveTime::from_hms_opt(h, m, 0).unwrap()
-    }
-
-    #[test]
-    fn windows_and_midnight() {
-        let w = Window::parse("08:00-22:00").unwrap().unwrap();
-        assert!(!w.contains(t(7, 59)));
-        assert!(w.contains(t(8, 0)));
-        assert!(w.contains(t(21, 59)));
-        assert!(!w.contains(t(22, 0)));
-        let night = Window::parse(" 22:30 - 06:00 ").unwrap().unwrap();
-        assert!(night.contains(t(23, 0)));
-        assert!(night.contains(t(0, 10)));
-        assert!(!night.contains(t(6, 0)));
-        assert!(!night.contains(t(12, 0)));
-        assert_eq!(night.to_string(), "22:30-06:00");
-        let to_midnight = Window::parse("18:00-24:00").unwrap().unwrap();
-        assert!(to_midnight.contains(t(23, 59)));
-        assert!(!to_midnight.contains(t(0, 0)));
-        assert_eq!(Window::parse("").unwrap(), None);
-        let all_day = Window::parse("00:00-24:00").unwrap().unwrap();
-        assert!(all_day.contains(t(0, 0)) && all_day.contains(t(23, 59)));
-    }
-
-    #[test]
-    fn bad_windows_say_what_is_expected() {
-        for bad in ["8-22", "08:00", "25:00-01:00", "08:00-08:00", "08:61-09:00"] {
-            let e = Window::parse(bad).unwrap_err();
-            assert!(e.contains("08:00-22:00"), "{bad}: {e}");
-        }
     }
 
     #[tokio::test]

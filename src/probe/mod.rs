@@ -21,14 +21,13 @@
 //!   `RESTOCK_SESSION_REMIND` while it stays out, and told when it is back.
 //!   An `unknown` result tells nothing and keeps the last known state.
 //! - Buys skip a store known signed out (see `engine::buy`), and
-//!   `restock login STORE` calls [`mark_signed_in`].
+//!   `restock login STORE` marks the store signed in (`Db::mark_signed_in`).
 //!
 //! At start-up the probe is due at once if it never ran, or (for an
 //! interval) if the interval passed while the server was down.
 
 pub mod gate;
 pub mod schedule;
-pub mod sessions;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,22 +39,17 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use crate::engine::{Event, Handle, Probe};
 use crate::model::now_ms;
 use crate::model::{SessionCheck, SessionState};
 use crate::notify::{Delivery, Message, Notifier, Priority};
 use crate::purchase::PurchaserFactory;
 
-pub use gate::{Clock, Decision, Gate, Window};
+pub use crate::config::Window;
+pub use crate::model::{StoreSession, Transition};
+pub use gate::{Clock, Decision, Gate};
 pub use schedule::{Schedule, Scheduled};
-pub use sessions::{StoreSession, Transition};
-
-/// `restock login STORE` succeeded: clear a signed-out state (no
-/// notification).
-pub async fn mark_signed_in(db: &Db, store: &str) -> Result<(), DbError> {
-    sessions::mark_signed_in(db, store).await
-}
 
 /// Which stores the probe checks.
 #[derive(Debug, Clone)]
@@ -166,15 +160,15 @@ impl SessionProbe {
         db: Db,
         factory: Arc<dyn PurchaserFactory>,
         notifier: Notifier,
-    ) -> Result<SessionProbe, String> {
-        Ok(SessionProbe::new(
+    ) -> SessionProbe {
+        SessionProbe::new(
             db,
             factory,
             notifier,
             Stores::Profiles(config.profiles_dir()),
-            Gate::from_config(config)?,
+            Gate::from_config(config),
             ProbeSettings::from_config(config),
-        ))
+        )
     }
 
     /// The engine this probe runs in: marks wake it, results are emitted
@@ -199,7 +193,7 @@ impl SessionProbe {
 
     /// At start-up: due now if the schedule says a run is owed.
     pub async fn catch_up(&self, schedule: &Schedule) {
-        let last = sessions::last_run(&self.db).await.unwrap_or_else(|e| {
+        let last = self.db.probe_last_run().await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read when the probe last ran");
             None
         });
@@ -249,7 +243,7 @@ impl SessionProbe {
     /// Advances the probe's timestamp (even when checks errored, so a
     /// broken store is not hammered). Logged, never raised.
     pub async fn record_run(&self) {
-        if let Err(e) = sessions::set_last_run(&self.db, now_ms()).await {
+        if let Err(e) = self.db.set_probe_last_run(now_ms()).await {
             tracing::warn!(error = %e, "cannot record the probe's run");
         }
     }
@@ -281,14 +275,17 @@ impl SessionProbe {
             detail = check.detail.as_deref().unwrap_or(""),
             "session checked"
         );
-        let (session, told) =
-            match sessions::record(&self.db, store, check.clone(), self.settings.remind).await {
-                Ok((row, told)) => (Some(row), told),
-                Err(e) => {
-                    tracing::error!(store, error = %e, "cannot record the session check");
-                    (None, None)
-                }
-            };
+        let (session, told) = match self
+            .db
+            .record_session_check(store, check.clone(), self.settings.remind)
+            .await
+        {
+            Ok((row, told)) => (Some(row), told),
+            Err(e) => {
+                tracing::error!(store, error = %e, "cannot record the session check");
+                (None, None)
+            }
+        };
         if let (Some(t), Some(row)) = (told, &session) {
             self.tell(t, row);
         }
@@ -385,7 +382,7 @@ pub fn transition_message(t: Transition, row: &StoreSession) -> Message {
             format!("restock: {store} is still signed out"),
             format!(
                 "{store} is still signed out (since {}): run `restock login {store}`.",
-                crate::cli::ago(row.since)
+                crate::text::ago(row.since)
             ),
         )
         .priority(Priority::High),
@@ -401,7 +398,7 @@ pub fn transition_message(t: Transition, row: &StoreSession) -> Message {
 /// The sessions part of `/health`: `{"sessions": {"demo": {...}}}`, to be
 /// merged with the other parts' objects.
 pub async fn health_json(db: Db) -> Value {
-    match sessions::list(&db).await {
+    match db.sessions().await {
         Ok(rows) => {
             let map: serde_json::Map<String, Value> = rows
                 .into_iter()
@@ -422,13 +419,13 @@ pub fn describe(row: &StoreSession) -> String {
         SessionState::SignedIn => "signed in".to_string(),
         SessionState::SignedOut => format!(
             "SIGNED OUT since {}: run `restock login {}`",
-            crate::cli::ago(row.since),
+            crate::text::ago(row.since),
             row.store
         ),
         SessionState::Unknown => "unknown".to_string(),
     };
     let checked = match row.checked_at {
-        Some(t) => format!("checked {}", crate::cli::ago(t)),
+        Some(t) => format!("checked {}", crate::text::ago(t)),
         None => "never checked".to_string(),
     };
     let last = match (row.last_result, &row.last_error) {

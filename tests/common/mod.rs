@@ -37,7 +37,7 @@ impl Env {
             debounce: Duration::from_secs(600),
             stall_after: Some(Duration::from_secs(2)),
             shutdown_grace: Duration::from_secs(2),
-            session_check: "off".into(),
+            session_check: restock::config::Schedule::Off,
             ..Config::default()
         };
         Env { dir, config }

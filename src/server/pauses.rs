@@ -6,8 +6,8 @@
 //!
 //! It watches the engine's [`Event::Paused`] events from its own task, so
 //! the loop never waits on it; the pause itself is read from the database,
-//! and the last pause told about is remembered there too (key
-//! `notify.pause`), so a restart does not tell the same pause twice.
+//! and the last pause told about is remembered there too
+//! ([`Db::notified_pause`]), so a restart does not tell the same pause twice.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,11 +16,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Attachment, Message, Notifier, Priority};
 use crate::db::{Db, Pause};
 use crate::engine::{Event, Handle};
+use crate::notify::{Attachment, Message, Notifier, Priority};
 
-const NOTIFIED_KEY: &str = "notify.pause";
 /// Screenshots larger than this are not attached (Telegram's photo limit).
 const ATTACH_MAX: u64 = 10 * 1024 * 1024;
 
@@ -63,12 +62,12 @@ async fn check(db: &Db, notifier: &Notifier) {
         }
     };
     let key = format!("{}:{}", pause.since, pause.order_id.unwrap_or(0));
-    match db.state_get::<String>(NOTIFIED_KEY).await {
+    match db.notified_pause().await {
         Ok(Some(told)) if told == key => return,
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not read which pause was notified"),
     }
-    if let Err(e) = db.state_set(NOTIFIED_KEY, key).await {
+    if let Err(e) = db.set_notified_pause(key).await {
         tracing::warn!(error = %e, "could not remember the notified pause");
     }
     let msg = message(db, &pause).await;

@@ -1,8 +1,13 @@
 //! `restock serve`: wires config, catalog, queue, engine and intake into one
-//! long-lived process, and takes them down in order on a signal.
+//! long-lived process, and takes them down in order on a signal. This is
+//! where the parts meet, so policy that joins two of them lives here too:
+//! [`pauses`] tells the owner of every pause for a human (the engine's
+//! events, the database's pause, the notifier).
 //!
 //! Start-up order is chosen so a bad setting changes nothing: the catalog is
 //! parsed and the listen address bound before the database is opened.
+
+pub mod pauses;
 
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -173,7 +178,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         ));
     }
     let shutdown = CancellationToken::new();
-    crate::notify::watch_pauses(handle.clone(), db.clone(), notifier, shutdown.clone());
+    pauses::watch_pauses(handle.clone(), db.clone(), notifier, shutdown.clone());
     let intake = Intake {
         db: db.clone(),
         catalog: catalog.clone(),
@@ -246,15 +251,14 @@ async fn session_probe(
     notifier: &crate::notify::Notifier,
     handle: &Arc<Handle>,
 ) -> Result<(Arc<dyn Probe>, Option<crate::probe::Scheduled>), ServeError> {
-    use crate::probe::{Schedule, SessionProbe};
-    let schedule = Schedule::parse(&config.session_check).map_err(ServeError::Probe)?;
+    use crate::probe::SessionProbe;
+    let schedule = &config.session_check;
     let probe = SessionProbe::from_config(config, db.clone(), factory, notifier.clone())
-        .map_err(ServeError::Probe)?
         .with_handle(handle.clone());
     let probe = Arc::new(probe);
-    probe.catch_up(&schedule).await;
+    probe.catch_up(schedule).await;
     let scheduled = probe
-        .schedule(&schedule)
+        .schedule(schedule)
         .await
         .map_err(|e| ServeError::Probe(e.to_string()))?;
     Ok((probe, scheduled))

@@ -15,7 +15,23 @@ use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Money;
+use crate::model::{Money, MonitorKind};
+use crate::urls::{MonitorUrl, NotifyUrl};
+
+mod env;
+pub mod formats;
+mod monitors;
+mod schedule;
+mod window;
+
+pub use env::env_name;
+pub use formats::human_duration;
+pub use monitors::{KindSetting, PausedPing};
+pub use schedule::Schedule;
+pub use window::Window;
+
+use env::{check_env_names, describe, invalid, EnvSnapshot};
+use formats::{list, opt_human_duration, optional};
 
 /// Every setting, with its default. Field names are the TOML keys; the
 /// environment variable is `RESTOCK_` + the upper-cased name.
@@ -97,26 +113,28 @@ pub struct Config {
     // --- dead-man's switch (src/heartbeat) ---
     /// Monitor URLs (Healthchecks, Uptime Kuma push, or any URL for a plain
     /// GET); comma-separated in the environment, a list in TOML.
-    #[serde(deserialize_with = "string_list::deserialize")]
-    pub heartbeat_url: Vec<String>,
+    #[serde(deserialize_with = "list::deserialize")]
+    pub heartbeat_url: Vec<MonitorUrl>,
     #[serde(with = "human_duration")]
     pub heartbeat_interval: Duration,
     #[serde(with = "human_duration")]
     pub heartbeat_timeout: Duration,
     /// `ok`: paused-but-alive pings success; `fail`: pings failure with the
     /// pause reason.
-    pub heartbeat_paused: String,
+    pub heartbeat_paused: PausedPing,
     /// `auto` (by URL shape), `healthchecks`, `uptime-kuma` or `get`.
-    pub heartbeat_kind: String,
+    pub heartbeat_kind: KindSetting,
     /// A second Healthchecks check that sees each buy start and end.
-    pub order_check_url: Option<String>,
+    #[serde(with = "optional")]
+    pub order_check_url: Option<MonitorUrl>,
 
     // --- session probe and notifications (src/probe, src/notify) ---
     /// An interval (`3h`), a cron expression (`0 0 9,21 * * *`), or `off`.
-    pub session_check: String,
+    pub session_check: Schedule,
     /// Local-time window the probe may run in, e.g. `08:00-22:00` (may
-    /// wrap midnight); empty means any time.
-    pub session_check_window: String,
+    /// wrap midnight); empty (`None`) means any time.
+    #[serde(with = "window::setting")]
+    pub session_check_window: Option<Window>,
     /// A command printing idle milliseconds (e.g. `xprintidle`).
     pub session_check_idle_cmd: Option<String>,
     #[serde(with = "human_duration")]
@@ -129,13 +147,13 @@ pub struct Config {
     pub session_remind: Duration,
     /// Notification URLs (ntfy://, gotify://, telegram://, discord://,
     /// generic+https://); comma-separated in the environment.
-    #[serde(deserialize_with = "string_list::deserialize")]
-    pub notify: Vec<String>,
+    #[serde(deserialize_with = "list::deserialize")]
+    pub notify: Vec<NotifyUrl>,
 }
 
 /// Settings that carry secrets (tokens, monitor and notification URLs) or
 /// the owner's personal data: never printed, even by `{:?}`.
-const SECRET_KEYS: [&str; 5] = [
+pub(crate) const SECRET_KEYS: [&str; 5] = [
     "intake_token",
     "heartbeat_url",
     "order_check_url",
@@ -198,11 +216,11 @@ impl Default for Config {
             heartbeat_url: Vec::new(),
             heartbeat_interval: Duration::from_secs(60),
             heartbeat_timeout: Duration::from_secs(10),
-            heartbeat_paused: "ok".into(),
-            heartbeat_kind: "auto".into(),
+            heartbeat_paused: PausedPing::Ok,
+            heartbeat_kind: KindSetting::default(),
             order_check_url: None,
-            session_check: "3h".into(),
-            session_check_window: "08:00-22:00".into(),
+            session_check: Schedule::Every(Duration::from_secs(3 * 3600)),
+            session_check_window: Window::parse("08:00-22:00").ok().flatten(),
             session_check_idle_cmd: None,
             session_check_idle_min: Duration::from_secs(300),
             session_check_timeout: Duration::from_secs(60),
@@ -283,10 +301,11 @@ impl Config {
             .collect();
         check_env_names(&env_map)?;
         fig = fig.merge(EnvSnapshot::new(&env_map));
-        let config: Config = fig
+        let mut config: Config = fig
             .extract_lossy()
             .map_err(|e| ConfigError::Invalid(describe(e, &env_map)))?;
         config.validate()?;
+        config.apply_kinds();
         Ok(config)
     }
 
@@ -324,10 +343,15 @@ impl Config {
                 "a non-empty token, or leave it unset",
             ));
         }
-        if let Err(p) = crate::heartbeat::check_config(self) {
-            return Err(invalid(p.key, &p.value, &p.expected));
+        if let Some(cmd) = self.session_check_idle_cmd.as_deref() {
+            if cmd.trim().is_empty() {
+                return Err(invalid(
+                    "session_check_idle_cmd",
+                    cmd,
+                    "a command printing idle milliseconds (like `xprintidle`), or leave it unset",
+                ));
+            }
         }
-        self.validate_probe()?;
         for (store, url) in &self.store_urls {
             let parsed = url::Url::parse(url)
                 .ok()
@@ -343,34 +367,19 @@ impl Config {
         Ok(())
     }
 
-    /// The session probe's and notifications' settings (src/probe,
-    /// src/notify); notification URLs are named redacted.
-    fn validate_probe(&self) -> Result<(), ConfigError> {
-        crate::probe::Schedule::parse(&self.session_check)
-            .map_err(|e| invalid("session_check", &self.session_check, &e))?;
-        crate::probe::Window::parse(&self.session_check_window)
-            .map_err(|e| invalid("session_check_window", &self.session_check_window, &e))?;
-        if let Some(cmd) = self.session_check_idle_cmd.as_deref() {
-            if cmd.trim().is_empty() {
-                return Err(invalid(
-                    "session_check_idle_cmd",
-                    cmd,
-                    "a command printing idle milliseconds (like `xprintidle`), or leave it unset",
-                ));
-            }
+    /// `RESTOCK_HEARTBEAT_KIND` decides each monitor URL's protocol over
+    /// its shape; the order check always speaks Healthchecks.
+    fn apply_kinds(&mut self) {
+        if let Some(kind) = self.heartbeat_kind.0 {
+            self.heartbeat_url = std::mem::take(&mut self.heartbeat_url)
+                .into_iter()
+                .map(|u| u.with_kind(kind))
+                .collect();
         }
-        for url in &self.notify {
-            if let Err(crate::notify::NotifyError::BadUrl { value, reason }) =
-                crate::notify::Channel::parse(url)
-            {
-                return Err(invalid(
-                    "notify",
-                    &value,
-                    &format!("a notification URL: {reason}"),
-                ));
-            }
-        }
-        Ok(())
+        self.order_check_url = self
+            .order_check_url
+            .take()
+            .map(|u| u.with_kind(MonitorKind::Healthchecks));
     }
 
     /// Every setting's key, read off the struct itself so docs and examples
@@ -414,143 +423,6 @@ impl Config {
     }
 }
 
-/// The TOML keys that are maps: their env variables hold a TOML inline
-/// table, e.g. `RESTOCK_CHECKOUT={name="Ada", postal_code="10115"}`.
-const MAP_KEYS: [&str; 2] = ["store_urls", "checkout"];
-
-/// The `RESTOCK_*` variables as a figment provider. Values stay strings
-/// (figment's lossy extraction turns `true`/`3` into booleans and numbers
-/// where a field wants them); map keys hold a TOML-like inline table, e.g.
-/// `RESTOCK_CHECKOUT={name="Ada", postal_code="10115"}`. A snapshot rather
-/// than `figment::providers::Env` so tests pass their own environment.
-struct EnvSnapshot(figment::value::Dict);
-
-impl EnvSnapshot {
-    fn new(vars: &BTreeMap<String, String>) -> EnvSnapshot {
-        let dict = vars
-            .iter()
-            .map(|(name, raw)| {
-                let key = name.trim_start_matches("RESTOCK_").to_lowercase();
-                let value = if MAP_KEYS.contains(&key.as_str()) {
-                    raw.parse::<figment::value::Value>()
-                        .unwrap_or_else(|_| raw.clone().into())
-                } else {
-                    raw.clone().into()
-                };
-                (key, value)
-            })
-            .collect();
-        EnvSnapshot(dict)
-    }
-}
-
-impl figment::Provider for EnvSnapshot {
-    fn metadata(&self) -> figment::Metadata {
-        figment::Metadata::named("environment variable")
-    }
-
-    fn data(
-        &self,
-    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
-        Ok(figment::Profile::Default.collect(self.0.clone()))
-    }
-}
-
-fn check_env_names(vars: &BTreeMap<String, String>) -> Result<(), ConfigError> {
-    let known = Config::field_names();
-    for name in vars.keys() {
-        let key = name.trim_start_matches("RESTOCK_").to_lowercase();
-        if !known.contains(&key.as_str()) {
-            return Err(ConfigError::Invalid(format!(
-                "{name}: unknown setting; known ones are RESTOCK_{}",
-                known
-                    .iter()
-                    .map(|k| k.to_uppercase())
-                    .collect::<Vec<_>>()
-                    .join(", RESTOCK_")
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn invalid(key: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError::Invalid(format!(
-        "{} (`{key}` in the config file) = `{value}`: expected {expected}",
-        env_name(key)
-    ))
-}
-
-pub fn env_name(key: &str) -> String {
-    format!("RESTOCK_{}", key.to_uppercase())
-}
-
-/// What a key's value should look like, for the keys whose serde error
-/// alone would not say it.
-const EXPECTED: &[(&str, &str)] = &[
-    ("listen", "an address and port like `127.0.0.1:8723`"),
-    ("dry_run", "`true` or `false`"),
-    ("headless", "`true` or `false`"),
-    ("log_format", "`text` or `json`"),
-    ("max_recoveries", "a whole number like `3`"),
-    ("max_orders_per_day", "a whole number like `10`"),
-    ("auto_retry", "`true` or `false`"),
-    ("screenshot_max_count", "a whole number like `200`"),
-    ("auto_retry_max", "a whole number like `2`"),
-    (
-        "store_urls",
-        "a table like `{demo=\"http://127.0.0.1:8724\"}`",
-    ),
-    (
-        "checkout",
-        "a table like `{name=\"Ada\", postal_code=\"10115\"}`",
-    ),
-];
-
-/// Turns figment's error into one line naming where the value came from,
-/// the value, and what is expected.
-fn describe(e: figment::Error, env: &BTreeMap<String, String>) -> String {
-    let key = e.path.first().cloned().unwrap_or_default();
-    let from_env = e
-        .metadata
-        .as_ref()
-        .is_some_and(|m| m.name.contains("environment"));
-    let origin = if from_env {
-        env_name(&key)
-    } else {
-        let file = e
-            .metadata
-            .as_ref()
-            .and_then(|m| m.source.as_ref())
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        format!("{file}: key `{}`", e.path.join("."))
-    };
-    let mut line = format!("{origin}: {}", one_line(&e.kind.to_string()));
-    if let Some(value) = env.get(&env_name(&key)).filter(|_| from_env) {
-        if !line.contains(value.as_str()) {
-            line.push_str(&format!(" (got `{value}`)"));
-        }
-    }
-    if let Some((_, expected)) = EXPECTED.iter().find(|(k, _)| *k == key) {
-        line.push_str(&format!("; expected {expected}"));
-    }
-    line
-}
-
-/// Folds a multi-line parser message (TOML's, with a source snippet and a
-/// caret line) into one line: startup errors are one line each.
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| {
-            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
-        })
-        .filter(|l| !l.chars().next().is_some_and(|c| c.is_ascii_digit()) || !l.contains(" | "))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,73 +445,65 @@ mod tests {
         assert!(!shown.contains("SECRET"), "{shown}");
         assert!(shown.contains("poll_interval"));
     }
-}
 
-/// serde adapter for humane durations (`90s`, `5m`, `1h 30m`).
-pub mod human_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
+    fn load(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let env: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_from(None, &env).map_err(|e| e.to_string())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        parse(&text).map_err(serde::de::Error::custom)
+    #[test]
+    fn monitor_settings_are_read_once_with_urls_redacted() {
+        let uuid = "5b3c9a1e-2f4d-4c6b-9e8a-7d1f0c2ba1b2";
+        let e = load(&[("RESTOCK_HEARTBEAT_KIND", "pagerduty")]).unwrap_err();
+        assert!(e.starts_with("RESTOCK_HEARTBEAT_KIND"), "{e}");
+        assert!(e.contains("auto, healthchecks, uptime-kuma, get"), "{e}");
+        let e = load(&[("RESTOCK_HEARTBEAT_PAUSED", "nope")]).unwrap_err();
+        assert!(
+            e.contains("RESTOCK_HEARTBEAT_PAUSED") && e.contains("`nope`"),
+            "{e}"
+        );
+        let raw = format!("hc-ping.com/{uuid}");
+        let e = load(&[("RESTOCK_HEARTBEAT_URL", &raw)]).unwrap_err();
+        assert!(e.starts_with("RESTOCK_HEARTBEAT_URL"), "{e}");
+        assert!(e.contains("`…a1b2"), "{e}");
+        assert!(!e.contains("5b3c9a1e-2f4d"), "{e}");
+        let raw = format!("ftp://hc.example.org/ping/{uuid}");
+        let e = load(&[("RESTOCK_HEARTBEAT_URL", &raw)]).unwrap_err();
+        assert!(e.contains("hc.example.org/…/a1b2"), "{e}");
+        assert!(!e.contains("5b3c9a1e-2f4d"), "{e}");
+        let e = load(&[("RESTOCK_ORDER_CHECK_URL", "not a url")]).unwrap_err();
+        assert!(e.starts_with("RESTOCK_ORDER_CHECK_URL"), "{e}");
+        let hc = format!("https://hc-ping.com/{uuid}");
+        let c = load(&[
+            ("RESTOCK_HEARTBEAT_KIND", "uptime-kuma"),
+            ("RESTOCK_HEARTBEAT_URL", &hc),
+            (
+                "RESTOCK_ORDER_CHECK_URL",
+                "https://kuma.example.org/api/push/0000aaaa2f4d",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.heartbeat_url[0].kind, MonitorKind::UptimeKuma);
+        let order_check = c.order_check_url.unwrap();
+        assert_eq!(order_check.kind, MonitorKind::Healthchecks);
     }
 
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text.trim()).map_err(|e| {
-            format!("`{text}` is not a duration ({e}); write it like `90s`, `5m` or `3h`")
-        })
-    }
-}
-
-/// serde adapter for an optional humane duration.
-pub mod opt_human_duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::human_duration::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        match Option::<String>::deserialize(d)? {
-            Some(t) if !t.trim().is_empty() => super::human_duration::parse(&t)
-                .map(Some)
-                .map_err(serde::de::Error::custom),
-            _ => Ok(None),
-        }
-    }
-}
-
-/// A list given either as a TOML array or as one comma-separated string
-/// (how it arrives from the environment).
-pub mod string_list {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items = match Raw::deserialize(d)? {
-            Raw::One(s) => s.split(',').map(str::to_string).collect(),
-            Raw::Many(v) => v,
-        };
-        Ok(items
-            .into_iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect())
+    #[test]
+    fn probe_settings_are_read_once() {
+        let c = load(&[
+            ("RESTOCK_SESSION_CHECK", "0 9,21 * * *"),
+            ("RESTOCK_SESSION_CHECK_WINDOW", ""),
+        ])
+        .unwrap();
+        assert_eq!(c.session_check, Schedule::Cron("0 0 9,21 * * *".into()));
+        assert_eq!(c.session_check_window, None);
+        let e = load(&[("RESTOCK_SESSION_CHECK_WINDOW", "25:00-26:00")]).unwrap_err();
+        assert!(e.starts_with("RESTOCK_SESSION_CHECK_WINDOW"), "{e}");
+        let e = load(&[("RESTOCK_NOTIFY", "telegram://123:SECRETTOKEN@telegram")]).unwrap_err();
+        assert!(e.starts_with("RESTOCK_NOTIFY"), "{e}");
+        assert!(!e.contains("SECRETTOKEN"), "{e}");
     }
 }
