@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
-use restock::demo::{DemoError, DemoStore, LedgerEntry, LedgerLine, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::demo::{
+    DemoError, DemoStore, LedgerEntry, LedgerLine, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -104,6 +106,17 @@ impl Browser {
         self.sign_in_at("/signin", ("email", "password")).await
     }
 
+    /// Signs in on the classic layout as `email`; keeps the cookie.
+    async fn sign_in_as(&mut self, email: &str) -> Page {
+        let page = self
+            .post("/signin", &[("email", email), ("password", DEMO_PASSWORD)])
+            .await;
+        let set_cookie = page.set_cookie.clone().expect("sign-in sets a cookie");
+        let pair = set_cookie.split(';').next().unwrap();
+        self.cookie = Some(pair.strip_prefix("demo_session=").unwrap().to_owned());
+        page
+    }
+
     /// Signs in, adds `qty` of `sku`, and enters shipping details.
     async fn fill_cart_and_ship(&mut self, sku: &str, qty: &str) {
         self.sign_in().await;
@@ -126,6 +139,28 @@ async fn store() -> DemoStore {
     DemoStore::spawn("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
+}
+
+async fn store_with(options: StoreOptions) -> DemoStore {
+    DemoStore::spawn_with("127.0.0.1:0".parse().unwrap(), options)
+        .await
+        .unwrap()
+}
+
+/// Polls `check` until it holds, failing after `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn admin_post(store: &DemoStore, path: &str, body: Value) -> (StatusCode, Value) {
@@ -292,7 +327,8 @@ async fn full_flow_places_exactly_one_order() {
         vec![LedgerLine {
             sku: "paper-towels".into(),
             qty: 2,
-            price: "6.49".into()
+            price: "6.49".into(),
+            variant: Some("8-rolls".into()),
         }]
     );
     assert_eq!(
@@ -832,4 +868,573 @@ async fn binding_a_taken_address_is_a_clear_error() {
         store.alt_product_url("x"),
         format!("http://{}/alt/item/x", store.addr())
     );
+}
+
+// ---------------------------------------------------------------- options
+
+#[tokio::test]
+async fn options_are_patched_validated_and_reset_to_how_the_store_started() {
+    let store = store_with(StoreOptions {
+        session_ttl: Duration::from_secs(120),
+        ..StoreOptions::default()
+    })
+    .await;
+    let defaults = json!({
+        "interstitial": false,
+        "shipping_choice": false,
+        "payment_step": false,
+        "saved_address": false,
+        "session_ttl": 120,
+    });
+    assert_eq!(admin_get(&store, "options").await, defaults);
+
+    let (status, body) = admin_post(
+        &store,
+        "options",
+        json!({ "payment_step": true, "interstitial": true, "session_ttl": 90 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            &body["payment_step"],
+            &body["interstitial"],
+            &body["saved_address"],
+            &body["session_ttl"]
+        ),
+        (&json!(true), &json!(true), &json!(false), &json!(90))
+    );
+    let patched = admin_get(&store, "options").await;
+    assert_eq!(patched, body);
+    assert!(store.options().payment_step);
+
+    for (bad, reason) in [
+        (json!({ "payment_stepp": true }), "unknown field"),
+        (json!({ "saved_address": "yes" }), "invalid type"),
+        (json!({ "session_ttl": 0 }), "session_ttl"),
+        (json!({ "session_ttl": 400 * 24 * 3600 + 1 }), "session_ttl"),
+        (
+            json!({ "shipping_choice": true, "session_ttl": -5 }),
+            "invalid value",
+        ),
+    ] {
+        let (status, body) = admin_post(&store, "options", bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} -> {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{bad}: {error}");
+    }
+    let malformed = reqwest::Client::new()
+        .post(format!("{}/admin/options", store.base_url()))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        admin_get(&store, "options").await,
+        patched,
+        "bad patches change nothing"
+    );
+
+    let (status, _) = admin_post(&store, "reset", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        admin_get(&store, "options").await,
+        defaults,
+        "reset restores the options the store started with, its TTL included"
+    );
+}
+
+#[tokio::test]
+async fn spawn_with_refuses_options_it_cannot_honour() {
+    let err = DemoStore::spawn_with(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreOptions {
+            session_ttl: Duration::from_millis(1500),
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DemoError::Options(_)), "{err:?}");
+    assert!(err.to_string().contains("session_ttl"), "{err}");
+}
+
+async fn set_options(store: &DemoStore, patch: Value) {
+    let (status, body) = admin_post(store, "options", patch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn payment_step_puts_a_payment_page_between_address_and_review() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+    assert_eq!(
+        browser.get("/payment").await.status,
+        StatusCode::NOT_FOUND,
+        "no payment page unless the option is on"
+    );
+    set_options(&store, json!({ "payment_step": true })).await;
+
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "2")])
+        .await
+        .redirects_to("/cart");
+    browser.get("/payment").await.redirects_to("/checkout");
+    browser
+        .post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/payment");
+    browser.get("/review").await.redirects_to("/payment");
+    browser.post("/place", &[]).await.redirects_to("/payment");
+    assert!(
+        store.ledger().is_empty(),
+        "no order without the payment page"
+    );
+
+    let payment = browser.get("/payment").await;
+    assert_eq!(payment.status, StatusCode::OK);
+    for needle in [
+        r#"<form id="payment-form" method="post" action="/payment">"#,
+        r#"<span id="saved-card">Pay with saved card •••• 4242</span>"#,
+        r#"<button id="payment-continue" type="submit">Continue</button>"#,
+    ] {
+        assert!(payment.has(needle), "payment page lacks {needle}");
+    }
+    browser.post("/payment", &[]).await.redirects_to("/review");
+    assert!(browser
+        .get("/review")
+        .await
+        .has(r#"<span id="order-total" data-total="6.58">€6.58</span>"#));
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    assert_eq!(store.ledger().len(), 1);
+
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    browser.get("/review").await.redirects_to("/payment");
+    assert!(
+        browser.post("/place", &[]).await.location.as_deref() == Some("/payment"),
+        "each order passes the payment page again"
+    );
+
+    // The alt layout has the same page under its own name and markup.
+    let billing = browser.get("/alt/billing").await;
+    assert!(
+        billing.has(r#"<form class="billing-form" method="post" action="/alt/billing">"#)
+            && billing.has(r#"<p class="card-choice">Pay with saved card •••• 4242</p>"#)
+            && billing.has(r#"class="to-review""#),
+        "{}",
+        billing.body
+    );
+    browser
+        .post("/alt/billing", &[])
+        .await
+        .redirects_to("/alt/summary");
+    browser
+        .post("/alt/order", &[])
+        .await
+        .redirects_to("/alt/done/D-1002");
+}
+
+#[tokio::test]
+async fn saved_address_skips_the_form_once_the_session_has_one() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.fill_cart_and_ship("dish-soap", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    assert!(
+        browser.get("/checkout").await.has(r#"id="shipping-form""#),
+        "off by default: the form every time"
+    );
+
+    set_options(&store, json!({ "saved_address": true })).await;
+    browser.get("/checkout").await.redirects_to("/review");
+    browser.get("/alt/pay").await.redirects_to("/alt/summary");
+    assert!(
+        browser
+            .get("/checkout?change=1")
+            .await
+            .has(r#"id="shipping-form""#),
+        "the address can still be changed"
+    );
+    set_options(&store, json!({ "payment_step": true })).await;
+    browser.get("/checkout").await.redirects_to("/payment");
+    browser.post("/payment", &[]).await.redirects_to("/review");
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+    let ledger = store.ledger();
+    assert_eq!(
+        (ledger[1].name.as_str(), ledger[1].postal_code.as_str()),
+        ("Ada Lovelace", "12345"),
+        "the saved address is the one used"
+    );
+
+    // A fresh session has no address yet: the form shows.
+    let mut other = Browser::new(&store);
+    other.sign_in().await;
+    other
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    assert!(other.get("/checkout").await.has(r#"id="shipping-form""#));
+}
+
+#[tokio::test]
+async fn the_address_form_has_an_optional_country_select() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    let form = browser.get("/checkout").await;
+    assert!(form.has(r#"<select id="ship-country" name="country">"#));
+    assert!(form.has(r#"<option value="DE" selected>Germany</option>"#));
+    assert!(form.has(r#"<option value="FR">France</option>"#));
+    assert!(browser.get("/alt/pay").await.has(r#"<select name="land">"#));
+
+    let mut bad = SHIPPING.to_vec();
+    bad.push(("country", "XX"));
+    let refused = browser.post("/checkout", &bad).await;
+    assert!(
+        refused.has(r#"<p id="form-error">Please choose a country from the list</p>"#),
+        "{}",
+        refused.body
+    );
+    let mut french = SHIPPING.to_vec();
+    french.push(("country", "FR"));
+    browser
+        .post("/checkout", &french)
+        .await
+        .redirects_to("/review");
+    assert!(browser
+        .get("/review")
+        .await
+        .has(r#"<p id="ship-to">Ship to: Ada Lovelace, 1 Demo Street, 12345, France</p>"#));
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    assert_eq!(store.ledger()[0].country, "FR");
+
+    // Old clients send no country: the default.
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    browser
+        .post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+    assert_eq!(store.ledger()[1].country, "DE");
+}
+
+// ----------------------------------------------------------- order history
+
+/// `2 Dec 2026, 11:42`: how the history shows a ledger timestamp.
+fn human(placed_at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(placed_at)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        .format("%-d %b %Y, %H:%M")
+        .to_string()
+}
+
+#[tokio::test]
+async fn order_history_shows_the_users_own_orders_newest_first() {
+    let store = store().await;
+    let mut ada = Browser::new(&store);
+    ada.sign_in().await;
+    assert!(ada
+        .get("/orders")
+        .await
+        .has(r#"<p id="orders-empty">You have not placed any orders yet</p>"#));
+    assert!(ada
+        .get("/account")
+        .await
+        .has(r#"<a id="orders-link" href="/orders">Your orders</a>"#));
+
+    ada.post(
+        "/cart/add",
+        &[("sku", "paper-towels"), ("qty", "2"), ("pack", "16-rolls")],
+    )
+    .await
+    .redirects_to("/cart");
+    ada.post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    ada.post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    ada.post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+
+    let mut bob = Browser::new(&store);
+    bob.sign_in_as("bob@example.com").await;
+    bob.post("/cart/add", &[("sku", "coffee-beans"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    bob.post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    bob.post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+
+    ada.post("/cart/add", &[("sku", "laundry-pods"), ("qty", "3")])
+        .await
+        .redirects_to("/cart");
+    ada.post("/alt/order", &[])
+        .await
+        .redirects_to("/alt/done/D-1003");
+
+    let ledger = store.ledger();
+    assert_eq!(
+        ledger.iter().map(|e| e.email.as_str()).collect::<Vec<_>>(),
+        [DEMO_EMAIL, "bob@example.com", DEMO_EMAIL]
+    );
+
+    let page = ada.get("/orders").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let newest = format!(
+        r#"<tr class="order-row" data-order="D-1003"><td class="order-id">D-1003</td><td class="order-date">{}</td><td class="order-total">€43.50</td><td class="order-items"><ul><li class="order-item" data-sku="laundry-pods" data-qty="3">Laundry pods, 40 × 3</li></ul></td></tr>"#,
+        human(&ledger[2].placed_at)
+    );
+    let oldest = format!(
+        r#"<tr class="order-row" data-order="D-1001"><td class="order-id">D-1001</td><td class="order-date">{}</td><td class="order-total">€27.27</td><td class="order-items"><ul><li class="order-item" data-sku="paper-towels" data-qty="2">Paper towels, 16 rolls × 2</li>"#,
+        human(&ledger[0].placed_at)
+    );
+    assert!(page.has(&newest), "{}", page.body);
+    assert!(page.has(&oldest), "{}", page.body);
+    assert!(page.has(
+        r#"<li class="order-item" data-sku="dish-soap" data-qty="1">Dish soap, 750 ml × 1</li>"#
+    ));
+    assert!(
+        page.body.find("D-1003").unwrap() < page.body.find("D-1001").unwrap(),
+        "newest first"
+    );
+    assert!(!page.has("D-1002"), "another user's order is not shown");
+
+    let alt = ada.get("/alt/orders").await;
+    assert!(alt.has(&format!(
+        r#"<div class="order-row" data-order="D-1001"><span class="order-id">D-1001</span> <span class="order-date">{}</span> <span class="order-total">EUR 27,27</span><ul class="order-items">"#,
+        human(&ledger[0].placed_at)
+    )), "{}", alt.body);
+    assert!(alt.has(r#"<span class="order-total">EUR 43,50</span>"#) && !alt.has("D-1002"));
+
+    let bobs = bob.get("/orders").await;
+    assert!(bobs.has(r#"data-order="D-1002""#) && bobs.has("€11.90"));
+    assert!(!bobs.has("D-1001") && !bobs.has("D-1003"));
+
+    let stranger = Browser::new(&store);
+    stranger
+        .get("/orders")
+        .await
+        .redirects_to("/signin?next=/orders");
+    stranger
+        .get("/alt/orders")
+        .await
+        .redirects_to("/alt/login?next=/alt/orders");
+}
+
+#[tokio::test]
+async fn hide_confirmation_shows_an_error_page_but_the_order_is_placed() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    fault(
+        &store,
+        json!({ "sku": "dish-soap", "hide_confirmation": true }),
+    )
+    .await;
+    browser.fill_cart_and_ship("dish-soap", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    let page = browser.get("/confirmation/D-1001").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.has(r#"<h1 id="order-problem">Something went wrong, please check your orders</h1>"#)
+    );
+    assert!(page.has(r#"<a id="orders-link" href="/orders">Your orders</a>"#));
+    assert!(!page.has(r#"id="confirmation""#) && !page.has("order-number"));
+    let alt = browser.get("/alt/done/D-1001").await;
+    assert!(alt.has(r#"class="order-problem""#) && !alt.has(r#"class="thanks""#));
+
+    assert_eq!(store.ledger().len(), 1, "the order is in the ledger");
+    assert!(browser
+        .get("/orders")
+        .await
+        .has(r#"<td class="order-id">D-1001</td>"#));
+
+    // Scoped to its sku: another product's order confirms as usual.
+    browser.fill_cart_and_ship("coffee-beans", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+    assert!(browser
+        .get("/confirmation/D-1002")
+        .await
+        .has(r#"<span id="order-number">D-1002</span>"#));
+}
+
+#[tokio::test]
+async fn sessions_expire_after_the_ttl_on_the_server_too() {
+    let store = store_with(StoreOptions {
+        session_ttl: Duration::from_secs(1),
+        ..StoreOptions::default()
+    })
+    .await;
+    let mut browser = Browser::new(&store);
+    let page = browser.sign_in().await;
+    let cookie = page.set_cookie.clone().unwrap();
+    assert!(cookie.contains("; Max-Age=1;"), "{cookie}");
+    // The server must forget the session by itself: the test keeps sending
+    // the cookie a browser would already have dropped.
+    eventually(Duration::from_secs(10), "the session to expire", || async {
+        browser.get("/account").await.location.as_deref() == Some("/signin?next=/account")
+    })
+    .await;
+    assert_eq!(
+        admin_get(&store, "sessions").await,
+        json!({ "sessions": 0 })
+    );
+
+    set_options(&store, json!({ "session_ttl": 3600 })).await;
+    let page = browser.sign_in().await;
+    assert!(page
+        .set_cookie
+        .as_deref()
+        .unwrap()
+        .contains("; Max-Age=3600;"));
+    assert_eq!(browser.get("/account").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pack_sizes_have_their_own_prices_in_every_server_layout() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    let page = browser.get("/product/paper-towels").await;
+    for needle in [
+        r#"<select id="pack" name="pack" onchange="location.search='pack='+encodeURIComponent(this.value)">"#,
+        r#"<option value="8-rolls" data-price="6.49" selected>8 rolls - €6.49</option>"#,
+        r#"<option value="16-rolls" data-price="11.99">16 rolls - €11.99</option>"#,
+        r#"<option value="24-rolls" data-price="16.49">24 rolls - €16.49</option>"#,
+        r#"<span id="price" data-price="6.49">€6.49</span>"#,
+    ] {
+        assert!(page.has(needle), "product page lacks {needle}");
+    }
+    assert!(
+        !browser.get("/product/dish-soap").await.has("<select"),
+        "one-size products have no select"
+    );
+
+    let big = browser.get("/product/paper-towels?pack=16-rolls").await;
+    assert!(big.has(r#"<h1 id="product-title">Paper towels, 16 rolls</h1>"#));
+    assert!(big.has(r#"<span id="price" data-price="11.99">€11.99</span>"#));
+    assert!(big.has(r#""name":"Paper towels, 16 rolls""#) && big.has(r#""price":"11.99""#));
+    assert!(big.has(r#"<option value="16-rolls" data-price="11.99" selected>"#));
+    let stale = browser.get("/product/paper-towels?pack=99-rolls").await;
+    assert!(
+        stale.has(r#"data-price="6.49">€6.49</span>"#),
+        "unknown size: the default"
+    );
+
+    let alt = browser.get("/alt/item/paper-towels?size=24-rolls").await;
+    assert!(alt.has(r#"<b class="cost">EUR 16,49</b>"#), "{}", alt.body);
+    assert!(alt.has(
+        r#"<select name="size" onchange="location.search='size='+encodeURIComponent(this.value)">"#
+    ));
+    assert!(alt.has(
+        r#"<option value="24-rolls" data-price="16.49" selected>24 rolls - EUR 16,49</option>"#
+    ));
+
+    browser.sign_in().await;
+    let refused = browser
+        .post(
+            "/cart/add",
+            &[("sku", "paper-towels"), ("pack", "99-rolls")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.has("paper-towels has no pack size"),
+        "{}",
+        refused.body
+    );
+    browser
+        .post(
+            "/cart/add",
+            &[("sku", "paper-towels"), ("pack", "16-rolls"), ("qty", "2")],
+        )
+        .await
+        .redirects_to("/cart");
+    browser
+        .post(
+            "/alt/basket/add",
+            &[("sku", "paper-towels"), ("size", "24-rolls")],
+        )
+        .await
+        .redirects_to("/alt/basket");
+    browser
+        .post("/cart/add", &[("sku", "paper-towels")])
+        .await
+        .redirects_to("/cart");
+    let cart = browser.get("/cart").await;
+    assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="2">Paper towels, 16 rolls × 2</li>"#));
+    assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="1">Paper towels, 24 rolls × 1</li>"#));
+    assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="1">Paper towels, 8 rolls × 1</li>"#));
+
+    // A price fault moves the default size only.
+    fault(&store, json!({ "sku": "paper-towels", "price": "5.00" })).await;
+    browser
+        .post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    // 2 × 11.99 + 16.49 + 5.00
+    assert!(browser
+        .get("/review")
+        .await
+        .has(r#"<span id="order-total" data-total="45.47">€45.47</span>"#));
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    let entry = &store.ledger()[0];
+    let lines: Vec<_> = entry
+        .items
+        .iter()
+        .map(|l| (l.variant.as_deref(), l.qty, l.price.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (Some("16-rolls"), 2, "11.99"),
+            (Some("24-rolls"), 1, "16.49"),
+            (Some("8-rolls"), 1, "5.00")
+        ]
+    );
+    assert_eq!(entry.total, "45.47");
 }
