@@ -1438,3 +1438,502 @@ async fn pack_sizes_have_their_own_prices_in_every_server_layout() {
     );
     assert_eq!(entry.total, "45.47");
 }
+
+// ----------------------------------------------------------------- spa API
+
+/// A client of the spa's JSON API, carrying the `spa_sid` cookie by hand as
+/// the page script would.
+struct Spa {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+/// A JSON answer, or the HTML a fault page sent instead.
+struct Answer {
+    status: StatusCode,
+    json: Value,
+    html: Option<String>,
+}
+
+impl Spa {
+    fn new(store: &DemoStore) -> Spa {
+        Spa {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: store.base_url(),
+            token: None,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let req = match &self.token {
+            Some(t) => req.header(COOKIE, format!("spa_sid={t}")),
+            None => req,
+        };
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let is_json = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|v| v.to_str().unwrap().contains("application/json"));
+        let text = resp.text().await.unwrap();
+        match is_json {
+            true => Answer {
+                status,
+                json: serde_json::from_str(&text).unwrap(),
+                html: None,
+            },
+            false => Answer {
+                status,
+                json: Value::Null,
+                html: Some(text),
+            },
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(self.http.get(format!("{}/spa/api{path}", self.base)))
+            .await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}/spa/api{path}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    async fn sign_in(&mut self) -> Value {
+        let answer = self
+            .post(
+                "/signin",
+                json!({ "email": DEMO_EMAIL, "password": DEMO_PASSWORD }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+        self.token = Some(answer.json["token"].as_str().unwrap().to_owned());
+        answer.json
+    }
+}
+
+fn ok(answer: &Answer) -> &Value {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    &answer.json
+}
+
+#[tokio::test]
+async fn spa_every_page_is_the_same_shell_and_the_api_is_json() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    let shell = browser.get("/spa/").await;
+    assert_eq!(shell.status, StatusCode::OK);
+    assert!(
+        shell.has(r#"<main id="spa-main">"#)
+            && shell.has(r#"<script src="/spa/assets/app.js"></script>"#)
+    );
+    for path in [
+        "/spa/cart",
+        "/spa/product/dish-soap",
+        "/spa/checkout/review",
+        "/spa/orders",
+        "/spa/no/such/page",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(
+            (page.status, page.body.as_str()),
+            (StatusCode::OK, shell.body.as_str()),
+            "{path}"
+        );
+    }
+    let redirect = browser
+        .http
+        .get(format!("{}/spa", store.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.headers()[LOCATION], "/spa/");
+    for (path, kind) in [
+        ("/spa/assets/app.js", "text/javascript"),
+        ("/spa/assets/app.css", "text/css"),
+    ] {
+        let resp = reqwest::get(format!("{}{path}", store.base_url()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let content_type = resp.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(resp.text().await.unwrap().len() > 500);
+    }
+
+    let spa = Spa::new(&store);
+    let missing = spa.get("/nope").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json["code"], json!("no_route"));
+    assert_eq!(
+        ok(&spa.get("/session").await),
+        &json!({ "signed_in": false, "email": null })
+    );
+    let products = ok(&spa.get("/products").await).clone();
+    assert_eq!(products.as_array().unwrap().len(), 5);
+    assert_eq!(products[0]["price_text"], json!("€6.49"));
+}
+
+#[tokio::test]
+async fn spa_api_happy_path_with_every_optional_page() {
+    let store = store().await;
+    set_options(
+        &store,
+        json!({ "interstitial": true, "shipping_choice": true }),
+    )
+    .await;
+    let mut spa = Spa::new(&store);
+
+    let product = ok(&spa.get("/products/paper-towels?pack=16-rolls").await).clone();
+    assert_eq!(
+        (&product["name"], &product["price"], &product["pack"]),
+        (
+            &json!("Paper towels, 16 rolls"),
+            &json!("11.99"),
+            &json!("16-rolls")
+        )
+    );
+    assert_eq!(product["packs"].as_array().unwrap().len(), 3);
+    let ld: Value = serde_json::from_str(product["json_ld"].as_str().unwrap()).unwrap();
+    assert_eq!(ld["offers"]["price"], json!("11.99"));
+
+    let signed_out = spa
+        .post("/cart/check", json!({ "sku": "paper-towels", "qty": 1 }))
+        .await;
+    assert_eq!(
+        (signed_out.status, &signed_out.json["code"]),
+        (StatusCode::UNAUTHORIZED, &json!("signed_out"))
+    );
+    let wrong = spa
+        .post(
+            "/signin",
+            json!({ "email": DEMO_EMAIL, "password": "nope" }),
+        )
+        .await;
+    assert_eq!(wrong.json["code"], json!("bad_credentials"));
+
+    let signed_in = spa.sign_in().await;
+    assert_eq!(signed_in["ttl_secs"], json!(30 * 24 * 3600));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let expires_at = signed_in["expires_at"].as_i64().unwrap();
+    assert!(
+        (expires_at - now_ms - 30 * 24 * 3600 * 1000).abs() < 60_000,
+        "expires_at {expires_at} is not now + 30 days"
+    );
+    assert_eq!(ok(&spa.get("/session").await)["email"], json!(DEMO_EMAIL));
+
+    let check = ok(&spa
+        .post(
+            "/cart/check",
+            json!({ "sku": "paper-towels", "pack": "16-rolls", "qty": 2 }),
+        )
+        .await)
+    .clone();
+    assert_eq!(check["line"]["price"], json!("11.99"));
+    assert_eq!(check["line"]["name"], json!("Paper towels, 16 rolls"));
+    let bad_qty = spa
+        .post("/cart/check", json!({ "sku": "dish-soap", "qty": 0 }))
+        .await;
+    assert_eq!(
+        (bad_qty.status, &bad_qty.json["code"]),
+        (StatusCode::BAD_REQUEST, &json!("bad_qty"))
+    );
+    assert!(store.ledger().is_empty());
+
+    let cart = json!([
+        { "sku": "paper-towels", "pack": "16-rolls", "qty": 2 },
+        { "sku": "dish-soap", "qty": 1 }
+    ]);
+    let mut body = json!({ "cart": cart });
+    let summary = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(
+        summary["pending"],
+        json!(["protection", "address", "shipping", "payment", "review"])
+    );
+    assert_eq!(summary["next"], json!("/spa/checkout/protection"));
+    assert_eq!(
+        summary["total_text"],
+        json!("Total (3 items): €27.27, incl. €4.35 tax")
+    );
+
+    let early = spa.post("/orders", body.clone()).await;
+    assert_eq!(
+        (early.status, &early.json["next"]),
+        (StatusCode::CONFLICT, &json!("/spa/checkout/protection"))
+    );
+
+    body["protection"] = json!(false);
+    let summary = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(summary["next"], json!("/spa/checkout/address"));
+    assert_eq!(summary["address"], Value::Null);
+    let invalid = spa
+        .post(
+            "/address",
+            json!({ "name": "Ada", "address": "1 Spa Street", "postal_code": "ABC", "country": "" }),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        invalid.json["errors"],
+        json!({ "postal_code": "Postcode not valid", "country": "Please choose a country" })
+    );
+    ok(&spa
+        .post(
+            "/address",
+            json!({ "name": "Ada", "address": "1 Spa Street", "postal_code": "10115", "country": "DE" }),
+        )
+        .await);
+
+    let summary = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(summary["next"], json!("/spa/checkout/shipping"));
+    assert_eq!(summary["address"]["country_name"], json!("Germany"));
+    let methods: Vec<&str> = summary["shipping_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["standard", "express"]);
+    body["shipping_method"] = json!("express");
+    assert_eq!(
+        ok(&spa.post("/checkout", body.clone()).await)["next"],
+        json!("/spa/checkout/payment")
+    );
+    body["payment"] = json!("saved-card");
+    let review = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(review["next"], json!("/spa/checkout/review"));
+    // 2 × 11.99 + 3.29 + 4.99 express
+    assert_eq!(
+        review["total_text"],
+        json!("Total (3 items): €32.26, incl. €5.15 tax")
+    );
+
+    assert_eq!(
+        ok(&spa.post("/orders", body.clone()).await),
+        &json!({ "placed": true })
+    );
+    assert_eq!(
+        ok(&spa.get("/confirmation").await),
+        &json!({ "confirmed": true, "message": "Thank you! Your order is on its way." })
+    );
+    let ledger = store.ledger();
+    assert_eq!(ledger.len(), 1);
+    let entry = &ledger[0];
+    assert_eq!(entry.total, "32.26");
+    assert_eq!(entry.email, DEMO_EMAIL);
+    assert_eq!(
+        (
+            entry.shipping_method.as_deref(),
+            entry.shipping_fee.as_deref()
+        ),
+        (Some("express"), Some("4.99"))
+    );
+    assert_eq!(entry.items.len(), 2, "no protection plan was bought");
+    assert_eq!(entry.items[0].variant.as_deref(), Some("16-rolls"));
+    assert_eq!(
+        (entry.postal_code.as_str(), entry.country.as_str()),
+        ("10115", "DE")
+    );
+
+    let orders = ok(&spa.get("/orders").await).clone();
+    assert_eq!(orders[0]["order_number"], json!("D-1001"));
+    assert_eq!(orders[0]["total_text"], json!("€32.26"));
+    assert_eq!(orders[0]["date"], json!(human(&entry.placed_at)));
+    assert_eq!(
+        orders[0]["items"][0]["name"],
+        json!("Paper towels, 16 rolls")
+    );
+
+    // The address is remembered for the session: the next checkout skips it.
+    let again = ok(&spa
+        .post(
+            "/checkout",
+            json!({ "cart": [{ "sku": "dish-soap", "qty": 1 }], "protection": false }),
+        )
+        .await)
+    .clone();
+    assert_eq!(again["next"], json!("/spa/checkout/shipping"));
+
+    // Accepting the plan is never needed, and costs money.
+    body["protection"] = json!(true);
+    let upsold = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(upsold["total"], json!("37.25"));
+    assert_eq!(
+        upsold["total_text"],
+        json!("Total (3 items): €37.25, incl. €5.95 tax")
+    );
+
+    assert_eq!(
+        ok(&spa.post("/signout", json!({})).await),
+        &json!({ "signed_out": true })
+    );
+    assert_eq!(spa.get("/orders").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn spa_api_honours_the_faults() {
+    let store = store().await;
+    let mut spa = Spa::new(&store);
+    spa.sign_in().await;
+
+    fault(
+        &store,
+        json!({ "sku": "coffee-beans", "out_of_stock": true }),
+    )
+    .await;
+    assert_eq!(
+        ok(&spa.get("/products/coffee-beans").await)["in_stock"],
+        json!(false)
+    );
+    let refused = spa
+        .post("/cart/check", json!({ "sku": "coffee-beans", "qty": 1 }))
+        .await;
+    assert_eq!(
+        (refused.status, &refused.json["code"]),
+        (StatusCode::CONFLICT, &json!("out_of_stock"))
+    );
+
+    fault(&store, json!({ "sku": "dish-soap", "not_found": true })).await;
+    assert_eq!(
+        spa.get("/products/dish-soap").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        spa.get("/products/caviar").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    fault(&store, json!({ "sku": "toilet-paper", "price": "7.77" })).await;
+    assert_eq!(
+        ok(&spa.get("/products/toilet-paper").await)["price_text"],
+        json!("€7.77")
+    );
+    let summary = ok(&spa
+        .post(
+            "/checkout",
+            json!({ "cart": [{ "sku": "toilet-paper", "qty": 2 }] }),
+        )
+        .await)
+    .clone();
+    assert_eq!(summary["total"], json!("15.54"));
+
+    fault(&store, json!({ "sku": "laundry-pods", "challenge": true })).await;
+    let challenged = spa.get("/products/laundry-pods").await;
+    assert_eq!(challenged.status, StatusCode::OK);
+    assert!(challenged
+        .html
+        .as_deref()
+        .unwrap()
+        .contains(r#"<div id="challenge">"#));
+    let shell = Browser::new(&store).get("/spa/product/laundry-pods").await;
+    assert!(
+        shell.has("<title>Just a moment...</title>"),
+        "a direct load is challenged too"
+    );
+    assert!(spa
+        .post("/cart/check", json!({ "sku": "laundry-pods", "qty": 1 }))
+        .await
+        .html
+        .is_some());
+
+    fault(&store, json!({ "blocked": true })).await;
+    let blocked = spa.get("/products").await;
+    assert_eq!(blocked.status, StatusCode::FORBIDDEN);
+    assert!(blocked.html.unwrap().contains(r#"id="access-denied""#));
+    fault(&store, json!({ "blocked": false })).await;
+
+    // hang at add: no answer, and nothing anywhere changes.
+    fault(&store, json!({ "sku": "paper-towels", "hang": "add" })).await;
+    let req = spa
+        .http
+        .post(format!("{}/spa/api/cart/check", store.base_url()))
+        .header(COOKIE, format!("spa_sid={}", spa.token.as_deref().unwrap()))
+        .json(&json!({ "sku": "paper-towels", "qty": 1 }));
+    assert!(req
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err()
+        .is_timeout());
+    assert_eq!(store.hung(), [restock::demo::Step::Add]);
+
+    // hang at place: the order is recorded, then no answer.
+    ok(&spa
+        .post(
+            "/address",
+            json!({ "name": "Ada", "address": "1 Spa Street", "postal_code": "10115", "country": "NL" }),
+        )
+        .await);
+    fault(
+        &store,
+        json!({ "sku": "toilet-paper", "hang": "place", "hide_confirmation": true }),
+    )
+    .await;
+    let body = json!({ "cart": [{ "sku": "toilet-paper", "qty": 1 }], "payment": "saved-card" });
+    let req = spa
+        .http
+        .post(format!("{}/spa/api/orders", store.base_url()))
+        .header(COOKIE, format!("spa_sid={}", spa.token.as_deref().unwrap()))
+        .json(&body);
+    assert!(req
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err()
+        .is_timeout());
+    assert_eq!(store.ledger().len(), 1, "the store took the order");
+    assert_eq!(store.ledger()[0].total, "7.77");
+
+    // hide_confirmation: the confirmation says something went wrong.
+    assert_eq!(
+        ok(&spa.get("/confirmation").await),
+        &json!({ "confirmed": false, "message": "Something went wrong, please check your orders" })
+    );
+    assert_eq!(
+        ok(&spa.get("/orders").await)[0]["order_number"],
+        json!("D-1001")
+    );
+
+    let (_, _) = admin_post(&store, "signout-all", json!({})).await;
+    let gone = spa.get("/orders").await;
+    assert_eq!(
+        (gone.status, &gone.json["code"]),
+        (StatusCode::UNAUTHORIZED, &json!("signed_out"))
+    );
+    assert_eq!(ok(&spa.get("/session").await)["signed_in"], json!(false));
+}
+
+#[tokio::test]
+async fn spa_sessions_expire_after_the_ttl() {
+    let store = store_with(StoreOptions {
+        session_ttl: Duration::from_secs(1),
+        ..StoreOptions::default()
+    })
+    .await;
+    let mut spa = Spa::new(&store);
+    let signed_in = spa.sign_in().await;
+    assert_eq!(signed_in["ttl_secs"], json!(1));
+    eventually(
+        Duration::from_secs(10),
+        "the spa session to expire",
+        || async { spa.get("/session").await.json["signed_in"] == json!(false) },
+    )
+    .await;
+    assert_eq!(spa.get("/orders").await.status, StatusCode::UNAUTHORIZED);
+}

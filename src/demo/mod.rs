@@ -43,6 +43,7 @@ mod faults;
 mod flow;
 mod layout;
 mod options;
+mod spa;
 mod state;
 
 use std::net::SocketAddr;
@@ -58,6 +59,7 @@ pub use catalog::{Cents, Pack, Product, PRODUCTS};
 pub use faults::{FaultSet, Faults, Step};
 pub use flow::SESSION_COOKIE;
 pub use options::{OptionsError, StoreOptions, DEFAULT_SESSION_TTL};
+pub use spa::SESSION_COOKIE as SPA_SESSION_COOKIE;
 pub use state::{LedgerEntry, LedgerLine};
 
 use alt::Alt;
@@ -160,6 +162,11 @@ impl DemoStore {
         format!("{}/alt/item/{sku}", self.base_url())
     }
 
+    /// The spa layout's page for `sku`.
+    pub fn spa_product_url(&self, sku: &str) -> String {
+        format!("{}/spa/product/{sku}", self.base_url())
+    }
+
     /// The store's current options.
     pub fn options(&self) -> StoreOptions {
         self.store.options()
@@ -233,6 +240,7 @@ fn router(store: Arc<Store>) -> Router {
     Router::new()
         .merge(flow::routes::<Classic>())
         .merge(flow::routes::<Alt>())
+        .merge(spa::routes())
         .route("/alt", get(|| async { Redirect::permanent("/alt/") }))
         .fallback(flow::fallback)
         .layer(middleware::from_fn_with_state(store.clone(), flow::gate))
