@@ -1937,3 +1937,58 @@ async fn spa_sessions_expire_after_the_ttl() {
     .await;
     assert_eq!(spa.get("/orders").await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn demo_store_command_takes_a_humane_session_ttl() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+        .args([
+            "demo-store",
+            "--listen",
+            "127.0.0.1:0",
+            "--session-ttl",
+            "90s",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the store starts")
+        .unwrap()
+        .expect("a banner line");
+    let base = banner
+        .strip_prefix("demo store at ")
+        .and_then(|rest| rest.split_once("/ "))
+        .map(|(base, _)| base.to_owned())
+        .unwrap_or_else(|| panic!("unexpected banner: {banner}"));
+    assert!(banner.contains("/spa/"), "{banner}");
+    let options: Value = reqwest::get(format!("{base}/admin/options"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(options["session_ttl"], json!(90));
+    child.kill().await.unwrap();
+
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+        .args([
+            "demo-store",
+            "--listen",
+            "127.0.0.1:0",
+            "--session-ttl",
+            "1500ms",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("session_ttl"), "{stderr}");
+}

@@ -394,33 +394,34 @@ pub struct SpaStep {
     needed: fn(&Progress) -> bool,
 }
 
-pub const STEPS: &[SpaStep] = &[
-    SpaStep {
-        name: "protection",
-        path: "/spa/checkout/protection",
-        needed: |p| p.options.interstitial && p.protection.is_none(),
-    },
-    SpaStep {
-        name: "address",
-        path: "/spa/checkout/address",
-        needed: |p| !p.has_address,
-    },
-    SpaStep {
-        name: "shipping",
-        path: "/spa/checkout/shipping",
-        needed: |p| p.options.shipping_choice && !p.shipping_chosen,
-    },
-    SpaStep {
-        name: "payment",
-        path: "/spa/checkout/payment",
-        needed: |p| !p.paid,
-    },
-    SpaStep {
-        name: "review",
-        path: "/spa/checkout/review",
-        needed: |_| true,
-    },
-];
+const PROTECTION: SpaStep = SpaStep {
+    name: "protection",
+    path: "/spa/checkout/protection",
+    needed: |p| p.options.interstitial && p.protection.is_none(),
+};
+const ADDRESS: SpaStep = SpaStep {
+    name: "address",
+    path: "/spa/checkout/address",
+    needed: |p| !p.has_address,
+};
+const SHIPPING: SpaStep = SpaStep {
+    name: "shipping",
+    path: "/spa/checkout/shipping",
+    needed: |p| p.options.shipping_choice && !p.shipping_chosen,
+};
+const PAYMENT: SpaStep = SpaStep {
+    name: "payment",
+    path: "/spa/checkout/payment",
+    needed: |p| !p.paid,
+};
+const REVIEW: SpaStep = SpaStep {
+    name: "review",
+    path: "/spa/checkout/review",
+    needed: |_| true,
+};
+
+/// The spa's checkout pages in order (see [`SpaStep`]).
+pub const STEPS: &[SpaStep] = &[PROTECTION, ADDRESS, SHIPPING, PAYMENT, REVIEW];
 
 impl std::fmt::Debug for SpaStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -623,7 +624,7 @@ async fn place(State(store): App, viewer: SpaViewer, body: Bytes) -> ApiResult {
     let (token, session) = viewer.require()?;
     let checkout = Checkout::of(&body, &session, store.options())?;
     let next = checkout.next();
-    if next.name != "review" {
+    if next.name != REVIEW.name {
         return Err(ApiError::Pending(next));
     }
     let request = PlaceRequest {
@@ -635,8 +636,8 @@ async fn place(State(store): App, viewer: SpaViewer, body: Bytes) -> ApiResult {
     let order = store.place(&token, request).map_err(|e| match e {
         PlaceError::SignedOut => ApiError::SignedOut,
         PlaceError::EmptyCart => ApiError::EmptyCart,
-        PlaceError::NoShipping => ApiError::Pending(&STEPS[1]),
-        PlaceError::NoPayment => ApiError::Pending(&STEPS[3]),
+        PlaceError::NoShipping => ApiError::Pending(&ADDRESS),
+        PlaceError::NoPayment => ApiError::Pending(&PAYMENT),
     })?;
     tracing::info!(order = %order.number, total = %order.bill.total.plain(), "demo store (spa): order placed");
     if store.faults().for_skus(order.skus()).hangs_at(Step::Place) {

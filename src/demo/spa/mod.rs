@@ -142,3 +142,24 @@ async fn app_js() -> Response {
 async fn app_css() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::api::STEPS;
+    use super::*;
+
+    #[test]
+    fn the_client_router_has_a_page_for_every_checkout_step() {
+        for step in STEPS {
+            let pattern = format!("/^{}$/", step.path.replace('/', "\\/"));
+            assert!(APP_JS.contains(&pattern), "app.js has no route {pattern}");
+        }
+    }
+
+    #[test]
+    fn the_shell_loads_the_app_from_the_store_itself() {
+        assert!(SHELL.contains("<script src=\"/spa/assets/app.js\"></script>"));
+        assert!(SHELL.contains("href=\"/spa/assets/app.css\""));
+        assert!(!SHELL.contains("://"), "no CDN");
+    }
+}
