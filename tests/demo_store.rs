@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
-use restock::demo::{DemoError, DemoStore, LedgerEntry, LedgerLine, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::demo::{
+    DemoError, DemoStore, LedgerEntry, LedgerLine, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -104,6 +106,17 @@ impl Browser {
         self.sign_in_at("/signin", ("email", "password")).await
     }
 
+    /// Signs in on the classic layout as `email`; keeps the cookie.
+    async fn sign_in_as(&mut self, email: &str) -> Page {
+        let page = self
+            .post("/signin", &[("email", email), ("password", DEMO_PASSWORD)])
+            .await;
+        let set_cookie = page.set_cookie.clone().expect("sign-in sets a cookie");
+        let pair = set_cookie.split(';').next().unwrap();
+        self.cookie = Some(pair.strip_prefix("demo_session=").unwrap().to_owned());
+        page
+    }
+
     /// Signs in, adds `qty` of `sku`, and enters shipping details.
     async fn fill_cart_and_ship(&mut self, sku: &str, qty: &str) {
         self.sign_in().await;
@@ -126,6 +139,28 @@ async fn store() -> DemoStore {
     DemoStore::spawn("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
+}
+
+async fn store_with(options: StoreOptions) -> DemoStore {
+    DemoStore::spawn_with("127.0.0.1:0".parse().unwrap(), options)
+        .await
+        .unwrap()
+}
+
+/// Polls `check` until it holds, failing after `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn admin_post(store: &DemoStore, path: &str, body: Value) -> (StatusCode, Value) {
@@ -292,7 +327,8 @@ async fn full_flow_places_exactly_one_order() {
         vec![LedgerLine {
             sku: "paper-towels".into(),
             qty: 2,
-            price: "6.49".into()
+            price: "6.49".into(),
+            variant: Some("8-rolls".into()),
         }]
     );
     assert_eq!(
@@ -832,4 +868,1127 @@ async fn binding_a_taken_address_is_a_clear_error() {
         store.alt_product_url("x"),
         format!("http://{}/alt/item/x", store.addr())
     );
+}
+
+// ---------------------------------------------------------------- options
+
+#[tokio::test]
+async fn options_are_patched_validated_and_reset_to_how_the_store_started() {
+    let store = store_with(StoreOptions {
+        session_ttl: Duration::from_secs(120),
+        ..StoreOptions::default()
+    })
+    .await;
+    let defaults = json!({
+        "interstitial": false,
+        "shipping_choice": false,
+        "payment_step": false,
+        "saved_address": false,
+        "session_ttl": 120,
+    });
+    assert_eq!(admin_get(&store, "options").await, defaults);
+
+    let (status, body) = admin_post(
+        &store,
+        "options",
+        json!({ "payment_step": true, "interstitial": true, "session_ttl": 90 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            &body["payment_step"],
+            &body["interstitial"],
+            &body["saved_address"],
+            &body["session_ttl"]
+        ),
+        (&json!(true), &json!(true), &json!(false), &json!(90))
+    );
+    let patched = admin_get(&store, "options").await;
+    assert_eq!(patched, body);
+    assert!(store.options().payment_step);
+
+    for (bad, reason) in [
+        (json!({ "payment_stepp": true }), "unknown field"),
+        (json!({ "saved_address": "yes" }), "invalid type"),
+        (json!({ "session_ttl": 0 }), "session_ttl"),
+        (json!({ "session_ttl": 400 * 24 * 3600 + 1 }), "session_ttl"),
+        (
+            json!({ "shipping_choice": true, "session_ttl": -5 }),
+            "invalid value",
+        ),
+    ] {
+        let (status, body) = admin_post(&store, "options", bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} -> {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{bad}: {error}");
+    }
+    let malformed = reqwest::Client::new()
+        .post(format!("{}/admin/options", store.base_url()))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        admin_get(&store, "options").await,
+        patched,
+        "bad patches change nothing"
+    );
+
+    let (status, _) = admin_post(&store, "reset", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        admin_get(&store, "options").await,
+        defaults,
+        "reset restores the options the store started with, its TTL included"
+    );
+}
+
+#[tokio::test]
+async fn spawn_with_refuses_options_it_cannot_honour() {
+    let err = DemoStore::spawn_with(
+        "127.0.0.1:0".parse().unwrap(),
+        StoreOptions {
+            session_ttl: Duration::from_millis(1500),
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DemoError::Options(_)), "{err:?}");
+    assert!(err.to_string().contains("session_ttl"), "{err}");
+}
+
+async fn set_options(store: &DemoStore, patch: Value) {
+    let (status, body) = admin_post(store, "options", patch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn payment_step_puts_a_payment_page_between_address_and_review() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+    assert_eq!(
+        browser.get("/payment").await.status,
+        StatusCode::NOT_FOUND,
+        "no payment page unless the option is on"
+    );
+    set_options(&store, json!({ "payment_step": true })).await;
+
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "2")])
+        .await
+        .redirects_to("/cart");
+    browser.get("/payment").await.redirects_to("/checkout");
+    browser
+        .post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/payment");
+    browser.get("/review").await.redirects_to("/payment");
+    browser.post("/place", &[]).await.redirects_to("/payment");
+    assert!(
+        store.ledger().is_empty(),
+        "no order without the payment page"
+    );
+
+    let payment = browser.get("/payment").await;
+    assert_eq!(payment.status, StatusCode::OK);
+    for needle in [
+        r#"<form id="payment-form" method="post" action="/payment">"#,
+        r#"<span id="saved-card">Pay with saved card •••• 4242</span>"#,
+        r#"<button id="payment-continue" type="submit">Continue</button>"#,
+    ] {
+        assert!(payment.has(needle), "payment page lacks {needle}");
+    }
+    browser.post("/payment", &[]).await.redirects_to("/review");
+    assert!(browser
+        .get("/review")
+        .await
+        .has(r#"<span id="order-total" data-total="6.58">€6.58</span>"#));
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    assert_eq!(store.ledger().len(), 1);
+
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    browser.get("/review").await.redirects_to("/payment");
+    assert!(
+        browser.post("/place", &[]).await.location.as_deref() == Some("/payment"),
+        "each order passes the payment page again"
+    );
+
+    // The alt layout has the same page under its own name and markup.
+    let billing = browser.get("/alt/billing").await;
+    assert!(
+        billing.has(r#"<form class="billing-form" method="post" action="/alt/billing">"#)
+            && billing.has(r#"<p class="card-choice">Pay with saved card •••• 4242</p>"#)
+            && billing.has(r#"class="to-review""#),
+        "{}",
+        billing.body
+    );
+    browser
+        .post("/alt/billing", &[])
+        .await
+        .redirects_to("/alt/summary");
+    browser
+        .post("/alt/order", &[])
+        .await
+        .redirects_to("/alt/done/D-1002");
+}
+
+#[tokio::test]
+async fn saved_address_skips_the_form_once_the_session_has_one() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.fill_cart_and_ship("dish-soap", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    assert!(
+        browser.get("/checkout").await.has(r#"id="shipping-form""#),
+        "off by default: the form every time"
+    );
+
+    set_options(&store, json!({ "saved_address": true })).await;
+    browser.get("/checkout").await.redirects_to("/review");
+    browser.get("/alt/pay").await.redirects_to("/alt/summary");
+    assert!(
+        browser
+            .get("/checkout?change=1")
+            .await
+            .has(r#"id="shipping-form""#),
+        "the address can still be changed"
+    );
+    set_options(&store, json!({ "payment_step": true })).await;
+    browser.get("/checkout").await.redirects_to("/payment");
+    browser.post("/payment", &[]).await.redirects_to("/review");
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+    let ledger = store.ledger();
+    assert_eq!(
+        (ledger[1].name.as_str(), ledger[1].postal_code.as_str()),
+        ("Ada Lovelace", "12345"),
+        "the saved address is the one used"
+    );
+
+    // A fresh session has no address yet: the form shows.
+    let mut other = Browser::new(&store);
+    other.sign_in().await;
+    other
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    assert!(other.get("/checkout").await.has(r#"id="shipping-form""#));
+}
+
+#[tokio::test]
+async fn the_address_form_has_an_optional_country_select() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    browser.sign_in().await;
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    let form = browser.get("/checkout").await;
+    assert!(form.has(r#"<select id="ship-country" name="country">"#));
+    assert!(form.has(r#"<option value="DE" selected>Germany</option>"#));
+    assert!(form.has(r#"<option value="FR">France</option>"#));
+    assert!(browser.get("/alt/pay").await.has(r#"<select name="land">"#));
+
+    let mut bad = SHIPPING.to_vec();
+    bad.push(("country", "XX"));
+    let refused = browser.post("/checkout", &bad).await;
+    assert!(
+        refused.has(r#"<p id="form-error">Please choose a country from the list</p>"#),
+        "{}",
+        refused.body
+    );
+    let mut french = SHIPPING.to_vec();
+    french.push(("country", "FR"));
+    browser
+        .post("/checkout", &french)
+        .await
+        .redirects_to("/review");
+    assert!(browser
+        .get("/review")
+        .await
+        .has(r#"<p id="ship-to">Ship to: Ada Lovelace, 1 Demo Street, 12345, France</p>"#));
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    assert_eq!(store.ledger()[0].country, "FR");
+
+    // Old clients send no country: the default.
+    browser
+        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    browser
+        .post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+    assert_eq!(store.ledger()[1].country, "DE");
+}
+
+// ----------------------------------------------------------- order history
+
+/// `2 Dec 2026, 11:42`: how the history shows a ledger timestamp.
+fn human(placed_at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(placed_at)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        .format("%-d %b %Y, %H:%M")
+        .to_string()
+}
+
+#[tokio::test]
+async fn order_history_shows_the_users_own_orders_newest_first() {
+    let store = store().await;
+    let mut ada = Browser::new(&store);
+    ada.sign_in().await;
+    assert!(ada
+        .get("/orders")
+        .await
+        .has(r#"<p id="orders-empty">You have not placed any orders yet</p>"#));
+    assert!(ada
+        .get("/account")
+        .await
+        .has(r#"<a id="orders-link" href="/orders">Your orders</a>"#));
+
+    ada.post(
+        "/cart/add",
+        &[("sku", "paper-towels"), ("qty", "2"), ("pack", "16-rolls")],
+    )
+    .await
+    .redirects_to("/cart");
+    ada.post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    ada.post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    ada.post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+
+    let mut bob = Browser::new(&store);
+    bob.sign_in_as("bob@example.com").await;
+    bob.post("/cart/add", &[("sku", "coffee-beans"), ("qty", "1")])
+        .await
+        .redirects_to("/cart");
+    bob.post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    bob.post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+
+    ada.post("/cart/add", &[("sku", "laundry-pods"), ("qty", "3")])
+        .await
+        .redirects_to("/cart");
+    ada.post("/alt/order", &[])
+        .await
+        .redirects_to("/alt/done/D-1003");
+
+    let ledger = store.ledger();
+    assert_eq!(
+        ledger.iter().map(|e| e.email.as_str()).collect::<Vec<_>>(),
+        [DEMO_EMAIL, "bob@example.com", DEMO_EMAIL]
+    );
+
+    let page = ada.get("/orders").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let newest = format!(
+        r#"<tr class="order-row" data-order="D-1003"><td class="order-id">D-1003</td><td class="order-date">{}</td><td class="order-total">€43.50</td><td class="order-items"><ul><li class="order-item" data-sku="laundry-pods" data-qty="3">Laundry pods, 40 × 3</li></ul></td></tr>"#,
+        human(&ledger[2].placed_at)
+    );
+    let oldest = format!(
+        r#"<tr class="order-row" data-order="D-1001"><td class="order-id">D-1001</td><td class="order-date">{}</td><td class="order-total">€27.27</td><td class="order-items"><ul><li class="order-item" data-sku="paper-towels" data-qty="2">Paper towels, 16 rolls × 2</li>"#,
+        human(&ledger[0].placed_at)
+    );
+    assert!(page.has(&newest), "{}", page.body);
+    assert!(page.has(&oldest), "{}", page.body);
+    assert!(page.has(
+        r#"<li class="order-item" data-sku="dish-soap" data-qty="1">Dish soap, 750 ml × 1</li>"#
+    ));
+    assert!(
+        page.body.find("D-1003").unwrap() < page.body.find("D-1001").unwrap(),
+        "newest first"
+    );
+    assert!(!page.has("D-1002"), "another user's order is not shown");
+
+    let alt = ada.get("/alt/orders").await;
+    assert!(alt.has(&format!(
+        r#"<div class="order-row" data-order="D-1001"><span class="order-id">D-1001</span> <span class="order-date">{}</span> <span class="order-total">EUR 27,27</span><ul class="order-items">"#,
+        human(&ledger[0].placed_at)
+    )), "{}", alt.body);
+    assert!(alt.has(r#"<span class="order-total">EUR 43,50</span>"#) && !alt.has("D-1002"));
+
+    let bobs = bob.get("/orders").await;
+    assert!(bobs.has(r#"data-order="D-1002""#) && bobs.has("€11.90"));
+    assert!(!bobs.has("D-1001") && !bobs.has("D-1003"));
+
+    let stranger = Browser::new(&store);
+    stranger
+        .get("/orders")
+        .await
+        .redirects_to("/signin?next=/orders");
+    stranger
+        .get("/alt/orders")
+        .await
+        .redirects_to("/alt/login?next=/alt/orders");
+}
+
+#[tokio::test]
+async fn hide_confirmation_shows_an_error_page_but_the_order_is_placed() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    fault(
+        &store,
+        json!({ "sku": "dish-soap", "hide_confirmation": true }),
+    )
+    .await;
+    browser.fill_cart_and_ship("dish-soap", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    let page = browser.get("/confirmation/D-1001").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.has(r#"<h1 id="order-problem">Something went wrong, please check your orders</h1>"#)
+    );
+    assert!(page.has(r#"<a id="orders-link" href="/orders">Your orders</a>"#));
+    assert!(!page.has(r#"id="confirmation""#) && !page.has("order-number"));
+    let alt = browser.get("/alt/done/D-1001").await;
+    assert!(alt.has(r#"class="order-problem""#) && !alt.has(r#"class="thanks""#));
+
+    assert_eq!(store.ledger().len(), 1, "the order is in the ledger");
+    assert!(browser
+        .get("/orders")
+        .await
+        .has(r#"<td class="order-id">D-1001</td>"#));
+
+    // Scoped to its sku: another product's order confirms as usual.
+    browser.fill_cart_and_ship("coffee-beans", "1").await;
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1002");
+    assert!(browser
+        .get("/confirmation/D-1002")
+        .await
+        .has(r#"<span id="order-number">D-1002</span>"#));
+}
+
+#[tokio::test]
+async fn sessions_expire_after_the_ttl_on_the_server_too() {
+    let store = store_with(StoreOptions {
+        session_ttl: Duration::from_secs(1),
+        ..StoreOptions::default()
+    })
+    .await;
+    let mut browser = Browser::new(&store);
+    let page = browser.sign_in().await;
+    let cookie = page.set_cookie.clone().unwrap();
+    assert!(cookie.contains("; Max-Age=1;"), "{cookie}");
+    // The server must forget the session by itself: the test keeps sending
+    // the cookie a browser would already have dropped.
+    eventually(Duration::from_secs(10), "the session to expire", || async {
+        browser.get("/account").await.location.as_deref() == Some("/signin?next=/account")
+    })
+    .await;
+    assert_eq!(
+        admin_get(&store, "sessions").await,
+        json!({ "sessions": 0 })
+    );
+
+    set_options(&store, json!({ "session_ttl": 3600 })).await;
+    let page = browser.sign_in().await;
+    assert!(page
+        .set_cookie
+        .as_deref()
+        .unwrap()
+        .contains("; Max-Age=3600;"));
+    assert_eq!(browser.get("/account").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pack_sizes_have_their_own_prices_in_every_server_layout() {
+    let store = store().await;
+    let mut browser = Browser::new(&store);
+    let page = browser.get("/product/paper-towels").await;
+    for needle in [
+        r#"<select id="pack" name="pack" onchange="location.search='pack='+encodeURIComponent(this.value)">"#,
+        r#"<option value="8-rolls" data-price="6.49" selected>8 rolls - €6.49</option>"#,
+        r#"<option value="16-rolls" data-price="11.99">16 rolls - €11.99</option>"#,
+        r#"<option value="24-rolls" data-price="16.49">24 rolls - €16.49</option>"#,
+        r#"<span id="price" data-price="6.49">€6.49</span>"#,
+    ] {
+        assert!(page.has(needle), "product page lacks {needle}");
+    }
+    assert!(
+        !browser.get("/product/dish-soap").await.has("<select"),
+        "one-size products have no select"
+    );
+
+    let big = browser.get("/product/paper-towels?pack=16-rolls").await;
+    assert!(big.has(r#"<h1 id="product-title">Paper towels, 16 rolls</h1>"#));
+    assert!(big.has(r#"<span id="price" data-price="11.99">€11.99</span>"#));
+    assert!(big.has(r#""name":"Paper towels, 16 rolls""#) && big.has(r#""price":"11.99""#));
+    assert!(big.has(r#"<option value="16-rolls" data-price="11.99" selected>"#));
+    let stale = browser.get("/product/paper-towels?pack=99-rolls").await;
+    assert!(
+        stale.has(r#"data-price="6.49">€6.49</span>"#),
+        "unknown size: the default"
+    );
+
+    let alt = browser.get("/alt/item/paper-towels?size=24-rolls").await;
+    assert!(alt.has(r#"<b class="cost">EUR 16,49</b>"#), "{}", alt.body);
+    assert!(alt.has(
+        r#"<select name="size" onchange="location.search='size='+encodeURIComponent(this.value)">"#
+    ));
+    assert!(alt.has(
+        r#"<option value="24-rolls" data-price="16.49" selected>24 rolls - EUR 16,49</option>"#
+    ));
+
+    browser.sign_in().await;
+    let refused = browser
+        .post(
+            "/cart/add",
+            &[("sku", "paper-towels"), ("pack", "99-rolls")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.has("paper-towels has no pack size"),
+        "{}",
+        refused.body
+    );
+    browser
+        .post(
+            "/cart/add",
+            &[("sku", "paper-towels"), ("pack", "16-rolls"), ("qty", "2")],
+        )
+        .await
+        .redirects_to("/cart");
+    browser
+        .post(
+            "/alt/basket/add",
+            &[("sku", "paper-towels"), ("size", "24-rolls")],
+        )
+        .await
+        .redirects_to("/alt/basket");
+    browser
+        .post("/cart/add", &[("sku", "paper-towels")])
+        .await
+        .redirects_to("/cart");
+    let cart = browser.get("/cart").await;
+    assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="2">Paper towels, 16 rolls × 2</li>"#));
+    assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="1">Paper towels, 24 rolls × 1</li>"#));
+    assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="1">Paper towels, 8 rolls × 1</li>"#));
+
+    // A price fault moves the default size only.
+    fault(&store, json!({ "sku": "paper-towels", "price": "5.00" })).await;
+    browser
+        .post("/checkout", SHIPPING)
+        .await
+        .redirects_to("/review");
+    // 2 × 11.99 + 16.49 + 5.00
+    assert!(browser
+        .get("/review")
+        .await
+        .has(r#"<span id="order-total" data-total="45.47">€45.47</span>"#));
+    browser
+        .post("/place", &[])
+        .await
+        .redirects_to("/confirmation/D-1001");
+    let entry = &store.ledger()[0];
+    let lines: Vec<_> = entry
+        .items
+        .iter()
+        .map(|l| (l.variant.as_deref(), l.qty, l.price.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (Some("16-rolls"), 2, "11.99"),
+            (Some("24-rolls"), 1, "16.49"),
+            (Some("8-rolls"), 1, "5.00")
+        ]
+    );
+    assert_eq!(entry.total, "45.47");
+}
+
+// ----------------------------------------------------------------- spa API
+
+/// A client of the spa's JSON API, carrying the `spa_sid` cookie by hand as
+/// the page script would.
+struct Spa {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+/// A JSON answer, or the HTML a fault page sent instead.
+struct Answer {
+    status: StatusCode,
+    json: Value,
+    html: Option<String>,
+}
+
+impl Spa {
+    fn new(store: &DemoStore) -> Spa {
+        Spa {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: store.base_url(),
+            token: None,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let req = match &self.token {
+            Some(t) => req.header(COOKIE, format!("spa_sid={t}")),
+            None => req,
+        };
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let is_json = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|v| v.to_str().unwrap().contains("application/json"));
+        let text = resp.text().await.unwrap();
+        match is_json {
+            true => Answer {
+                status,
+                json: serde_json::from_str(&text).unwrap(),
+                html: None,
+            },
+            false => Answer {
+                status,
+                json: Value::Null,
+                html: Some(text),
+            },
+        }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.send(self.http.get(format!("{}/spa/api{path}", self.base)))
+            .await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}/spa/api{path}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    async fn sign_in(&mut self) -> Value {
+        let answer = self
+            .post(
+                "/signin",
+                json!({ "email": DEMO_EMAIL, "password": DEMO_PASSWORD }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+        self.token = Some(answer.json["token"].as_str().unwrap().to_owned());
+        answer.json
+    }
+}
+
+fn ok(answer: &Answer) -> &Value {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    &answer.json
+}
+
+#[tokio::test]
+async fn spa_every_page_is_the_same_shell_and_the_api_is_json() {
+    let store = store().await;
+    let browser = Browser::new(&store);
+    let shell = browser.get("/spa/").await;
+    assert_eq!(shell.status, StatusCode::OK);
+    assert!(
+        shell.has(r#"<main id="spa-main">"#)
+            && shell.has(r#"<script src="/spa/assets/app.js"></script>"#)
+    );
+    for path in [
+        "/spa/cart",
+        "/spa/product/dish-soap",
+        "/spa/checkout/review",
+        "/spa/orders",
+        "/spa/no/such/page",
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(
+            (page.status, page.body.as_str()),
+            (StatusCode::OK, shell.body.as_str()),
+            "{path}"
+        );
+    }
+    let redirect = browser
+        .http
+        .get(format!("{}/spa", store.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(redirect.headers()[LOCATION], "/spa/");
+    for (path, kind) in [
+        ("/spa/assets/app.js", "text/javascript"),
+        ("/spa/assets/app.css", "text/css"),
+    ] {
+        let resp = reqwest::get(format!("{}{path}", store.base_url()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let content_type = resp.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(resp.text().await.unwrap().len() > 500);
+    }
+
+    let spa = Spa::new(&store);
+    let missing = spa.get("/nope").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json["code"], json!("no_route"));
+    assert_eq!(
+        ok(&spa.get("/session").await),
+        &json!({ "signed_in": false, "email": null })
+    );
+    let products = ok(&spa.get("/products").await).clone();
+    assert_eq!(products.as_array().unwrap().len(), 5);
+    assert_eq!(products[0]["price_text"], json!("€6.49"));
+}
+
+#[tokio::test]
+async fn spa_api_happy_path_with_every_optional_page() {
+    let store = store().await;
+    set_options(
+        &store,
+        json!({ "interstitial": true, "shipping_choice": true }),
+    )
+    .await;
+    let mut spa = Spa::new(&store);
+
+    let product = ok(&spa.get("/products/paper-towels?pack=16-rolls").await).clone();
+    assert_eq!(
+        (&product["name"], &product["price"], &product["pack"]),
+        (
+            &json!("Paper towels, 16 rolls"),
+            &json!("11.99"),
+            &json!("16-rolls")
+        )
+    );
+    assert_eq!(product["packs"].as_array().unwrap().len(), 3);
+    let ld: Value = serde_json::from_str(product["json_ld"].as_str().unwrap()).unwrap();
+    assert_eq!(ld["offers"]["price"], json!("11.99"));
+
+    let signed_out = spa
+        .post("/cart/check", json!({ "sku": "paper-towels", "qty": 1 }))
+        .await;
+    assert_eq!(
+        (signed_out.status, &signed_out.json["code"]),
+        (StatusCode::UNAUTHORIZED, &json!("signed_out"))
+    );
+    let wrong = spa
+        .post(
+            "/signin",
+            json!({ "email": DEMO_EMAIL, "password": "nope" }),
+        )
+        .await;
+    assert_eq!(wrong.json["code"], json!("bad_credentials"));
+
+    let signed_in = spa.sign_in().await;
+    assert_eq!(signed_in["ttl_secs"], json!(30 * 24 * 3600));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let expires_at = signed_in["expires_at"].as_i64().unwrap();
+    assert!(
+        (expires_at - now_ms - 30 * 24 * 3600 * 1000).abs() < 60_000,
+        "expires_at {expires_at} is not now + 30 days"
+    );
+    assert_eq!(ok(&spa.get("/session").await)["email"], json!(DEMO_EMAIL));
+
+    let check = ok(&spa
+        .post(
+            "/cart/check",
+            json!({ "sku": "paper-towels", "pack": "16-rolls", "qty": 2 }),
+        )
+        .await)
+    .clone();
+    assert_eq!(check["line"]["price"], json!("11.99"));
+    assert_eq!(check["line"]["name"], json!("Paper towels, 16 rolls"));
+    let bad_qty = spa
+        .post("/cart/check", json!({ "sku": "dish-soap", "qty": 0 }))
+        .await;
+    assert_eq!(
+        (bad_qty.status, &bad_qty.json["code"]),
+        (StatusCode::BAD_REQUEST, &json!("bad_qty"))
+    );
+    assert!(store.ledger().is_empty());
+
+    let cart = json!([
+        { "sku": "paper-towels", "pack": "16-rolls", "qty": 2 },
+        { "sku": "dish-soap", "qty": 1 }
+    ]);
+    let mut body = json!({ "cart": cart });
+    let summary = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(
+        summary["pending"],
+        json!(["protection", "address", "shipping", "payment", "review"])
+    );
+    assert_eq!(summary["next"], json!("/spa/checkout/protection"));
+    assert_eq!(
+        summary["total_text"],
+        json!("Total (3 items): €27.27, incl. €4.35 tax")
+    );
+
+    let early = spa.post("/orders", body.clone()).await;
+    assert_eq!(
+        (early.status, &early.json["next"]),
+        (StatusCode::CONFLICT, &json!("/spa/checkout/protection"))
+    );
+
+    body["protection"] = json!(false);
+    let summary = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(summary["next"], json!("/spa/checkout/address"));
+    assert_eq!(summary["address"], Value::Null);
+    let invalid = spa
+        .post(
+            "/address",
+            json!({ "name": "Ada", "address": "1 Spa Street", "postal_code": "ABC", "country": "" }),
+        )
+        .await;
+    assert_eq!(invalid.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        invalid.json["errors"],
+        json!({ "postal_code": "Postcode not valid", "country": "Please choose a country" })
+    );
+    ok(&spa
+        .post(
+            "/address",
+            json!({ "name": "Ada", "address": "1 Spa Street", "postal_code": "10115", "country": "DE" }),
+        )
+        .await);
+
+    let summary = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(summary["next"], json!("/spa/checkout/shipping"));
+    assert_eq!(summary["address"]["country_name"], json!("Germany"));
+    let methods: Vec<&str> = summary["shipping_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["standard", "express"]);
+    body["shipping_method"] = json!("express");
+    assert_eq!(
+        ok(&spa.post("/checkout", body.clone()).await)["next"],
+        json!("/spa/checkout/payment")
+    );
+    body["payment"] = json!("saved-card");
+    let review = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(review["next"], json!("/spa/checkout/review"));
+    // 2 × 11.99 + 3.29 + 4.99 express
+    assert_eq!(
+        review["total_text"],
+        json!("Total (3 items): €32.26, incl. €5.15 tax")
+    );
+
+    assert_eq!(
+        ok(&spa.post("/orders", body.clone()).await),
+        &json!({ "placed": true })
+    );
+    assert_eq!(
+        ok(&spa.get("/confirmation").await),
+        &json!({ "confirmed": true, "message": "Thank you! Your order is on its way." })
+    );
+    let ledger = store.ledger();
+    assert_eq!(ledger.len(), 1);
+    let entry = &ledger[0];
+    assert_eq!(entry.total, "32.26");
+    assert_eq!(entry.email, DEMO_EMAIL);
+    assert_eq!(
+        (
+            entry.shipping_method.as_deref(),
+            entry.shipping_fee.as_deref()
+        ),
+        (Some("express"), Some("4.99"))
+    );
+    assert_eq!(entry.items.len(), 2, "no protection plan was bought");
+    assert_eq!(entry.items[0].variant.as_deref(), Some("16-rolls"));
+    assert_eq!(
+        (entry.postal_code.as_str(), entry.country.as_str()),
+        ("10115", "DE")
+    );
+
+    let orders = ok(&spa.get("/orders").await).clone();
+    assert_eq!(orders[0]["order_number"], json!("D-1001"));
+    assert_eq!(orders[0]["total_text"], json!("€32.26"));
+    assert_eq!(orders[0]["date"], json!(human(&entry.placed_at)));
+    assert_eq!(
+        orders[0]["items"][0]["name"],
+        json!("Paper towels, 16 rolls")
+    );
+
+    // The address is remembered for the session: the next checkout skips it.
+    let again = ok(&spa
+        .post(
+            "/checkout",
+            json!({ "cart": [{ "sku": "dish-soap", "qty": 1 }], "protection": false }),
+        )
+        .await)
+    .clone();
+    assert_eq!(again["next"], json!("/spa/checkout/shipping"));
+
+    // Accepting the plan is never needed, and costs money.
+    body["protection"] = json!(true);
+    let upsold = ok(&spa.post("/checkout", body.clone()).await).clone();
+    assert_eq!(upsold["total"], json!("37.25"));
+    assert_eq!(
+        upsold["total_text"],
+        json!("Total (3 items): €37.25, incl. €5.95 tax")
+    );
+
+    assert_eq!(
+        ok(&spa.post("/signout", json!({})).await),
+        &json!({ "signed_out": true })
+    );
+    assert_eq!(spa.get("/orders").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn spa_api_honours_the_faults() {
+    let store = store().await;
+    let mut spa = Spa::new(&store);
+    spa.sign_in().await;
+
+    fault(
+        &store,
+        json!({ "sku": "coffee-beans", "out_of_stock": true }),
+    )
+    .await;
+    assert_eq!(
+        ok(&spa.get("/products/coffee-beans").await)["in_stock"],
+        json!(false)
+    );
+    let refused = spa
+        .post("/cart/check", json!({ "sku": "coffee-beans", "qty": 1 }))
+        .await;
+    assert_eq!(
+        (refused.status, &refused.json["code"]),
+        (StatusCode::CONFLICT, &json!("out_of_stock"))
+    );
+
+    fault(&store, json!({ "sku": "dish-soap", "not_found": true })).await;
+    assert_eq!(
+        spa.get("/products/dish-soap").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        spa.get("/products/caviar").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    fault(&store, json!({ "sku": "toilet-paper", "price": "7.77" })).await;
+    assert_eq!(
+        ok(&spa.get("/products/toilet-paper").await)["price_text"],
+        json!("€7.77")
+    );
+    let summary = ok(&spa
+        .post(
+            "/checkout",
+            json!({ "cart": [{ "sku": "toilet-paper", "qty": 2 }] }),
+        )
+        .await)
+    .clone();
+    assert_eq!(summary["total"], json!("15.54"));
+
+    fault(&store, json!({ "sku": "laundry-pods", "challenge": true })).await;
+    let challenged = spa.get("/products/laundry-pods").await;
+    assert_eq!(challenged.status, StatusCode::OK);
+    assert!(challenged
+        .html
+        .as_deref()
+        .unwrap()
+        .contains(r#"<div id="challenge">"#));
+    let shell = Browser::new(&store).get("/spa/product/laundry-pods").await;
+    assert!(
+        shell.has("<title>Just a moment...</title>"),
+        "a direct load is challenged too"
+    );
+    assert!(spa
+        .post("/cart/check", json!({ "sku": "laundry-pods", "qty": 1 }))
+        .await
+        .html
+        .is_some());
+
+    fault(&store, json!({ "blocked": true })).await;
+    let blocked = spa.get("/products").await;
+    assert_eq!(blocked.status, StatusCode::FORBIDDEN);
+    assert!(blocked.html.unwrap().contains(r#"id="access-denied""#));
+    fault(&store, json!({ "blocked": false })).await;
+
+    // hang at add: no answer, and nothing anywhere changes.
+    fault(&store, json!({ "sku": "paper-towels", "hang": "add" })).await;
+    let req = spa
+        .http
+        .post(format!("{}/spa/api/cart/check", store.base_url()))
+        .header(COOKIE, format!("spa_sid={}", spa.token.as_deref().unwrap()))
+        .json(&json!({ "sku": "paper-towels", "qty": 1 }));
+    assert!(req
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err()
+        .is_timeout());
+    assert_eq!(store.hung(), [restock::demo::Step::Add]);
+
+    // hang at place: the order is recorded, then no answer.
+    ok(&spa
+        .post(
+            "/address",
+            json!({ "name": "Ada", "address": "1 Spa Street", "postal_code": "10115", "country": "NL" }),
+        )
+        .await);
+    fault(
+        &store,
+        json!({ "sku": "toilet-paper", "hang": "place", "hide_confirmation": true }),
+    )
+    .await;
+    let body = json!({ "cart": [{ "sku": "toilet-paper", "qty": 1 }], "payment": "saved-card" });
+    let req = spa
+        .http
+        .post(format!("{}/spa/api/orders", store.base_url()))
+        .header(COOKIE, format!("spa_sid={}", spa.token.as_deref().unwrap()))
+        .json(&body);
+    assert!(req
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .unwrap_err()
+        .is_timeout());
+    assert_eq!(store.ledger().len(), 1, "the store took the order");
+    assert_eq!(store.ledger()[0].total, "7.77");
+
+    // hide_confirmation: the confirmation says something went wrong.
+    assert_eq!(
+        ok(&spa.get("/confirmation").await),
+        &json!({ "confirmed": false, "message": "Something went wrong, please check your orders" })
+    );
+    assert_eq!(
+        ok(&spa.get("/orders").await)[0]["order_number"],
+        json!("D-1001")
+    );
+
+    let (_, _) = admin_post(&store, "signout-all", json!({})).await;
+    let gone = spa.get("/orders").await;
+    assert_eq!(
+        (gone.status, &gone.json["code"]),
+        (StatusCode::UNAUTHORIZED, &json!("signed_out"))
+    );
+    assert_eq!(ok(&spa.get("/session").await)["signed_in"], json!(false));
+}
+
+#[tokio::test]
+async fn spa_sessions_expire_after_the_ttl() {
+    let store = store_with(StoreOptions {
+        session_ttl: Duration::from_secs(1),
+        ..StoreOptions::default()
+    })
+    .await;
+    let mut spa = Spa::new(&store);
+    let signed_in = spa.sign_in().await;
+    assert_eq!(signed_in["ttl_secs"], json!(1));
+    eventually(
+        Duration::from_secs(10),
+        "the spa session to expire",
+        || async { spa.get("/session").await.json["signed_in"] == json!(false) },
+    )
+    .await;
+    assert_eq!(spa.get("/orders").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn demo_store_command_takes_a_humane_session_ttl() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+        .args([
+            "demo-store",
+            "--listen",
+            "127.0.0.1:0",
+            "--session-ttl",
+            "90s",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the store starts")
+        .unwrap()
+        .expect("a banner line");
+    let base = banner
+        .strip_prefix("demo store at ")
+        .and_then(|rest| rest.split_once("/ "))
+        .map(|(base, _)| base.to_owned())
+        .unwrap_or_else(|| panic!("unexpected banner: {banner}"));
+    assert!(banner.contains("/spa/"), "{banner}");
+    let options: Value = reqwest::get(format!("{base}/admin/options"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(options["session_ttl"], json!(90));
+    child.kill().await.unwrap();
+
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+        .args([
+            "demo-store",
+            "--listen",
+            "127.0.0.1:0",
+            "--session-ttl",
+            "1500ms",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("session_ttl"), "{stderr}");
 }

@@ -105,6 +105,9 @@ pub enum Command {
     DemoStore {
         #[arg(long, default_value = "127.0.0.1:8724")]
         listen: std::net::SocketAddr,
+        /// How long a sign-in lasts (e.g. `90s`, `2h`, `30days`); default 30 days.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        session_ttl: Option<std::time::Duration>,
     },
     /// Check now whether store profiles are still signed in (all with a
     /// profile, or STORE); exits 1 when one is not.
@@ -181,7 +184,10 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Login { store } => login::run(&config, &store).await,
         Command::DryRun { item } => dry_run::run(&config, &item).await,
         Command::DumpDom { store, url, out } => dump_dom::run(&config, &store, &url, out).await,
-        Command::DemoStore { listen } => demo_store::run(listen).await,
+        Command::DemoStore {
+            listen,
+            session_ttl,
+        } => demo_store::run(listen, session_ttl).await,
         Command::Probe { store, json } => probe::run(&config, store.as_deref(), json).await,
         Command::TestNotify => test_notify::run(&config).await,
         Command::Doctor { notify, json } => doctor::run(&config, notify, json).await,

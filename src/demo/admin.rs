@@ -1,9 +1,20 @@
 //! The admin API (JSON, under `/admin/`): how tests and `restock demo` tell
 //! the store to misbehave and read back what it did. It sits outside the
 //! fault gate, so a blocked or hung store can still be inspected and healed.
+//!
+//! | route | what it does |
+//! |-------|--------------|
+//! | `GET/POST /admin/faults` | read / merge a fault patch (`faults.rs`) |
+//! | `GET/POST /admin/options` | read / merge an options patch (`options.rs`); a bad patch answers 400 `{"error": reason}` and changes nothing |
+//! | `POST /admin/reset` | clear faults, carts, addresses, ledger; options back to how the store started |
+//! | `POST /admin/signout-all` | end every session |
+//! | `POST /admin/carts/add` | put an item in every live server-side cart (not the spa's browser carts) |
+//! | `GET /admin/orders` | the ledger, oldest first |
+//! | `GET /admin/sessions` | how many sessions are live |
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +25,7 @@ use serde_json::json;
 
 use super::catalog;
 use super::faults::FaultPatch;
+use super::options::OptionsPatch;
 use super::state::{Store, MAX_QTY};
 
 type App = State<Arc<Store>>;
@@ -22,6 +34,7 @@ type App = State<Arc<Store>>;
 pub fn routes() -> Router<Arc<Store>> {
     Router::new()
         .route("/faults", get(faults).post(set_faults))
+        .route("/options", get(options).post(set_options))
         .route("/reset", post(reset))
         .route("/signout-all", post(signout_all))
         .route("/carts/add", post(carts_add))
@@ -44,6 +57,20 @@ async fn faults(State(store): App) -> Response {
 async fn set_faults(State(store): App, Json(patch): Json<FaultPatch>) -> Response {
     match store.apply_faults(patch) {
         Ok(faults) => Json(faults).into_response(),
+        Err(err) => bad_request(err),
+    }
+}
+
+async fn options(State(store): App) -> Response {
+    Json(store.options()).into_response()
+}
+
+/// Parsed by hand rather than with the `Json` extractor, so every bad
+/// patch (malformed, unknown field, wrong type, out of range) is a 400
+/// that says what is wrong.
+async fn set_options(State(store): App, body: Bytes) -> Response {
+    match OptionsPatch::parse(&body).and_then(|patch| store.set_options(&patch)) {
+        Ok(options) => Json(options).into_response(),
         Err(err) => bad_request(err),
     }
 }

@@ -3,6 +3,12 @@
 //! Products are a data table, not code: adding a product is adding a row.
 //! Money is integer euro cents so totals never pick up floating-point
 //! rounding; it is only turned into text at the edges (HTML, JSON, ledger).
+//!
+//! A product may come in pack sizes ([`Pack`]), as paper towels do on real
+//! shops: one product page, a size `<select>`, a different price per size.
+//! The first pack is the default and carries the product's own name and
+//! price, so a client that never picks a size buys exactly what it bought
+//! before packs existed.
 
 /// One product the demo store sells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,7 +16,90 @@ pub struct Product {
     pub sku: &'static str,
     pub name: &'static str,
     pub price: Cents,
+    /// Pack sizes, default first; empty for a product sold one way only.
+    pub packs: &'static [Pack],
 }
+
+/// One pack size of a product: its own id (the form value and the ledger's
+/// `variant`), the label the size `<select>` shows, the full name cart and
+/// order lines show, and its price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pack {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub name: &'static str,
+    pub price: Cents,
+}
+
+/// Why a pack size named in a request is not one the product has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{sku} has no pack size {pack:?}")]
+pub struct UnknownPack {
+    pub sku: &'static str,
+    pub pack: String,
+}
+
+impl Product {
+    /// The default pack (the first), if the product has pack sizes.
+    pub fn default_pack(&self) -> Option<&'static Pack> {
+        self.packs.first()
+    }
+
+    /// The pack a request names: blank or missing means the default; a
+    /// product without packs only accepts blank.
+    pub fn pack(&self, id: Option<&str>) -> Result<Option<&'static Pack>, UnknownPack> {
+        match id.map(str::trim).filter(|id| !id.is_empty()) {
+            None => Ok(self.default_pack()),
+            Some(id) => match self.packs.iter().find(|p| p.id == id) {
+                Some(pack) => Ok(Some(pack)),
+                None => Err(UnknownPack {
+                    sku: self.sku,
+                    pack: id.to_owned(),
+                }),
+            },
+        }
+    }
+
+    /// True when `pack` is the product's default (or it has none).
+    pub fn is_default(&self, pack: Option<&Pack>) -> bool {
+        match (pack, self.default_pack()) {
+            (Some(p), Some(d)) => p.id == d.id,
+            _ => true,
+        }
+    }
+}
+
+/// The pack sizes of paper towels: the default is the catalog row.
+const PAPER_TOWEL_PACKS: &[Pack] = &[
+    Pack {
+        id: "8-rolls",
+        label: "8 rolls",
+        name: "Paper towels, 8 rolls",
+        price: Cents(649),
+    },
+    Pack {
+        id: "16-rolls",
+        label: "16 rolls",
+        name: "Paper towels, 16 rolls",
+        price: Cents(1199),
+    },
+    Pack {
+        id: "24-rolls",
+        label: "24 rolls",
+        name: "Paper towels, 24 rolls",
+        price: Cents(1649),
+    },
+];
+
+/// The protection plan the spa layout's interstitial offers. It is not in
+/// [`PRODUCTS`] (nobody can add it by sku); it only reaches an order when
+/// someone presses "accept" on the offer, which a purchaser never should.
+pub const PROTECTION_PLAN: Product = Product {
+    sku: "protection-plan",
+    name: "Protection plan, 2 years",
+    price: Cents(499),
+    packs: &[],
+};
 
 /// Everything the store sells, in the order the home page lists it.
 pub const PRODUCTS: &[Product] = &[
@@ -18,26 +107,31 @@ pub const PRODUCTS: &[Product] = &[
         sku: "paper-towels",
         name: "Paper towels, 8 rolls",
         price: Cents(649),
+        packs: PAPER_TOWEL_PACKS,
     },
     Product {
         sku: "dish-soap",
         name: "Dish soap, 750 ml",
         price: Cents(329),
+        packs: &[],
     },
     Product {
         sku: "coffee-beans",
         name: "Coffee beans, 1 kg",
         price: Cents(1190),
+        packs: &[],
     },
     Product {
         sku: "toilet-paper",
         name: "Toilet paper, 24 rolls",
         price: Cents(899),
+        packs: &[],
     },
     Product {
         sku: "laundry-pods",
         name: "Laundry pods, 40",
         price: Cents(1450),
+        packs: &[],
     },
 ];
 
@@ -123,6 +217,29 @@ mod tests {
         assert_eq!(Cents(1298).plain(), "12.98");
         assert_eq!(Cents(649).eur_comma(), "EUR 6,49");
         assert_eq!(Cents(5).plain(), "0.05");
+    }
+
+    #[test]
+    fn the_default_pack_is_the_catalog_row() {
+        for p in PRODUCTS {
+            if let Some(pack) = p.default_pack() {
+                assert_eq!((pack.name, pack.price), (p.name, p.price), "{}", p.sku);
+            }
+            for (i, pack) in p.packs.iter().enumerate() {
+                assert!(p.packs[i + 1..].iter().all(|q| q.id != pack.id));
+            }
+        }
+        let towels = product("paper-towels").unwrap();
+        assert_eq!(towels.pack(None).unwrap().unwrap().id, "8-rolls");
+        assert_eq!(towels.pack(Some(" ")).unwrap().unwrap().id, "8-rolls");
+        assert_eq!(
+            towels.pack(Some("16-rolls")).unwrap().unwrap().price,
+            Cents(1199)
+        );
+        assert!(towels.pack(Some("99-rolls")).is_err());
+        let soap = product("dish-soap").unwrap();
+        assert_eq!(soap.pack(None), Ok(None));
+        assert!(soap.pack(Some("8-rolls")).is_err());
     }
 
     #[test]

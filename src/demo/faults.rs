@@ -5,6 +5,9 @@
 //! about a product sees the global set merged with that product's set; a
 //! request about a cart or an order sees the global set merged with the sets
 //! of every sku in it.
+//!
+//! Faults reach every layout (classic, alt and the spa's JSON API) the same
+//! way; see `flow.rs` and `spa/api.rs` for where each one bites.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +41,10 @@ pub struct FaultSet {
     pub blocked: bool,
     pub hang: Option<Step>,
     pub no_order_number: bool,
+    /// Place Order records the order as usual, but the confirmation page
+    /// shows a generic "something went wrong" page instead: the order
+    /// history is then the only proof it went through.
+    pub hide_confirmation: bool,
 }
 
 impl FaultSet {
@@ -52,6 +59,7 @@ impl FaultSet {
             blocked: self.blocked || other.blocked,
             hang: other.hang.or(self.hang),
             no_order_number: self.no_order_number || other.no_order_number,
+            hide_confirmation: self.hide_confirmation || other.hide_confirmation,
         }
     }
 
@@ -79,6 +87,7 @@ pub struct FaultPatch {
     #[serde(default, deserialize_with = "present")]
     pub hang: Option<Option<Step>>,
     pub no_order_number: Option<bool>,
+    pub hide_confirmation: Option<bool>,
 }
 
 /// Tells "field absent" (outer `None`) from "field is `null`" (`Some(None)`).
@@ -130,6 +139,7 @@ impl Faults {
         set.blocked = patch.blocked.unwrap_or(set.blocked);
         set.hang = patch.hang.unwrap_or(set.hang);
         set.no_order_number = patch.no_order_number.unwrap_or(set.no_order_number);
+        set.hide_confirmation = patch.hide_confirmation.unwrap_or(set.hide_confirmation);
         Ok(())
     }
 
@@ -145,9 +155,20 @@ impl Faults {
             .fold(self.global.clone(), |acc, set| acc.merged(set))
     }
 
-    /// The price the store currently charges for `product`.
+    /// The price the store currently charges for `product` (its default
+    /// pack, if it has packs).
     pub fn price_of(&self, product: &catalog::Product) -> Cents {
         self.for_sku(product.sku).price.unwrap_or(product.price)
+    }
+
+    /// The price of one pack of `product`. A price fault moves the default
+    /// pack only (the price the product page first shows); other sizes keep
+    /// their catalog prices.
+    pub fn price_for(&self, product: &catalog::Product, pack: Option<&catalog::Pack>) -> Cents {
+        match pack {
+            Some(pack) if !product.is_default(Some(pack)) => pack.price,
+            _ => self.price_of(product),
+        }
     }
 }
 
@@ -186,6 +207,20 @@ mod tests {
         f.apply(patch(r#"{"no_order_number":true}"#)).unwrap();
         assert!(f.for_skus(["dish-soap", "coffee-beans"]).no_order_number);
         assert!(f.for_skus([]).no_order_number);
+    }
+
+    #[test]
+    fn a_price_fault_moves_the_default_pack_only() {
+        let mut f = Faults::default();
+        f.apply(patch(r#"{"sku":"paper-towels","price":"5.00"}"#))
+            .unwrap();
+        let towels = catalog::product("paper-towels").unwrap();
+        let [eight, sixteen, _] = towels.packs else {
+            panic!("paper towels have three packs")
+        };
+        assert_eq!(f.price_for(towels, Some(eight)), Cents(500));
+        assert_eq!(f.price_for(towels, Some(sixteen)), Cents(1199));
+        assert_eq!(f.price_for(towels, None), Cents(500));
     }
 
     #[test]

@@ -1,6 +1,14 @@
-//! The storefront's behaviour — sign-in, product pages, cart, checkout,
-//! review, place order, confirmation — written once and generic over the
-//! [`Layout`] that renders it.
+//! The server-rendered storefront's behaviour — sign-in, product pages
+//! (with pack sizes), cart, address, optional payment page, review, place
+//! order, confirmation, order history — written once and generic over the
+//! [`Layout`] that renders it (classic and alt).
+//!
+//! The checkout is linear by default (cart → address → review → place), as
+//! the purchaser has always known it. Two store options add the shapes of
+//! other shops: `payment_step` puts a payment page with its own Continue
+//! between address and review, and `saved_address` makes `/checkout` skip
+//! the address form once the session has an address (`?change=1` still
+//! shows it), as shops that remember you do.
 //!
 //! Fault handling order on a page: global `blocked`/`challenge` (the
 //! [`gate`] middleware, in front of every store page) → per-product
@@ -20,17 +28,18 @@ use axum::{Form, Router};
 
 use super::alt::Alt;
 use super::catalog::{self, PRODUCTS};
+use super::checkout::{self, Bill};
 use super::classic::Classic;
 use super::faults::{FaultSet, Faults, Step};
-use super::layout::{self, Layout, Line, ProductView, ShipTo};
-use super::state::{CartLine, PlaceError, Session, Shipping, Store, MAX_QTY};
+use super::layout::{self, Layout, ProductView, ShipTo};
+use super::options::StoreOptions;
+use super::state::{CartLine, PlaceError, PlaceRequest, Session, Shipping, Store, MAX_QTY};
 use super::DEMO_PASSWORD;
 
-/// Name of the session cookie.
+/// Name of the session cookie. It is persistent (`Max-Age` = the store's
+/// session TTL, 30 days by default) so a browser profile stays signed in
+/// across restarts, which is what the purchaser's profiles rely on.
 pub const SESSION_COOKIE: &str = "demo_session";
-/// Thirty days: the cookie is persistent so a browser profile stays signed
-/// in across restarts, which is what the purchaser's profiles rely on.
-const SESSION_MAX_AGE_SECS: u32 = 30 * 24 * 3600;
 
 type App = State<Arc<Store>>;
 type FormData = Form<HashMap<String, String>>;
@@ -50,9 +59,11 @@ pub fn routes<L: Layout>() -> Router<Arc<Store>> {
             p.checkout,
             get(checkout_form::<L>).post(checkout_submit::<L>),
         )
+        .route(p.payment, get(payment_form::<L>).post(payment_submit::<L>))
         .route(p.review, get(review::<L>))
         .route(p.place, post(place::<L>))
         .route(p.confirmation, get(confirmation::<L>))
+        .route(p.orders, get(orders::<L>))
 }
 
 /// Who is asking: the live session named by the `demo_session` cookie, if
@@ -79,13 +90,18 @@ impl FromRequestParts<Arc<Store>> for Viewer {
 
 /// The `demo_session` value from the request's `Cookie` headers.
 fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -113,7 +129,8 @@ pub async fn fallback(viewer: Viewer, uri: Uri) -> Response {
     }
 }
 
-fn fault_page(faults: &FaultSet) -> Option<Response> {
+/// The block or challenge page a fault set calls for, if any.
+pub fn fault_page(faults: &FaultSet) -> Option<Response> {
     if faults.blocked {
         return Some((StatusCode::FORBIDDEN, Html(layout::blocked_page())).into_response());
     }
@@ -125,7 +142,7 @@ fn fault_page(faults: &FaultSet) -> Option<Response> {
 /// A request that never gets an answer — until the server shuts down, so a
 /// hang fault cannot keep the process (or a test) alive forever. Noted in
 /// [`Store::hung`] as it begins.
-async fn hang(store: &Store, step: Step) -> Response {
+pub async fn hang(store: &Store, step: Step) -> Response {
     store.note_hang(step);
     store.shutdown.cancelled().await;
     (StatusCode::SERVICE_UNAVAILABLE, "demo store shutting down").into_response()
@@ -175,31 +192,42 @@ fn safe_next(next: Option<&String>, default: &str) -> String {
     }
 }
 
-fn lines(cart: &[CartLine], faults: &Faults) -> Vec<Line> {
-    cart.iter()
-        .map(|l| Line {
-            product: l.product,
-            qty: l.qty,
-            price: faults.price_of(l.product),
-        })
-        .collect()
-}
-
 fn cart_faults(cart: &[CartLine], faults: &Faults) -> FaultSet {
     faults.for_skus(cart.iter().map(|l| l.product.sku))
 }
 
-fn view(product: &'static catalog::Product, faults: &Faults) -> ProductView {
+/// A product page's view of `pack` (the default when `None`).
+pub fn view(
+    product: &'static catalog::Product,
+    pack: Option<&'static catalog::Pack>,
+    faults: &Faults,
+) -> ProductView {
+    let pack = pack.or(product.default_pack());
     ProductView {
         product,
-        price: faults.price_of(product),
+        pack,
+        price: faults.price_for(product, pack),
         in_stock: !faults.for_sku(product.sku).out_of_stock,
+        packs: product
+            .packs
+            .iter()
+            .map(|p| (p, faults.price_for(product, Some(p))))
+            .collect(),
+    }
+}
+
+/// Where the flow goes after the address: the payment page when the
+/// store has one, else the review.
+fn after_address<L: Layout>(options: &StoreOptions) -> &'static str {
+    match options.payment_step {
+        true => L::PATHS.payment,
+        false => L::PATHS.review,
     }
 }
 
 async fn home<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     let faults = store.faults();
-    let products: Vec<ProductView> = PRODUCTS.iter().map(|p| view(p, &faults)).collect();
+    let products: Vec<ProductView> = PRODUCTS.iter().map(|p| view(p, None, &faults)).collect();
     page::<L>(&viewer, "Home", L::home(&products))
 }
 
@@ -222,9 +250,11 @@ async fn signin_submit<L: Layout>(
     if email.is_empty() || password != DEMO_PASSWORD {
         return page::<L>(&viewer, "Sign in", L::signin(&next, true));
     }
-    let token = store.sign_in(email);
+    let signed_in = store.sign_in(email);
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; Max-Age={SESSION_MAX_AGE_SECS}; HttpOnly; SameSite=Lax"
+        "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+        signed_in.token,
+        signed_in.ttl.as_secs()
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
 }
@@ -236,10 +266,14 @@ async fn account<L: Layout>(viewer: Viewer) -> Response {
     }
 }
 
+/// A product page; the layout's pack field in the query (`?pack=16-rolls`)
+/// picks the size shown. An unknown size shows the default, as shops do
+/// with a stale link.
 async fn product<L: Layout>(
     State(store): App,
     viewer: Viewer,
     Path(sku): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(product) = catalog::product(&sku) else {
         return not_found::<L>(&viewer);
@@ -255,7 +289,12 @@ async fn product<L: Layout>(
     if scoped.not_found {
         return not_found::<L>(&viewer);
     }
-    page::<L>(&viewer, product.name, L::product(&view(product, &faults)))
+    let pack = product
+        .pack(q.get(L::FIELDS.pack).map(String::as_str))
+        .ok()
+        .flatten();
+    let view = view(product, pack, &faults);
+    page::<L>(&viewer, view.name(), L::product(&view))
 }
 
 /// Quantity from the add form: missing or blank means 1.
@@ -264,6 +303,11 @@ fn parse_qty(form: &HashMap<String, String>) -> Option<u32> {
         "" => Some(1),
         text => text.parse().ok().filter(|q| (1..=MAX_QTY).contains(q)),
     }
+}
+
+fn bad_request<L: Layout>(viewer: &Viewer, title: &str, message: &str) -> Response {
+    let body = format!("<p class=\"error\">{}</p>", layout::esc(message));
+    page_with::<L>(StatusCode::BAD_REQUEST, viewer, title, body)
 }
 
 async fn cart_add<L: Layout>(State(store): App, viewer: Viewer, Form(form): FormData) -> Response {
@@ -289,11 +333,14 @@ async fn cart_add<L: Layout>(State(store): App, viewer: Viewer, Form(form): Form
         return see_other(&product_path);
     }
     let Some(qty) = parse_qty(&form) else {
-        let body =
-            format!("<p class=\"error\">Quantity must be a whole number from 1 to {MAX_QTY}</p>");
-        return page_with::<L>(StatusCode::BAD_REQUEST, &viewer, "Invalid quantity", body);
+        let message = format!("Quantity must be a whole number from 1 to {MAX_QTY}");
+        return bad_request::<L>(&viewer, "Invalid quantity", &message);
     };
-    match store.add_to_cart(token, product, qty) {
+    let pack = match product.pack(form.get(L::FIELDS.pack).map(String::as_str)) {
+        Ok(pack) => pack,
+        Err(err) => return bad_request::<L>(&viewer, "Invalid pack size", &err.to_string()),
+    };
+    match store.add_to_cart(token, product, pack, qty) {
         true => see_other(L::PATHS.cart),
         false => to_signin::<L>(&product_path),
     }
@@ -303,7 +350,7 @@ async fn cart<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     let Some((_, session)) = &viewer.0 else {
         return to_signin::<L>(L::PATHS.cart);
     };
-    let body = L::cart(&lines(&session.cart, &store.faults()));
+    let body = L::cart(&checkout::priced(&session.cart, &store.faults()));
     page::<L>(&viewer, "Cart", body)
 }
 
@@ -315,7 +362,13 @@ async fn cart_empty<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     see_other(L::PATHS.cart)
 }
 
-async fn checkout_form<L: Layout>(State(store): App, viewer: Viewer) -> Response {
+/// The address form — skipped when the store remembers addresses and this
+/// session has one, unless `?change=1` asks for the form.
+async fn checkout_form<L: Layout>(
+    State(store): App,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let Some((_, session)) = &viewer.0 else {
         return to_signin::<L>(L::PATHS.checkout);
     };
@@ -324,6 +377,11 @@ async fn checkout_form<L: Layout>(State(store): App, viewer: Viewer) -> Response
     }
     if session.cart.is_empty() {
         return see_other(L::PATHS.cart);
+    }
+    let options = store.options();
+    let change = q.get("change").is_some_and(|v| v == "1");
+    if options.saved_address && session.shipping.is_some() && !change {
+        return see_other(after_address::<L>(&options));
     }
     page::<L>(&viewer, "Checkout", L::checkout(None))
 }
@@ -344,10 +402,15 @@ fn shipping<L: Layout>(form: &HashMap<String, String>) -> Result<Shipping, Strin
     if !missing.is_empty() {
         return Err(format!("Please fill in: {}", missing.join(", ")));
     }
+    let country = match field(form, f.country) {
+        "" => checkout::DEFAULT_COUNTRY,
+        code => checkout::country(code).ok_or("Please choose a country from the list")?,
+    };
     Ok(Shipping {
         name: field(form, f.name).into(),
         address: field(form, f.address).into(),
         postal_code: field(form, f.postal_code).into(),
+        country,
     })
 }
 
@@ -362,9 +425,52 @@ async fn checkout_submit<L: Layout>(
     match shipping::<L>(&form) {
         Err(message) => page::<L>(&viewer, "Checkout", L::checkout(Some(&message))),
         Ok(ship) => match store.with_session(token, |s| s.shipping = Some(ship)) {
-            Some(()) => see_other(L::PATHS.review),
+            Some(()) => see_other(after_address::<L>(&store.options())),
             None => to_signin::<L>(L::PATHS.checkout),
         },
+    }
+}
+
+/// Where a signed-in session must go before it can see the payment page
+/// or the review: the cart when it is empty, the address form when there
+/// is no address.
+fn checkout_prerequisite<L: Layout>(session: &Session) -> Option<Response> {
+    if session.cart.is_empty() {
+        return Some(see_other(L::PATHS.cart));
+    }
+    session
+        .shipping
+        .is_none()
+        .then(|| see_other(L::PATHS.checkout))
+}
+
+/// The payment page; not part of the store unless `payment_step` is on.
+async fn payment_form<L: Layout>(State(store): App, viewer: Viewer) -> Response {
+    if !store.options().payment_step {
+        return not_found::<L>(&viewer);
+    }
+    let Some((_, session)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.payment);
+    };
+    if let Some(redirect) = checkout_prerequisite::<L>(session) {
+        return redirect;
+    }
+    page::<L>(&viewer, "Payment", L::payment())
+}
+
+async fn payment_submit<L: Layout>(State(store): App, viewer: Viewer) -> Response {
+    if !store.options().payment_step {
+        return not_found::<L>(&viewer);
+    }
+    let Some((token, session)) = &viewer.0 else {
+        return to_signin::<L>(L::PATHS.payment);
+    };
+    if let Some(redirect) = checkout_prerequisite::<L>(session) {
+        return redirect;
+    }
+    match store.with_session(token, |s| s.paid = true) {
+        Some(()) => see_other(L::PATHS.review),
+        None => to_signin::<L>(L::PATHS.payment),
     }
 }
 
@@ -372,23 +478,26 @@ async fn review<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     let Some((_, session)) = &viewer.0 else {
         return to_signin::<L>(L::PATHS.review);
     };
-    if session.cart.is_empty() {
-        return see_other(L::PATHS.cart);
+    if let Some(redirect) = checkout_prerequisite::<L>(session) {
+        return redirect;
+    }
+    if store.options().payment_step && !session.paid {
+        return see_other(L::PATHS.payment);
     }
     let Some(ship) = &session.shipping else {
         return see_other(L::PATHS.checkout);
     };
-    let lines = lines(&session.cart, &store.faults());
-    let total = lines.iter().map(|l| l.price.times(l.qty)).sum();
+    let bill = Bill::new(checkout::priced(&session.cart, &store.faults()), None);
     let ship_to = ShipTo {
         name: &ship.name,
         address: &ship.address,
         postal_code: &ship.postal_code,
+        country: ship.country,
     };
     page::<L>(
         &viewer,
         "Review your order",
-        L::review(&lines, &ship_to, total),
+        L::review(&bill.lines, &ship_to, bill.total),
     )
 }
 
@@ -396,21 +505,20 @@ async fn place<L: Layout>(State(store): App, viewer: Viewer) -> Response {
     let Some((token, _)) = &viewer.0 else {
         return to_signin::<L>(L::PATHS.review);
     };
-    let entry = match store.place(token) {
-        Ok(entry) => entry,
+    let request = PlaceRequest::session_cart(store.options().payment_step);
+    let order = match store.place(token, request) {
+        Ok(order) => order,
         Err(PlaceError::SignedOut) => return to_signin::<L>(L::PATHS.review),
         Err(PlaceError::EmptyCart) => return see_other(L::PATHS.cart),
         Err(PlaceError::NoShipping) => return see_other(L::PATHS.checkout),
+        Err(PlaceError::NoPayment) => return see_other(L::PATHS.payment),
     };
-    tracing::info!(order = %entry.order_number, total = %entry.total, "demo store: order placed");
-    let scoped = store
-        .faults()
-        .for_skus(entry.items.iter().map(|i| i.sku.as_str()));
-    if scoped.hangs_at(Step::Place) {
+    tracing::info!(order = %order.number, total = %order.bill.total.plain(), "demo store: order placed");
+    if store.faults().for_skus(order.skus()).hangs_at(Step::Place) {
         // The order is in the ledger; only the answer goes missing.
         return hang(&store, Step::Place).await;
     }
-    see_other(&L::PATHS.confirmation_of(&entry.order_number))
+    see_other(&L::PATHS.confirmation_of(&order.number))
 }
 
 /// Viewable without a session: the order number in the URL is the key, as
@@ -421,15 +529,25 @@ async fn confirmation<L: Layout>(
     viewer: Viewer,
     Path(number): Path<String>,
 ) -> Response {
-    let Some(entry) = store.order(&number) else {
+    let Some(order) = store.order(&number) else {
         return not_found::<L>(&viewer);
     };
-    let scoped = store
-        .faults()
-        .for_skus(entry.items.iter().map(|i| i.sku.as_str()));
+    let scoped = store.faults().for_skus(order.skus());
     if scoped.hangs_at(Step::Confirmation) {
         return hang(&store, Step::Confirmation).await;
     }
-    let shown = (!scoped.no_order_number).then_some(entry.order_number.as_str());
+    if scoped.hide_confirmation {
+        return page::<L>(&viewer, "Something went wrong", L::confirmation_lost());
+    }
+    let shown = (!scoped.no_order_number).then_some(order.number.as_str());
     page::<L>(&viewer, "Thank you", L::confirmation(shown))
+}
+
+/// The signed-in user's orders, newest first.
+async fn orders<L: Layout>(State(store): App, viewer: Viewer) -> Response {
+    let Some(email) = viewer.email() else {
+        return to_signin::<L>(L::PATHS.orders);
+    };
+    let body = L::orders(&store.orders_of(email));
+    page::<L>(&viewer, "Your orders", body)
 }

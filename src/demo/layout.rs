@@ -1,12 +1,18 @@
-//! What a storefront layout is: its URLs, its form field names and its
-//! markup. The checkout flow (`flow.rs`) is written once against this trait;
-//! each layout (`classic.rs`, `alt.rs`) only says how pages look. That is
-//! the point of having two: the same store behaviour behind different HTML
-//! proves a store definition, not code, is what adapts the purchaser.
+//! What a server-rendered storefront layout is: its URLs, its form field
+//! names and its markup. The checkout flow (`flow.rs`) is written once
+//! against this trait; each layout (`classic.rs`, `alt.rs`) only says how
+//! pages look. That is the point of having two that are deliberately alike:
+//! the same store behaviour behind different HTML proves a store
+//! definition, not code, is what adapts the purchaser. (The spa layout is
+//! the other kind of shop, rendered in the browser; it shares the state and
+//! the checkout arithmetic, not this trait.)
 
 use serde::Serialize;
 
-use super::catalog::{Cents, Product};
+use super::catalog::{Cents, Pack, Product};
+use super::checkout::Country;
+pub use super::checkout::Line;
+use super::state::Order;
 
 /// Route patterns of one layout; `{sku}` and `{order}` are path parameters.
 pub struct Paths {
@@ -18,9 +24,14 @@ pub struct Paths {
     pub cart: &'static str,
     pub cart_empty: &'static str,
     pub checkout: &'static str,
+    /// The payment page (GET shows it, POST continues to the review); only
+    /// in the flow when the `payment_step` option is on.
+    pub payment: &'static str,
     pub review: &'static str,
     pub place: &'static str,
     pub confirmation: &'static str,
+    /// The signed-in user's order history.
+    pub orders: &'static str,
 }
 
 impl Paths {
@@ -46,20 +57,31 @@ pub struct Fields {
     pub name: &'static str,
     pub address: &'static str,
     pub postal_code: &'static str,
+    /// The country `<select>`; optional in a post (the default country).
+    pub country: &'static str,
+    /// The pack-size `<select>` of the add form, and the product page's
+    /// query parameter that picks a size (`?pack=16-rolls`).
+    pub pack: &'static str,
 }
 
 /// A product as a page shows it: current price and stock, faults applied.
 pub struct ProductView {
     pub product: &'static Product,
+    /// The pack size shown, for products that have them.
+    pub pack: Option<&'static Pack>,
+    /// The price of what is shown (the chosen pack's, if any).
     pub price: Cents,
     pub in_stock: bool,
+    /// Every pack size with its current price, default first (empty for a
+    /// product without sizes).
+    pub packs: Vec<(&'static Pack, Cents)>,
 }
 
-/// A cart or order line at the current price.
-pub struct Line {
-    pub product: &'static Product,
-    pub qty: u32,
-    pub price: Cents,
+impl ProductView {
+    /// The name of what is shown: the chosen pack's full name, if any.
+    pub fn name(&self) -> &'static str {
+        self.pack.map_or(self.product.name, |p| p.name)
+    }
 }
 
 /// Shipping details as the review page repeats them.
@@ -67,6 +89,7 @@ pub struct ShipTo<'a> {
     pub name: &'a str,
     pub address: &'a str,
     pub postal_code: &'a str,
+    pub country: &'static Country,
 }
 
 /// One storefront look. Methods return the `<main>` body of a page except
@@ -83,8 +106,15 @@ pub trait Layout: Send + Sync + 'static {
     fn product(view: &ProductView) -> String;
     fn cart(lines: &[Line]) -> String;
     fn checkout(error: Option<&str>) -> String;
+    /// The payment page: a saved card and a Continue.
+    fn payment() -> String;
     fn review(lines: &[Line], ship_to: &ShipTo<'_>, total: Cents) -> String;
     fn confirmation(order_number: Option<&str>) -> String;
+    /// What the confirmation URL shows under the `hide_confirmation` fault:
+    /// a generic error, no confirmation marker, a pointer to the orders.
+    fn confirmation_lost() -> String;
+    /// The order history, newest first.
+    fn orders(orders: &[Order]) -> String;
     /// The body of the 404 page.
     fn not_found() -> String;
 }
@@ -105,9 +135,10 @@ pub fn esc(text: &str) -> String {
         })
 }
 
-/// The schema.org Product JSON-LD block both layouts embed, as real stores
-/// do; struct field order keeps the output's key order stable.
-pub fn json_ld(view: &ProductView) -> String {
+/// The schema.org Product JSON-LD every layout embeds, as real stores do
+/// (the spa gets this text from its API and puts it into the page by
+/// script); struct field order keeps the output's key order stable.
+pub fn json_ld_text(view: &ProductView) -> String {
     #[derive(Serialize)]
     struct Offer {
         #[serde(rename = "@type")]
@@ -134,7 +165,7 @@ pub fn json_ld(view: &ProductView) -> String {
     let ld = ProductLd {
         context: "https://schema.org",
         kind: "Product",
-        name: view.product.name,
+        name: view.name(),
         sku: view.product.sku,
         offers: Offer {
             kind: "Offer",
@@ -143,11 +174,56 @@ pub fn json_ld(view: &ProductView) -> String {
             availability,
         },
     };
+    serde_json::to_string(&ld).unwrap_or_default()
+}
+
+/// The JSON-LD block as the server-rendered layouts embed it.
+pub fn json_ld(view: &ProductView) -> String {
     // Names are our own; still, never let `</script>` end the block early.
-    let json = serde_json::to_string(&ld)
-        .unwrap_or_default()
-        .replace("</", "<\\/");
+    let json = json_ld_text(view).replace("</", "<\\/");
     format!("<script type=\"application/ld+json\">{json}</script>")
+}
+
+/// The `<option>`s of a country select, `selected` the given code.
+pub fn country_options(selected: &str) -> String {
+    super::checkout::COUNTRIES
+        .iter()
+        .map(|c| {
+            let mark = if c.code == selected { " selected" } else { "" };
+            format!(
+                "<option value=\"{}\"{mark}>{}</option>",
+                c.code,
+                esc(c.name)
+            )
+        })
+        .collect()
+}
+
+/// The `<option>`s of a pack-size select: each names its size and price
+/// (in the layout's money format) and carries `data-price`.
+pub fn pack_options(view: &ProductView, money: fn(Cents) -> String) -> String {
+    view.packs
+        .iter()
+        .map(|(pack, price)| {
+            let mark = match view.pack {
+                Some(chosen) if chosen.id == pack.id => " selected",
+                _ => "",
+            };
+            format!(
+                "<option value=\"{}\" data-price=\"{}\"{mark}>{} - {}</option>",
+                pack.id,
+                price.plain(),
+                esc(pack.label),
+                money(*price)
+            )
+        })
+        .collect()
+}
+
+/// The inline handler that reloads the product page with the chosen size
+/// (`?pack=16-rolls`), as shops without client-side rendering do.
+pub fn reload_with(param: &str) -> String {
+    format!("location.search='{param}='+encodeURIComponent(this.value)")
 }
 
 /// A bot-check interstitial. It has no store header on purpose: on real
@@ -188,8 +264,10 @@ mod tests {
         let product = catalog::product("paper-towels").unwrap();
         let view = ProductView {
             product,
+            pack: product.default_pack(),
             price: product.price,
             in_stock: true,
+            packs: Vec::new(),
         };
         assert!(json_ld(&view).contains(
             r#""offers":{"@type":"Offer","price":"6.49","priceCurrency":"EUR","availability":"https://schema.org/InStock"}"#

@@ -3,16 +3,33 @@
 //! watch restock buy something without spending money.
 //!
 //! It sells five household staples through a complete flow — sign-in with
-//! a persistent session cookie, product pages with price, stock and
-//! schema.org JSON-LD, a cart, shipping, a review page with the total,
-//! Place Order and a confirmation with an order number — in two layouts:
-//! "classic" at `/` (stable element ids, the built-in `demo` store
-//! definition) and "alt" at `/alt/` (classes and comma prices, for proving
-//! a second store definition works). Both share one state.
+//! a persistent session cookie, product pages with price, stock,
+//! schema.org JSON-LD and (paper towels) a pack-size select, a cart, an
+//! address form with a country select, a review page with the total, Place
+//! Order, a confirmation, and an order history — in three layouts that
+//! share one state (sessions, server-side carts, ledger, faults, options):
 //!
-//! An admin API under `/admin/` injects faults (out of stock, 404, price
-//! change, bot challenge, access-denied, a hang at a named step, a missing
-//! order number, everyone signed out) and exposes the ledger of placed
+//! - "classic" at `/` (`classic.rs`): server-rendered, stable element ids;
+//!   the built-in `demo` store definition drives it.
+//! - "alt" at `/alt/` (`alt.rs`): the same behaviour as classic behind
+//!   different URLs, classes and comma prices — deliberately alike, so a
+//!   second store definition is proven to drive a store without code. Both
+//!   are one flow (`flow.rs`) over the `Layout` trait (`layout.rs`).
+//! - "spa" at `/spa/` (`spa/`): the shape of modern shops — one document, a
+//!   client-side router, a JSON API, a session cookie set by script, a cart
+//!   in localStorage, a cookie-consent wall, an upsell interstitial,
+//!   client-side form validation, optional shipping and payment pages, a
+//!   total among other numbers, and a confirmation without order number.
+//!
+//! Store options (`options.rs`) switch the shapes real checkouts differ
+//! in — a protection-plan interstitial, a shipping-method choice, a payment
+//! page, saved addresses that skip the form, the session lifetime — while
+//! the defaults keep classic and alt the linear flow they always were.
+//!
+//! An admin API under `/admin/` (`admin.rs`) injects faults (out of stock,
+//! 404, price change, bot challenge, access-denied, a hang at a named step,
+//! a missing order number, a confirmation replaced by an error page,
+//! everyone signed out), sets the options, and exposes the ledger of placed
 //! orders, so a test can prove an order was placed exactly once.
 //!
 //! State is in memory only: a restart forgets sessions, carts and orders.
@@ -20,10 +37,13 @@
 mod admin;
 mod alt;
 mod catalog;
+mod checkout;
 mod classic;
 mod faults;
 mod flow;
 mod layout;
+mod options;
+mod spa;
 mod state;
 
 use std::net::SocketAddr;
@@ -35,9 +55,11 @@ use axum::routing::get;
 use axum::{middleware, Router};
 use tokio::task::JoinHandle;
 
-pub use catalog::{Cents, Product, PRODUCTS};
+pub use catalog::{Cents, Pack, Product, PRODUCTS};
 pub use faults::{FaultSet, Faults, Step};
 pub use flow::SESSION_COOKIE;
+pub use options::{OptionsError, StoreOptions, DEFAULT_SESSION_TTL};
+pub use spa::SESSION_COOKIE as SPA_SESSION_COOKIE;
 pub use state::{LedgerEntry, LedgerLine};
 
 use alt::Alt;
@@ -67,6 +89,8 @@ pub enum DemoError {
     LocalAddr(#[source] std::io::Error),
     #[error("demo store cannot watch for ctrl-c / SIGTERM")]
     Signal(#[source] std::io::Error),
+    #[error("demo store options refused: {0}")]
+    Options(#[from] OptionsError),
 }
 
 /// A running demo store, served by a background tokio task.
@@ -82,8 +106,18 @@ pub struct DemoStore {
 
 impl DemoStore {
     /// Binds `listen` (use `127.0.0.1:0` for a free port) and serves in a
-    /// background tokio task.
+    /// background tokio task, with the default options.
     pub async fn spawn(listen: SocketAddr) -> Result<DemoStore, DemoError> {
+        DemoStore::spawn_with(listen, StoreOptions::default()).await
+    }
+
+    /// Like [`DemoStore::spawn`], shaped by `options`; `/admin/reset` comes
+    /// back to these.
+    pub async fn spawn_with(
+        listen: SocketAddr,
+        options: StoreOptions,
+    ) -> Result<DemoStore, DemoError> {
+        options.validate()?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|source| DemoError::Bind {
@@ -91,7 +125,7 @@ impl DemoStore {
                 source,
             })?;
         let addr = listener.local_addr().map_err(DemoError::LocalAddr)?;
-        let store = Arc::new(Store::default());
+        let store = Arc::new(Store::new(options));
         let stop = store.shutdown.clone();
         let app = router(store.clone());
         let task = tokio::spawn(async move {
@@ -126,6 +160,16 @@ impl DemoStore {
     /// The alt layout's page for `sku`.
     pub fn alt_product_url(&self, sku: &str) -> String {
         format!("{}/alt/item/{sku}", self.base_url())
+    }
+
+    /// The spa layout's page for `sku`.
+    pub fn spa_product_url(&self, sku: &str) -> String {
+        format!("{}/spa/product/{sku}", self.base_url())
+    }
+
+    /// The store's current options.
+    pub fn options(&self) -> StoreOptions {
+        self.store.options()
     }
 
     /// Orders placed so far (since the last reset), oldest first.
@@ -163,13 +207,12 @@ impl Drop for DemoStore {
 }
 
 /// Runs the store in the foreground until ctrl-c or SIGTERM
-/// (`restock demo-store --listen ADDR`).
-pub async fn run(listen: SocketAddr) -> Result<(), DemoError> {
-    let store = DemoStore::spawn(listen).await?;
+/// (`restock demo-store --listen ADDR [--session-ttl DURATION]`).
+pub async fn run(listen: SocketAddr, options: StoreOptions) -> Result<(), DemoError> {
+    let store = DemoStore::spawn_with(listen, options).await?;
+    let base = store.base_url();
     println!(
-        "demo store at {}/ (alt layout at {}/alt/), sign in with {DEMO_EMAIL} / {DEMO_PASSWORD}; ctrl-c to stop",
-        store.base_url(),
-        store.base_url()
+        "demo store at {base}/ (alt layout at {base}/alt/, spa at {base}/spa/), sign in with {DEMO_EMAIL} / {DEMO_PASSWORD}; ctrl-c to stop",
     );
     let stopped = stop_signal().await;
     store.shutdown().await;
@@ -191,12 +234,13 @@ async fn stop_signal() -> Result<(), DemoError> {
     tokio::signal::ctrl_c().await.map_err(DemoError::Signal)
 }
 
-/// Both layouts and the 404 fallback behind the fault gate; the admin API
-/// is added after the gate's layer, so faults never reach it.
+/// All three layouts and the 404 fallback behind the fault gate; the admin
+/// API is added after the gate's layer, so faults never reach it.
 fn router(store: Arc<Store>) -> Router {
     Router::new()
         .merge(flow::routes::<Classic>())
         .merge(flow::routes::<Alt>())
+        .merge(spa::routes())
         .route("/alt", get(|| async { Redirect::permanent("/alt/") }))
         .fallback(flow::fallback)
         .layer(middleware::from_fn_with_state(store.clone(), flow::gate))
