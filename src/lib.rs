@@ -4,7 +4,6 @@
 //! -> result -> [`queue`] / notify.
 
 pub mod catalog;
-pub mod cli;
 pub mod config;
 pub mod db;
 pub mod demo;

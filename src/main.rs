@@ -3,8 +3,10 @@
 //! exception to "a bad config exits 2": it reports the config as a failed
 //! check and exits 1.
 
+mod cli;
+
 use clap::Parser;
-use restock::cli::{self, Cli, CliError};
+use cli::{Cli, CliError};
 use restock::config::{Config, LogFormat};
 
 fn main() {
@@ -55,19 +57,10 @@ fn main() {
 }
 
 /// Logs go to stderr so `--json` output on stdout stays clean.
-/// chromiumoxide logs every CDP event newer than its protocol bindings as a
-/// warning; those are noise unless the owner asks for chromiumoxide logs.
 fn init_logs(config: &Config, quiet: bool) {
-    let mut directives = if quiet {
-        "warn".to_string()
-    } else {
-        config.log.clone()
-    };
-    if !directives.contains("chromiumoxide") {
-        directives.push_str(",chromiumoxide::handler=error,chromiumoxide::conn=error");
-    }
+    let directives = log_directives(&config.log, quiet);
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,restock=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -75,5 +68,44 @@ fn init_logs(config: &Config, quiet: bool) {
     match config.log_format {
         LogFormat::Json => builder.json().with_current_span(true).init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+/// The tracing filter for `RESTOCK_LOG`. A bare level (`info`, `debug`)
+/// is restock's own level: other crates stay at `warn`, so the service's
+/// journal is not filled with their start-up chatter (the cron scheduler's
+/// `Job creator created`, ...). A filter that names targets is taken as
+/// written. chromiumoxide logs every CDP event newer than its protocol
+/// bindings as a warning; those are noise unless the owner names it.
+fn log_directives(log: &str, quiet: bool) -> String {
+    let log = log.trim();
+    let mut directives = if quiet {
+        "warn".to_string()
+    } else if log.contains('=') || log.contains('[') {
+        log.to_string()
+    } else {
+        let level = if log.is_empty() { "info" } else { log };
+        format!("warn,restock={level}")
+    };
+    if !directives.contains("chromiumoxide") {
+        directives.push_str(",chromiumoxide::handler=error,chromiumoxide::conn=error");
+    }
+    directives
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_directives;
+
+    #[test]
+    fn a_bare_level_is_restocks_own_and_other_crates_stay_at_warn() {
+        assert_eq!(
+            log_directives("info", false),
+            "warn,restock=info,chromiumoxide::handler=error,chromiumoxide::conn=error"
+        );
+        assert!(log_directives("debug", false).starts_with("warn,restock=debug,"));
+        assert!(log_directives("info,reqwest=debug", false).starts_with("info,reqwest=debug,"));
+        assert!(log_directives("chromiumoxide=debug", false).ends_with("chromiumoxide=debug"));
+        assert!(log_directives("debug", true).starts_with("warn,"));
     }
 }

@@ -2,7 +2,7 @@
 //! engine.
 
 use super::{open_queue, CliError};
-use crate::config::Config;
+use restock::config::Config;
 
 pub async fn run(config: &Config, id: i64) -> Result<(), CliError> {
     let order = open_queue(config)?.cancel(id).await?;

@@ -1,8 +1,8 @@
 //! `restock catalog [--json]`.
 
 use super::CliError;
-use crate::catalog::Catalog;
-use crate::config::Config;
+use restock::catalog::Catalog;
+use restock::config::Config;
 
 pub fn run(config: &Config, json: bool) -> Result<(), CliError> {
     let catalog = Catalog::load(&config.catalog).map_err(|e| CliError::Config(e.to_string()))?;

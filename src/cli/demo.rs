@@ -13,13 +13,13 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::CliError;
-use crate::config::Config;
-use crate::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
-use crate::engine::Event;
-use crate::model::SessionState;
-use crate::model::Status;
-use crate::purchase::{settings_from_config, sign_in_with_form, BrowserFactory};
-use crate::server::{self, Parts};
+use restock::config::Config;
+use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::engine::Event;
+use restock::model::SessionState;
+use restock::model::Status;
+use restock::purchase::{settings_from_config, sign_in_with_form, BrowserFactory};
+use restock::server::{self, Parts};
 
 const ITEM: &str = "paper-towels";
 
@@ -65,7 +65,7 @@ fn demo_config(
         stores_dir: Some(dir.join("stores")),
         heartbeat_url: Vec::new(),
         notify: Vec::new(),
-        session_check: crate::config::Schedule::Off,
+        session_check: restock::config::Schedule::Off,
         ..base.clone()
     };
     std::fs::create_dir_all(dir.join("stores")).context("stores dir")?;

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::demo::StoreOptions;
+use restock::demo::StoreOptions;
 
 use super::CliError;
 
@@ -14,7 +14,7 @@ pub async fn run(listen: SocketAddr, session_ttl: Option<Duration>) -> Result<()
     if let Some(ttl) = session_ttl {
         options.session_ttl = ttl;
     }
-    crate::demo::run(listen, options)
+    restock::demo::run(listen, options)
         .await
         .map_err(|e| CliError::Config(e.to_string()))
 }

@@ -32,10 +32,10 @@ use serde::Serialize;
 
 use super::progress::Progress;
 use super::CliError;
-use crate::catalog::Catalog;
-use crate::config::{Config, ConfigError};
-use crate::model::SessionState;
-use crate::purchase::{BrowserError, BrowserSettings};
+use restock::catalog::Catalog;
+use restock::config::{Config, ConfigError};
+use restock::model::SessionState;
+use restock::purchase::{BrowserError, BrowserSettings};
 
 /// One result line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,7 +86,7 @@ struct Ctx {
     catalog: Result<Catalog, String>,
     /// The database file read without creating or migrating it; `None`
     /// when there is no file yet.
-    database: Option<Result<crate::db::Inspection, String>>,
+    database: Option<Result<restock::db::Inspection, String>>,
 }
 
 type CheckFn = fn(&Ctx) -> BoxFuture<'_, Vec<Check>>;
@@ -112,7 +112,7 @@ pub async fn run(config: &Config, notify: bool, json: bool) -> Result<(), CliErr
     let ctx = Ctx {
         config: config.clone(),
         notify,
-        settings: crate::purchase::settings_from_config(config).map_err(|e| e.to_string()),
+        settings: restock::purchase::settings_from_config(config).map_err(|e| e.to_string()),
         catalog: Catalog::load(&config.catalog).map_err(|e| e.to_string()),
         database: inspect_database(config.db_path()).await,
     };
@@ -230,12 +230,12 @@ async fn state_dir(ctx: &Ctx) -> Vec<Check> {
 /// The database file as it is, read off the runtime's workers.
 async fn inspect_database(
     path: std::path::PathBuf,
-) -> Option<Result<crate::db::Inspection, String>> {
+) -> Option<Result<restock::db::Inspection, String>> {
     if !path.exists() {
         return None;
     }
     let found =
-        tokio::task::spawn_blocking(move || crate::db::inspect(&path).map_err(|e| e.to_string()))
+        tokio::task::spawn_blocking(move || restock::db::inspect(&path).map_err(|e| e.to_string()))
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
     Some(found)
@@ -264,7 +264,7 @@ async fn database(ctx: &Ctx) -> Vec<Check> {
             )]
         }
     };
-    let current = crate::db::schema_version();
+    let current = restock::db::schema_version();
     let mut out = Vec::new();
     if problems.is_empty() {
         out.push(Check::ok(
@@ -371,7 +371,7 @@ async fn catalog(ctx: &Ctx) -> Vec<Check> {
 async fn chromium(ctx: &Ctx) -> Vec<Check> {
     let name = "chromium";
     let explicit = ctx.config.chrome.as_deref();
-    let chrome = match crate::purchase::browser::find_chrome(explicit) {
+    let chrome = match restock::purchase::browser::find_chrome(explicit) {
         Ok(p) => p,
         Err(BrowserError::ChromeMissing(p)) => {
             return vec![Check::fail(
@@ -432,7 +432,7 @@ async fn chromium(ctx: &Ctx) -> Vec<Check> {
 async fn profiles(ctx: &Ctx) -> Vec<Check> {
     let dir = ctx.config.profiles_dir();
     let mut stores: Vec<String> = ctx.catalog.as_ref().map(|c| c.stores()).unwrap_or_default();
-    for s in crate::probe::Stores::Profiles(dir.clone()).list().await {
+    for s in restock::probe::Stores::Profiles(dir.clone()).list().await {
         if !stores.contains(&s) {
             stores.push(s);
         }
@@ -486,7 +486,7 @@ async fn profiles(ctx: &Ctx) -> Vec<Check> {
                     format!("present (0700); never checked (`restock probe {store}` checks it)"),
                 );
             };
-            let said = crate::probe::describe(row);
+            let said = restock::probe::describe(row);
             match (row.state, &row.last_error) {
                 (SessionState::SignedOut, _) => Check::fail(
                     name,
@@ -505,8 +505,8 @@ async fn profiles(ctx: &Ctx) -> Vec<Check> {
 }
 
 async fn monitors(ctx: &Ctx) -> Vec<Check> {
-    let settings = crate::heartbeat::Settings::from_config(&ctx.config);
-    let mut targets: Vec<(&'static str, crate::urls::MonitorUrl)> = settings
+    let settings = restock::heartbeat::Settings::from_config(&ctx.config);
+    let mut targets: Vec<(&'static str, restock::urls::MonitorUrl)> = settings
         .monitors
         .into_iter()
         .map(|t| ("RESTOCK_HEARTBEAT_URL", t))
@@ -532,7 +532,7 @@ async fn monitors(ctx: &Ctx) -> Vec<Check> {
         let body = body.clone();
         async move {
             let name = format!("monitor {} ({})", t.label, t.kind);
-            match crate::heartbeat::test_ping(t, timeout, &body).await {
+            match restock::heartbeat::test_ping(t, timeout, &body).await {
                 Ok(rtt) => Check::ok(
                     name,
                     format!("answered in {} ms; {}", rtt.as_millis(), t.test_note()),
@@ -549,7 +549,7 @@ async fn monitors(ctx: &Ctx) -> Vec<Check> {
 }
 
 async fn notifications(ctx: &Ctx) -> Vec<Check> {
-    let channels = match crate::notify::Notifier::from_config(&ctx.config) {
+    let channels = match restock::notify::Notifier::from_config(&ctx.config) {
         Ok(n) => n.channels(),
         Err(e) => {
             return vec![Check::fail(

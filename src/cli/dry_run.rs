@@ -9,10 +9,10 @@ use async_trait::async_trait;
 
 use super::progress::Progress;
 use super::{browser_settings, CliError};
-use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::model::{now_ms, Money, Phase, Status};
-use crate::purchase::{self, BuyProgress, BuyRequest, PurchaseError, Refusal};
+use restock::catalog::Catalog;
+use restock::config::Config;
+use restock::model::{now_ms, Money, Phase, Status};
+use restock::purchase::{self, BuyProgress, BuyRequest, PurchaseError, Refusal};
 
 /// Prints what the buy does instead of recording it.
 struct Printer {

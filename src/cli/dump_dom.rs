@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use super::{browser_settings, CliError};
-use crate::config::Config;
-use crate::purchase;
+use restock::config::Config;
+use restock::purchase;
 
 pub async fn run(
     config: &Config,

@@ -5,9 +5,9 @@
 use serde_json::json;
 
 use super::{ask_server, open_queue, CliError};
-use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::db::Enqueued;
+use restock::catalog::Catalog;
+use restock::config::Config;
+use restock::db::Enqueued;
 
 pub async fn run(config: &Config, item: &str, requester: Option<&str>) -> Result<(), CliError> {
     let catalog = Catalog::load(&config.catalog).map_err(|e| CliError::Config(e.to_string()))?;

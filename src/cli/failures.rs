@@ -2,8 +2,8 @@
 //! well, with the reason and the screenshot to look at.
 
 use super::{ago, open_queue, CliError};
-use crate::config::Config;
-use crate::model::Status;
+use restock::config::Config;
+use restock::model::Status;
 
 /// Statuses worth a look: everything that is neither fine nor still live.
 const FAILURES: [Status; 8] = [

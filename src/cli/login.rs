@@ -5,9 +5,9 @@
 
 use super::progress::Progress;
 use super::{browser_settings, CliError};
-use crate::config::Config;
-use crate::model::SessionState;
-use crate::purchase;
+use restock::config::Config;
+use restock::model::SessionState;
+use restock::purchase;
 
 pub async fn run(config: &Config, store: &str) -> Result<(), CliError> {
     let settings = browser_settings(config)?;

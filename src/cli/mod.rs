@@ -28,9 +28,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
-use crate::db::{Db, Order};
-use crate::model::{now_ms, Status};
+use restock::config::Config;
+use restock::db::{Db, Order};
+use restock::model::{now_ms, Status};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -151,11 +151,11 @@ impl CliError {
     }
 }
 
-impl From<crate::db::DbError> for CliError {
-    fn from(e: crate::db::DbError) -> Self {
+impl From<restock::db::DbError> for CliError {
+    fn from(e: restock::db::DbError) -> Self {
         match e {
-            crate::db::DbError::Refused(m) => CliError::Refused(m),
-            crate::db::DbError::NotFound(id) => {
+            restock::db::DbError::Refused(m) => CliError::Refused(m),
+            restock::db::DbError::NotFound(id) => {
                 CliError::Refused(format!("order {id} does not exist"))
             }
             other => CliError::Other(other.into()),
@@ -196,7 +196,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
 
 /// `restock doctor` when the config does not load: the one command that
 /// runs anyway, reporting the error as its failed `config` check (exit 1).
-pub fn doctor_bad_config(error: &crate::config::ConfigError, json: bool) -> Result<(), CliError> {
+pub fn doctor_bad_config(error: &restock::config::ConfigError, json: bool) -> Result<(), CliError> {
     doctor::run_bad_config(error, json)
 }
 
@@ -232,8 +232,8 @@ async fn ask_server(
 
 /// The real browser's settings from the config; a bad store definition is
 /// a configuration error.
-fn browser_settings(config: &Config) -> Result<crate::purchase::BrowserSettings, CliError> {
-    crate::purchase::settings_from_config(config).map_err(|e| CliError::Config(e.to_string()))
+fn browser_settings(config: &Config) -> Result<restock::purchase::BrowserSettings, CliError> {
+    restock::purchase::settings_from_config(config).map_err(|e| CliError::Config(e.to_string()))
 }
 
 /// After a successful `login`: forget a `signed_out` state so buys use the

@@ -9,15 +9,15 @@
 
 use super::progress::Progress;
 use super::{open_queue, CliError};
-use crate::config::Config;
-use crate::model::SessionState;
-use crate::notify::Notifier;
-use crate::probe::{SessionProbe, StoreResult, Stores};
+use restock::config::Config;
+use restock::model::SessionState;
+use restock::notify::Notifier;
+use restock::probe::{SessionProbe, StoreResult, Stores};
 
 pub async fn run(config: &Config, store: Option<&str>, json: bool) -> Result<(), CliError> {
-    let settings = crate::purchase::settings_from_config(config)
+    let settings = restock::purchase::settings_from_config(config)
         .map_err(|e| CliError::Config(e.to_string()))?;
-    let factory = std::sync::Arc::new(crate::purchase::BrowserFactory::new(std::sync::Arc::new(
+    let factory = std::sync::Arc::new(restock::purchase::BrowserFactory::new(std::sync::Arc::new(
         settings,
     )));
     let notifier = Notifier::from_config(config).map_err(|e| CliError::Config(e.to_string()))?;

@@ -7,8 +7,8 @@
 //! `order_ref`, `message`, `screenshot`). Fields are only ever added.
 
 use super::{open_queue, order_line, CliError};
-use crate::config::Config;
-use crate::model::Status;
+use restock::config::Config;
+use restock::model::Status;
 
 pub async fn run(
     config: &Config,

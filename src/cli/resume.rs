@@ -2,7 +2,7 @@
 //! answers, wakes its engine at once.
 
 use super::{ask_server, open_queue, CliError};
-use crate::config::Config;
+use restock::config::Config;
 
 pub async fn run(config: &Config) -> Result<(), CliError> {
     let was = open_queue(config)?.resume().await?;

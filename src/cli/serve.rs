@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use super::CliError;
-use crate::config::Config;
-use crate::purchase::{settings_from_config, BrowserFactory};
-use crate::server::{self, Parts, ServeError};
+use restock::config::Config;
+use restock::purchase::{settings_from_config, BrowserFactory};
+use restock::server::{self, Parts, ServeError};
 
 pub async fn run(config: Config) -> Result<(), CliError> {
     let settings = settings_from_config(&config).map_err(|e| CliError::Config(e.to_string()))?;
     // Fail at start-up, not at the first order, when there is no browser.
-    crate::purchase::browser::find_chrome(settings.chrome.as_deref()).map_err(|e| {
+    restock::purchase::browser::find_chrome(settings.chrome.as_deref()).map_err(|e| {
         let var = if config.chrome.is_some() {
             "RESTOCK_CHROME: "
         } else {

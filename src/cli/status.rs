@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::{ago, open_queue, order_line, CliError};
-use crate::config::Config;
-use crate::db::{MonitorState, Role};
-use crate::model::Status;
+use restock::config::Config;
+use restock::db::{MonitorState, Role};
+use restock::model::Status;
 
 pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
     let db = open_queue(config)?;
@@ -75,7 +75,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
             "{:<10} {:<6} {}",
             "Session",
             s.store,
-            crate::probe::describe(s)
+            restock::probe::describe(s)
         );
     }
     Ok(())

@@ -3,8 +3,8 @@
 //! when all answered, 1 when one did not, 2 when none is configured.
 
 use super::CliError;
-use crate::config::Config;
-use crate::notify::{Delivery, Message, Notifier};
+use restock::config::Config;
+use restock::notify::{Delivery, Message, Notifier};
 
 pub async fn run(config: &Config) -> Result<(), CliError> {
     let deliveries = send_test(config).await?;
