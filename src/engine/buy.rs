@@ -401,16 +401,14 @@ impl BuyProgress for BuyCtx {
             // must already treat the order as possibly bought.
             self.submitted.store(true, Ordering::SeqCst);
         } else if self.submitted() {
-            return Err(PurchaseError::Db(format!(
-                "phase {phase} after submitted is not allowed"
-            )));
+            return Err(PurchaseError::PhaseAfterSubmit(phase));
         }
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
         self.engine
             .db
             .set_phase(self.order_id, phase, store.as_deref())
             .await
-            .map_err(|e| PurchaseError::Db(e.to_string()))?;
+            .map_err(PurchaseError::Phase)?;
         *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
         self.engine.handle.set_activity(|a| a.phase = Some(phase));
         tracing::info!(%phase, "phase");

@@ -48,19 +48,25 @@ impl Engine {
     }
 }
 
+/// The engine's thread ended by panicking (the panic itself is logged by
+/// the panic hook where it happened).
+#[derive(Debug, thiserror::Error)]
+#[error("the engine thread panicked")]
+pub struct EnginePanicked;
+
 impl EngineThread {
     /// Waits for the loop to end; `Err` when it panicked.
-    pub async fn join(mut self) -> Result<(), String> {
+    pub async fn join(mut self) -> Result<(), EnginePanicked> {
         let ended = (&mut self.done).await;
         // The thread has sent (or dropped the sender while unwinding); it
         // is finishing, so joining it takes no time worth a blocking task.
         let thread = self.thread.take();
         let joined = tokio::task::spawn_blocking(move || thread.map(|t| t.join()))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| EnginePanicked)?;
         match (ended, joined) {
             (Ok(()), Some(Ok(()))) | (Ok(()), None) => Ok(()),
-            _ => Err("the engine thread panicked".into()),
+            _ => Err(EnginePanicked),
         }
     }
 }

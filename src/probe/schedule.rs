@@ -35,14 +35,14 @@ impl Scheduled {
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot start the session-check scheduler: {0}")]
-pub struct ScheduleError(String);
+pub struct ScheduleError(#[source] tokio_cron_scheduler::JobSchedulerError);
 
 /// Starts the schedule; `Ok(None)` when it is off.
 pub async fn start(
     schedule: &Schedule,
     on_due: Arc<dyn Fn() + Send + Sync>,
 ) -> Result<Option<Scheduled>, ScheduleError> {
-    let err = |e: tokio_cron_scheduler::JobSchedulerError| ScheduleError(e.to_string());
+    let err = ScheduleError;
     let job = match schedule {
         Schedule::Off => return Ok(None),
         Schedule::Every(every) => Job::new_repeated_async(*every, move |_id, _sched| {

@@ -109,7 +109,9 @@ pub enum BrowserError {
     #[error("Chromium exited while starting; its last output:\n{stderr}")]
     LaunchExited { stderr: String },
     #[error("cannot talk to Chromium over CDP: {0}")]
-    Cdp(String),
+    Cdp(#[source] chromiumoxide::error::CdpError),
+    #[error("a browser set-up task failed: {0}")]
+    Task(#[source] tokio::task::JoinError),
     #[error("Chromium did not answer within {0:?}")]
     Timeout(Duration),
 }
@@ -124,6 +126,7 @@ impl BrowserError {
                 | BrowserError::LaunchTimeout { .. }
                 | BrowserError::LaunchExited { .. }
                 | BrowserError::Cdp(_)
+                | BrowserError::Task(_)
                 | BrowserError::Timeout(_)
         )
     }
@@ -331,7 +334,7 @@ impl BrowserSession {
             Ok::<_, BrowserError>(lock)
         })
         .await
-        .map_err(|e| BrowserError::Cdp(format!("profile task failed: {e}")))??;
+        .map_err(BrowserError::Task)??;
         let mut child = chrome_command(opts)
             .spawn()
             .map_err(|source| BrowserError::Spawn {
@@ -479,7 +482,7 @@ async fn connect(
     };
     let (browser, mut handler) = Browser::connect_with_config(ws, config)
         .await
-        .map_err(|e| BrowserError::Cdp(e.to_string()))?;
+        .map_err(BrowserError::Cdp)?;
     let task = tokio::spawn(async move {
         while let Some(event) = handler.next().await {
             if let Err(e) = event {
@@ -492,9 +495,38 @@ async fn connect(
         Ok(page) => Ok((browser, task, page)),
         Err(e) => {
             task.abort();
-            Err(BrowserError::Cdp(e.to_string()))
+            Err(BrowserError::Cdp(e))
         }
     }
+}
+
+/// Launches Chromium on the store's profile (blocking file-system work off
+/// the runtime).
+pub(crate) async fn open(
+    settings: &super::BrowserSettings,
+    store: &str,
+    headless: bool,
+) -> Result<BrowserSession, BrowserError> {
+    let chrome = settings.chrome.clone();
+    let profiles = settings.profiles_dir.clone();
+    let name = store.to_string();
+    let prepared = tokio::task::spawn_blocking(move || {
+        Ok::<_, BrowserError>((
+            find_chrome(chrome.as_deref())?,
+            prepare_profile(&profiles, &name)?,
+        ))
+    })
+    .await
+    .map_err(BrowserError::Task)??;
+    let (chrome, profile) = prepared;
+    let opts = LaunchOptions {
+        chrome,
+        profile,
+        headless,
+        launch_timeout: settings.launch_timeout,
+        request_timeout: settings.step_timeout,
+    };
+    BrowserSession::launch(&opts).await
 }
 
 #[cfg(test)]

@@ -14,12 +14,17 @@
 //! The real purchaser is three parts: [`browser`] launches Chromium on the
 //! store's persistent profile and guarantees it is gone afterwards;
 //! [`store`] reads store definitions (TOML: URLs, selectors, markers); and
-//! the flow (private) walks every store through the same phases. The
+//! the buy flow ([`buy`], private) walks every store through the same
+//! phases; [`session`], [`signin`] and [`dump_dom`] are the other jobs a
+//! browser does on a store profile. The
 //! [`BrowserSettings`] tie them to the owner's config.
 
 pub mod browser;
-mod flow;
+mod buy;
+mod dump_dom;
 pub mod scripted;
+mod session;
+mod signin;
 pub mod store;
 mod tab;
 
@@ -35,8 +40,9 @@ use url::Url;
 use crate::model::{Money, Outcome, Phase, SessionCheck, SessionState, Status};
 
 pub use self::browser::BrowserError;
-pub use self::flow::DomDump;
+pub use self::dump_dom::DomDump;
 pub use self::store::{StoreDef, StoreError, StoreRegistry};
+pub use self::tab::TabError;
 
 /// One source of one order, as the purchaser needs it.
 #[derive(Debug, Clone)]
@@ -117,15 +123,33 @@ pub enum PurchaseError {
     #[error("store `{0}` is not defined; add a store definition file or fix the catalog")]
     UnknownStore(String),
     #[error("could not record the phase on the order: {0}")]
-    Db(String),
-    #[error("{0}")]
-    Browser(String),
-}
-
-impl From<BrowserError> for PurchaseError {
-    fn from(e: BrowserError) -> PurchaseError {
-        PurchaseError::Browser(e.to_string())
-    }
+    Phase(#[source] crate::db::DbError),
+    #[error("phase {0} after submitted is not allowed")]
+    PhaseAfterSubmit(Phase),
+    #[error(transparent)]
+    Browser(#[from] BrowserError),
+    #[error("store `{0}` defines no signin_form; use `restock login`")]
+    NoSigninForm(String),
+    #[error(
+        "`restock login` opens a browser window and needs a display: run it on a desktop session \
+         (or over `ssh -X`), with the same profiles directory"
+    )]
+    NoDisplay,
+    #[error("the browser window went away before sign-in finished: {0}")]
+    WindowGone(#[source] TabError),
+    /// A page did not behave while `doing` something outside a buy.
+    #[error("{doing}: {source}")]
+    Page {
+        doing: String,
+        #[source]
+        source: TabError,
+    },
+    #[error("`{url}` is not a URL or path: {source}")]
+    BadUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
 }
 
 /// Default bound for one step of a buy (a page to show, a click to answer).
@@ -239,11 +263,11 @@ impl Purchaser for BrowserPurchaser {
                 false,
             );
         }
-        flow::buy(&self.settings, &self.store, req, progress).await
+        buy::buy(&self.settings, &self.store, req, progress).await
     }
 
     async fn check_session(&mut self) -> SessionCheck {
-        flow::check_session(&self.settings, &self.store).await
+        session::check_session(&self.settings, &self.store).await
     }
 }
 
@@ -255,7 +279,7 @@ pub async fn login(
     store: &str,
     cancel: impl Future<Output = ()>,
 ) -> Result<SessionState, PurchaseError> {
-    flow::login(settings, &*settings.store(store)?, cancel).await
+    signin::login(settings, &*settings.store(store)?, cancel).await
 }
 
 /// Saves the rendered HTML and a screenshot of `url` (or a path on the
@@ -266,7 +290,7 @@ pub async fn dump_dom(
     url: &str,
     out_dir: &Path,
 ) -> Result<DomDump, PurchaseError> {
-    flow::dump_dom(settings, &*settings.store(store)?, url, out_dir).await
+    dump_dom::dump_dom(settings, &*settings.store(store)?, url, out_dir).await
 }
 
 /// Signs the store profile in by filling the definition's `signin_form`
@@ -277,7 +301,7 @@ pub async fn sign_in_with_form(
     email: &str,
     password: &str,
 ) -> Result<SessionState, PurchaseError> {
-    flow::sign_in_with_form(settings, &*settings.store(store)?, email, password).await
+    signin::sign_in_with_form(settings, &*settings.store(store)?, email, password).await
 }
 
 /// Browser settings from the owner's config: the built-in `demo` store plus

@@ -12,7 +12,7 @@
 //! still shown, so a marker that happens to exist on both pages cannot make
 //! the flow run ahead of the browser.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chromiumoxide::cdp::browser_protocol::input::InsertTextParams;
@@ -30,12 +30,15 @@ use url::Url;
 
 use super::store::{Markers, Reading};
 
+/// Screenshots are a courtesy: they must not add a long wait to a failure.
+const SCREENSHOT_LIMIT: Duration = Duration::from_secs(10);
+
 /// How often a wait looks at the page again.
 const POLL: Duration = Duration::from_millis(100);
 
 /// Why a tab operation did not complete.
 #[derive(Debug, Clone, thiserror::Error)]
-pub(crate) enum TabError {
+pub enum TabError {
     #[error("timed out: {0}")]
     Timeout(String),
     /// The browser or its connection went away (crash, kill).
@@ -52,7 +55,7 @@ pub(crate) enum TabError {
 
 impl TabError {
     /// Transient: worth an automatic retry before submit.
-    pub(crate) fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         !matches!(self, TabError::Mismatch(_))
     }
 }
@@ -91,6 +94,15 @@ impl Want {
     pub fn new_page() -> Want {
         Want::fresh("new_page", &Markers::default())
     }
+}
+
+/// Drops wants whose marker list is empty (an optional marker the store
+/// definition leaves out), which would otherwise mean "any new page".
+pub(crate) fn non_empty(wants: Vec<Want>) -> Vec<Want> {
+    wants
+        .into_iter()
+        .filter(|w| !w.markers.is_empty())
+        .collect()
 }
 
 /// What a wait ended on, and where.
@@ -399,6 +411,21 @@ impl<'p> Tab<'p> {
         tokio::fs::write(path, png)
             .await
             .map_err(|e| TabError::Mismatch(format!("cannot write {}: {e}", path.display())))
+    }
+
+    /// Saves a screenshot for the owner, within [`SCREENSHOT_LIMIT`]; the
+    /// path on success, `None` (logged) when it could not be taken.
+    pub async fn save_screenshot(&self, path: PathBuf) -> Option<PathBuf> {
+        match self
+            .screenshot(&path, SCREENSHOT_LIMIT.min(self.timeout))
+            .await
+        {
+            Ok(()) => Some(path),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not save a screenshot");
+                None
+            }
+        }
     }
 
     /// Evaluates `js` in the page (no execution-context bookkeeping: the

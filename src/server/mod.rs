@@ -48,8 +48,10 @@ pub enum ServeError {
     Db(#[from] DbError),
     #[error(transparent)]
     Heartbeat(#[from] HeartbeatError),
-    #[error("{0}")]
-    Probe(String),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
+    #[error(transparent)]
+    Schedule(#[from] crate::probe::schedule::ScheduleError),
     #[error("cannot start the engine thread: {0}")]
     EngineThread(std::io::Error),
 }
@@ -149,8 +151,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
 
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let known_stores = parts.known_stores.map(Arc::new);
-    let notifier = crate::notify::Notifier::from_config(config)
-        .map_err(|e| ServeError::Probe(e.to_string()))?;
+    let notifier = crate::notify::Notifier::from_config(config)?;
     let engine = Engine::new(
         db.clone(),
         catalog.clone(),
@@ -257,10 +258,7 @@ async fn session_probe(
         .with_handle(handle.clone());
     let probe = Arc::new(probe);
     probe.catch_up(schedule).await;
-    let scheduled = probe
-        .schedule(schedule)
-        .await
-        .map_err(|e| ServeError::Probe(e.to_string()))?;
+    let scheduled = probe.schedule(schedule).await?;
     Ok((probe, scheduled))
 }
 

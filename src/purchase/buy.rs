@@ -1,5 +1,4 @@
-//! The buy flow and the session check: code shared by every store, steered
-//! by its [`StoreDef`].
+//! The buy flow: code shared by every store, steered by its [`StoreDef`].
 //!
 //! The flow, per request:
 //! `enter(Browsing)` -> product page (block / challenge / signed out / not
@@ -15,23 +14,16 @@
 //! the item in the store's cart; the next buy empties the cart first anyway.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use super::browser::{self, BrowserError, BrowserSession, LaunchOptions};
+use super::browser::{open, BrowserError};
 use super::store::{Markers, StoreDef};
-use super::tab::{json_ld_price, Seen, Tab, TabError, Want};
+use super::tab::{json_ld_price, non_empty, Seen, Tab, TabError, Want};
 use super::{BrowserSettings, BuyProgress, BuyRequest, PurchaseError, Refusal};
-use crate::model::{Money, Phase, Status};
-use crate::model::{Outcome, SessionCheck, SessionState};
+use crate::model::{Money, Outcome, Phase, Status};
 
 /// Clicks of the cart's empty button before giving up on a cart that does
 /// not empty.
 const MAX_EMPTY_CLICKS: usize = 20;
-
-/// Screenshots are a courtesy: they must not add a long wait to a failure.
-const SCREENSHOT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why a buy stopped before `placed` / `dry_run`.
 #[derive(Debug)]
@@ -110,35 +102,6 @@ impl Stop {
             Stop::Phase(_) => Outcome::failed(message, true),
         }
     }
-}
-
-/// Launches Chromium on the store's profile (blocking file-system work off
-/// the runtime).
-pub(crate) async fn open(
-    settings: &BrowserSettings,
-    store: &str,
-    headless: bool,
-) -> Result<BrowserSession, BrowserError> {
-    let chrome = settings.chrome.clone();
-    let profiles = settings.profiles_dir.clone();
-    let name = store.to_string();
-    let prepared = tokio::task::spawn_blocking(move || {
-        Ok::<_, BrowserError>((
-            browser::find_chrome(chrome.as_deref())?,
-            browser::prepare_profile(&profiles, &name)?,
-        ))
-    })
-    .await
-    .map_err(|e| BrowserError::Cdp(format!("launch task failed: {e}")))??;
-    let (chrome, profile) = prepared;
-    let opts = LaunchOptions {
-        chrome,
-        profile,
-        headless,
-        launch_timeout: settings.launch_timeout,
-        request_timeout: settings.step_timeout,
-    };
-    BrowserSession::launch(&opts).await
 }
 
 /// The owner's value for every checkout field the store asks for, or the
@@ -464,241 +427,8 @@ impl Run<'_> {
         outcome.total = outcome.total.or(self.total);
         if !matches!(outcome.status, Status::Placed | Status::DryRun) {
             let path = self.progress.screenshot_path(outcome.status.as_str());
-            outcome.screenshot = save_screenshot(&self.tab, path).await;
+            outcome.screenshot = self.tab.save_screenshot(path).await;
         }
         outcome
     }
-}
-
-async fn save_screenshot(tab: &Tab<'_>, path: PathBuf) -> Option<PathBuf> {
-    match tab
-        .screenshot(&path, SCREENSHOT_LIMIT.min(tab.timeout()))
-        .await
-    {
-        Ok(()) => Some(path),
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "could not save a screenshot");
-            None
-        }
-    }
-}
-
-/// Drops wants whose marker list is empty (an optional marker the store
-/// definition leaves out), which would otherwise mean "any new page".
-fn non_empty(wants: Vec<Want>) -> Vec<Want> {
-    wants
-        .into_iter()
-        .filter(|w| !w.markers.is_empty())
-        .collect()
-}
-
-fn unknown(detail: impl Into<String>) -> SessionCheck {
-    SessionCheck {
-        state: SessionState::Unknown,
-        detail: Some(detail.into()),
-    }
-}
-
-/// Read-only session check: one navigation to the account page, markers
-/// decide. Bounded by launch + two step timeouts; the browser is closed.
-pub(crate) async fn check_session(settings: &BrowserSettings, store: &StoreDef) -> SessionCheck {
-    let bound = settings.launch_timeout + settings.step_timeout * 2;
-    match tokio::time::timeout(bound, check_session_inner(settings, store)).await {
-        Ok(check) => check,
-        Err(_) => unknown(format!("the session check took over {bound:?}")),
-    }
-}
-
-async fn check_session_inner(settings: &BrowserSettings, store: &StoreDef) -> SessionCheck {
-    let session = match open(settings, &store.name, settings.headless).await {
-        Ok(session) => session,
-        Err(e) => return unknown(format!("could not start the browser: {e}")),
-    };
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
-    let mut check = read_session(&mut tab, store).await;
-    if check.state == SessionState::Unknown {
-        let path = settings.screenshots_dir.join(format!(
-            "session-{}-{}.png",
-            store.name,
-            crate::model::now_ms()
-        ));
-        if let Some(path) = save_screenshot(&tab, path).await {
-            let detail = check.detail.take().unwrap_or_default();
-            check.detail = Some(format!("{detail} (screenshot: {})", path.display()));
-        }
-    }
-    session.close().await;
-    check
-}
-
-async fn read_session(tab: &mut Tab<'_>, store: &StoreDef) -> SessionCheck {
-    if let Err(e) = tab.goto(&store.account_url()).await {
-        return unknown(e.to_string());
-    }
-    let wants = non_empty(vec![
-        Want::fresh("block", &store.block),
-        Want::fresh("challenge", &store.challenge),
-        Want::fresh("signed_out", &store.session.signed_out),
-        Want::fresh("signed_in", &store.session.signed_in),
-    ]);
-    let state = |state| SessionCheck {
-        state,
-        detail: None,
-    };
-    match tab.wait(&wants).await {
-        Ok(seen) => match seen.name {
-            "signed_in" => state(SessionState::SignedIn),
-            "signed_out" => state(SessionState::SignedOut),
-            "block" => unknown(format!(
-                "the store shows an access-denied page at {}",
-                seen.href
-            )),
-            _ => unknown(format!("the store shows a bot challenge at {}", seen.href)),
-        },
-        Err(e) => unknown(e.to_string()),
-    }
-}
-
-/// Signs the profile in by filling the store's `signin_form`; returns the
-/// state the store shows afterwards. Closes the browser cleanly so the new
-/// session cookie is written to the profile.
-pub(crate) async fn sign_in_with_form(
-    settings: &BrowserSettings,
-    store: &StoreDef,
-    email: &str,
-    password: &str,
-) -> Result<SessionState, PurchaseError> {
-    let form = store.signin_form.as_ref().ok_or_else(|| {
-        PurchaseError::Browser(format!(
-            "store `{}` defines no signin_form; use `restock login`",
-            store.name
-        ))
-    })?;
-    let session = open(settings, &store.name, settings.headless).await?;
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
-    let result = fill_signin(&mut tab, store, form, email, password).await;
-    session.close().await;
-    result.map_err(|e| PurchaseError::Browser(format!("signing in to `{}`: {e}", store.name)))
-}
-
-async fn fill_signin(
-    tab: &mut Tab<'_>,
-    store: &StoreDef,
-    form: &super::store::SigninForm,
-    email: &str,
-    password: &str,
-) -> Result<SessionState, TabError> {
-    tab.goto(&store.signin_url()).await?;
-    let seen = tab
-        .wait(&[
-            Want::selector("form", &form.email),
-            Want::fresh("signed_in", &store.session.signed_in),
-        ])
-        .await?;
-    if seen.name == "signed_in" {
-        return Ok(SessionState::SignedIn);
-    }
-    tab.fill(&form.email, email).await?;
-    tab.fill(&form.password, password).await?;
-    tab.click(&form.submit, true).await?;
-    let seen = tab
-        .wait(&[
-            Want::fresh("signed_out", &store.session.signed_out),
-            Want::fresh("signed_in", &store.session.signed_in),
-        ])
-        .await?;
-    Ok(match seen.name {
-        "signed_in" => SessionState::SignedIn,
-        _ => SessionState::SignedOut,
-    })
-}
-
-/// A visible browser on the sign-in page until the signed-in marker shows
-/// (`SignedIn`) or `cancel` fires (`SignedOut`); closing the window is an
-/// error. The browser is closed cleanly so the session is kept.
-pub(crate) async fn login(
-    settings: &BrowserSettings,
-    store: &StoreDef,
-    cancel: impl Future<Output = ()>,
-) -> Result<SessionState, PurchaseError> {
-    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some());
-    if !has_display {
-        return Err(PurchaseError::Browser(
-            "`restock login` opens a browser window and needs a display: run it on a desktop session \
-             (or over `ssh -X`), with the same profiles directory"
-                .into(),
-        ));
-    }
-    let session = open(settings, &store.name, false).await?;
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
-    let result = tokio::select! {
-        r = watch_signin(&mut tab, store) => r,
-        () = cancel => Ok(SessionState::SignedOut),
-    };
-    session.close().await;
-    result
-}
-
-async fn watch_signin(tab: &mut Tab<'_>, store: &StoreDef) -> Result<SessionState, PurchaseError> {
-    tab.goto(&store.signin_url()).await.map_err(gone)?;
-    let wants = [Want::any("signed_in", &store.session.signed_in)];
-    loop {
-        match tab.wait(&wants).await {
-            Ok(_) => return Ok(SessionState::SignedIn),
-            Err(TabError::Timeout(_)) | Err(TabError::Network(_)) => continue,
-            Err(e) => return Err(gone(e)),
-        }
-    }
-}
-
-fn gone(e: TabError) -> PurchaseError {
-    PurchaseError::Browser(format!(
-        "the browser window went away before sign-in finished: {e}"
-    ))
-}
-
-/// Where [`dump_dom`] wrote its files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomDump {
-    pub html: PathBuf,
-    pub screenshot: PathBuf,
-}
-
-/// Loads `url` (a path resolves against the store's base URL) in the
-/// store's profile and saves the rendered HTML and a screenshot: what a
-/// store-definition author needs to pick selectors.
-pub(crate) async fn dump_dom(
-    settings: &BrowserSettings,
-    store: &StoreDef,
-    url: &str,
-    out_dir: &std::path::Path,
-) -> Result<DomDump, PurchaseError> {
-    let target = store
-        .base_url
-        .join(url)
-        .map_err(|e| PurchaseError::Browser(format!("`{url}` is not a URL or path: {e}")))?;
-    let session = open(settings, &store.name, settings.headless).await?;
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
-    let stem = format!("{}-{}", store.name, crate::model::now_ms());
-    let dump = DomDump {
-        html: out_dir.join(format!("{stem}.html")),
-        screenshot: out_dir.join(format!("{stem}.png")),
-    };
-    let result = save_dom(&mut tab, &target, &dump).await;
-    session.close().await;
-    result
-        .map(|()| dump)
-        .map_err(|e| PurchaseError::Browser(format!("dumping {target}: {e}")))
-}
-
-async fn save_dom(tab: &mut Tab<'_>, url: &url::Url, dump: &DomDump) -> Result<(), TabError> {
-    tab.goto(url).await?;
-    tab.wait(&[Want::new_page()]).await?;
-    tab.screenshot(&dump.screenshot, tab.timeout()).await?;
-    let html = tab.html().await?;
-    tokio::fs::write(&dump.html, html)
-        .await
-        .map_err(|e| TabError::Mismatch(format!("cannot write {}: {e}", dump.html.display())))
 }
