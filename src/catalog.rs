@@ -13,6 +13,7 @@
 //! store = "demo"
 //! url = "http://127.0.0.1:8724/product/paper-towels"
 //! max_price = "9.99"       # optional per-source ceiling
+//! choose = { "#pack" = "16 rolls" }   # optional: variants to pick on the page
 //! ```
 //!
 //! Errors name the file and line, because a catalog is edited by hand.
@@ -68,6 +69,11 @@ pub struct Source {
     pub store: String,
     pub url: Url,
     pub max_price: Option<Money>,
+    /// Variants to choose on the product page (pack size, count): the
+    /// `<select>`'s selector -> the option's value or visible text. The
+    /// price read after the choice is the one the ceiling checks.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub choose: std::collections::BTreeMap<String, String>,
 }
 
 impl Item {
@@ -128,6 +134,8 @@ struct RawSource {
     store: Spanned<String>,
     url: Spanned<String>,
     max_price: Option<Money>,
+    #[serde(default)]
+    choose: std::collections::BTreeMap<String, String>,
 }
 
 fn no_sources() -> Spanned<Vec<RawSource>> {
@@ -269,6 +277,7 @@ fn source(raw: RawSource, id: &str) -> Result<Source, (std::ops::Range<usize>, S
         store,
         url,
         max_price: raw.max_price,
+        choose: raw.choose,
     })
 }
 

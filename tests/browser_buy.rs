@@ -211,6 +211,7 @@ impl World {
             product_url: Url::parse(&url).unwrap(),
             ceiling: None,
             dry_run,
+            choices: Vec::new(),
         }
     }
 
@@ -326,7 +327,7 @@ async fn real_run_places_exactly_one_order() {
     assert_eq!(ledger[0].name, "Ada Lovelace");
     assert_eq!(
         outcome.total,
-        Some(Money::parse_loose(&ledger[0].total).unwrap())
+        Some(Money::read(&ledger[0].total, restock::model::Pick::Only).unwrap())
     );
     assert_eq!(
         progress.phases(),
@@ -545,7 +546,7 @@ async fn a_second_store_definition_buys_without_code_change() {
     );
     assert_eq!(
         outcome.price,
-        Some(Money::parse_loose(&ledger[0].items[0].price).unwrap())
+        Some(Money::read(&ledger[0].items[0].price, restock::model::Pick::Only).unwrap())
     );
     w.end().await;
 }

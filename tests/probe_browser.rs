@@ -173,6 +173,7 @@ impl World {
                     store: s.to_string(),
                     url: Url::parse(&self.demo.product_url("dish-soap")).unwrap(),
                     max_price: None,
+                    choose: Default::default(),
                 })
                 .collect(),
         };

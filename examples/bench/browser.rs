@@ -156,7 +156,7 @@ async fn measure(runs: usize, chrome: &Path, store: &DemoStore) -> Result<(Sampl
             .await
             .context("the minimal program took over 120 s")??;
         theirs.push(t.elapsed());
-        if Money::parse_loose(&total).ok() != outcome.total {
+        if Money::read(&total, restock::model::Pick::Only).ok() != outcome.total {
             bail!(
                 "the minimal program read total {total}, restock {:?}",
                 outcome.total

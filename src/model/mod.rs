@@ -19,7 +19,7 @@ mod session;
 
 pub use activity::ActivityState;
 pub use clock::{now_ms, Clock};
-pub use money::{Money, ParseMoneyError};
+pub use money::{Money, ParseMoneyError, Pick, ReadMoneyError};
 pub use monitor::{MonitorKind, Say};
 pub use names::ParseNameError;
 pub use order::{Phase, Status};

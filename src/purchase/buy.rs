@@ -3,10 +3,25 @@
 //! The flow, per request:
 //! `enter(Browsing)` -> product page (block / challenge / signed out / not
 //! found / out of stock?) -> price, ceiling -> `enter(Cart)` -> empty the
-//! cart -> product page again (price re-checked) -> quantity, add -> the cart
-//! must hold exactly one line -> checkout -> form from the owner's checkout
-//! values -> review total -> `approve_total` -> (dry run stops here) ->
+//! cart -> product page again, variants chosen, price re-read and checked
+//! -> quantity, add -> the cart must hold exactly one line -> checkout ->
+//! the store's checkout pages, recognised and acted on until the review
+//! page -> review total -> `approve_total` -> (dry run stops here) ->
 //! `enter(Submitted)` -> Place Order -> confirmation and order number.
+//!
+//! Checkout is not a fixed sequence: after the cart's checkout button the
+//! flow looks at where it is (one of the definition's `[[checkout.page]]`
+//! markers, a form error, or the review page), acts on that page, waits for
+//! the page to change *because of that action* (see [`super::wait`]: a new
+//! document, a route rendered by script, or a re-render in place all
+//! count), and repeats, at most [`MAX_CHECKOUT_STEPS`] times and each wait
+//! bounded by the step timeout. A page it does not recognise ends the buy
+//! with what it saw. The review page is the only place Place Order is
+//! clicked, after the guards.
+//!
+//! Every wait reports what each marker showed; `--explain` prints it, and a
+//! step that times out carries it in the failure, with a screenshot and a
+//! copy of the rendered HTML next to it.
 //!
 //! Money safety: once `enter(Submitted)` has returned `Ok`, every way out of
 //! the flow is `placed` or `needs_review`; never `failed` or `unavailable`,
@@ -14,16 +29,26 @@
 //! the item in the store's cart; the next buy empties the cart first anyway.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use super::browser::{open, BrowserError};
-use super::store::{Markers, StoreDef};
-use super::tab::{json_ld_price, non_empty, Seen, Tab, TabError, Want};
+use super::store::{Action, Markers, Page, Reading, StoreDef, Value};
+use super::tab::{json_ld_price, Seen, Tab, TabError};
+use super::wait::{non_empty, Want};
 use super::{BrowserSettings, BuyProgress, BuyRequest, PurchaseError, Refusal};
-use crate::model::{Money, Outcome, Phase, Status};
+use crate::model::{Money, Outcome, Phase, Pick, Status};
 
 /// Clicks of the cart's empty button before giving up on a cart that does
 /// not empty.
 const MAX_EMPTY_CLICKS: usize = 20;
+
+/// Checkout pages one buy may pass through before it gives up: a checkout
+/// that keeps going round is broken, not long.
+pub const MAX_CHECKOUT_STEPS: usize = 12;
+
+/// Times the same checkout page may be acted on in a row (a first try and
+/// one more after a slow re-render) before the flow says it is stuck.
+const MAX_SAME_PAGE: usize = 2;
 
 /// Why a buy stopped before `placed` / `dry_run`.
 #[derive(Debug)]
@@ -39,6 +64,8 @@ enum Stop {
     },
     Refused(Refusal),
     Tab(TabError),
+    /// The store refused a submitted form and said why.
+    FormError(String),
     /// The store does not behave as its definition says, or the owner's
     /// config lacks something: a human must fix it; no retry.
     Broken(String),
@@ -70,6 +97,7 @@ impl Stop {
             }
             Stop::Refused(r) => r.reason.clone(),
             Stop::Tab(e) => e.to_string(),
+            Stop::FormError(said) => format!("the store says: {said}"),
             Stop::Broken(why) => why.clone(),
             Stop::Launch(e) => e.to_string(),
             Stop::Phase(e) => e.to_string(),
@@ -97,36 +125,29 @@ impl Stop {
                 .price(price),
             Stop::Refused(r) => Outcome::new(r.status).message(message),
             Stop::Tab(e) => Outcome::failed(message, e.is_transient()),
-            Stop::Broken(_) => Outcome::failed(message, false),
+            Stop::FormError(_) | Stop::Broken(_) => Outcome::failed(message, false),
             Stop::Launch(e) => Outcome::failed(message, e.is_transient()),
             Stop::Phase(_) => Outcome::failed(message, true),
         }
     }
 }
 
-/// The owner's value for every checkout field the store asks for, or the
-/// keys that are missing.
-fn checkout_values<'a>(
-    store: &StoreDef,
-    checkout: &'a BTreeMap<String, String>,
-) -> Result<Vec<(String, &'a str)>, String> {
-    let mut values = Vec::new();
-    let mut missing = Vec::new();
-    for (key, selector) in &store.checkout.fields {
-        match checkout.get(key) {
-            Some(v) => values.push((selector.clone(), v.as_str())),
-            None => missing.push(format!("checkout.{key}")),
-        }
-    }
-    if missing.is_empty() {
-        Ok(values)
-    } else {
-        Err(format!(
+/// Refuses a buy whose checkout pages need an owner value the config does
+/// not have, before a browser starts.
+fn missing_values(store: &StoreDef, checkout: &BTreeMap<String, String>) -> Option<String> {
+    let missing: Vec<String> = store
+        .checkout_keys()
+        .into_iter()
+        .filter(|k| !checkout.contains_key(k))
+        .map(|k| format!("checkout.{k}"))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
             "store `{}` needs {} in the config's checkout section",
             store.name,
             missing.join(", ")
-        ))
-    }
+        )
+    })
 }
 
 /// One buy, start to end; the browser is closed before this returns (and
@@ -137,10 +158,9 @@ pub(crate) async fn buy(
     req: &BuyRequest,
     progress: &dyn BuyProgress,
 ) -> Outcome {
-    let fields = match checkout_values(store, &settings.checkout) {
-        Ok(fields) => fields,
-        Err(why) => return Outcome::failed(why, false),
-    };
+    if let Some(why) = missing_values(store, &settings.checkout) {
+        return Outcome::failed(why, false);
+    }
     if let Err(e) = progress.enter(Phase::Browsing).await {
         return Stop::Phase(e).outcome(false);
     }
@@ -149,11 +169,12 @@ pub(crate) async fn buy(
         Err(e) => return Stop::Launch(e).outcome(false),
     };
     let mut run = Run {
-        tab: Tab::new(session.page(), settings.step_timeout),
+        tab: Tab::new(session.page(), settings.step_timeout).with_dismiss(&store.dismiss),
         store,
         req,
         progress,
-        fields,
+        values: &settings.checkout,
+        pages: store.checkout.effective(),
         price: None,
         total: None,
         submitted: false,
@@ -169,8 +190,10 @@ struct Run<'a> {
     store: &'a StoreDef,
     req: &'a BuyRequest,
     progress: &'a dyn BuyProgress,
-    /// (selector, value) per checkout field.
-    fields: Vec<(String, &'a str)>,
+    /// The owner's checkout values.
+    values: &'a BTreeMap<String, String>,
+    /// The checkout pages the flow recognises.
+    pages: Vec<Page>,
     price: Option<Money>,
     total: Option<Money>,
     submitted: bool,
@@ -184,7 +207,8 @@ impl Run<'_> {
             .await
             .map_err(Stop::Phase)?;
         self.empty_cart().await?;
-        let price = self.product().await?;
+        self.product().await?;
+        let price = self.choose_variants().await?;
         self.add_to_cart().await?;
         self.checkout().await?;
         let total = self.review().await?;
@@ -207,8 +231,9 @@ impl Run<'_> {
     }
 
     /// Waits for `wants` behind the store's block, challenge and signed-out
-    /// markers, which end the buy wherever they show.
-    async fn expect(&self, wants: Vec<Want>) -> Result<Seen, Stop> {
+    /// markers, which end the buy wherever they show; tells `--explain`
+    /// what `step` saw.
+    async fn expect(&self, step: &str, wants: Vec<Want>) -> Result<Seen, Stop> {
         let store = self.store;
         let mut all = non_empty(vec![
             Want::any("block", &store.block),
@@ -216,8 +241,17 @@ impl Run<'_> {
             Want::any("signed_out", &store.session.signed_out),
         ]);
         all.extend(wants);
-        let seen = self.tab.wait(&all).await?;
-        match seen.name {
+        let seen = match self.tab.wait(&all).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                if let Some(missing) = e.missing() {
+                    self.progress.explain(step, &missing.report);
+                }
+                return Err(e.into());
+            }
+        };
+        self.progress.explain(step, &seen.report);
+        match seen.name.as_str() {
             "block" => Err(Stop::Blocked(seen.href)),
             "challenge" => Err(Stop::Challenge(seen.href)),
             "signed_out" => Err(Stop::SignedOut(seen.href)),
@@ -236,13 +270,18 @@ impl Run<'_> {
         ]);
         wants.push(Want::selector("price", &page.price.selector));
         wants.push(Want::selector("add_to_cart", &page.add_to_cart));
-        let seen = self.expect(wants).await?;
-        match seen.name {
+        let seen = self.expect("product page", wants).await?;
+        match seen.name.as_str() {
             "not_found" => return Err(Stop::NotFound(seen.href)),
             "out_of_stock" => return Err(Stop::OutOfStock(seen.href)),
             _ => {}
         }
         self.progress.step("product page");
+        self.checked_price().await
+    }
+
+    /// Reads the price and holds it to the ceiling.
+    async fn checked_price(&mut self) -> Result<Money, Stop> {
         let price = self.read_price().await?;
         self.price = Some(price);
         match self.req.ceiling {
@@ -251,22 +290,68 @@ impl Run<'_> {
         }
     }
 
-    /// The price element, else JSON-LD `offers.price`.
+    /// The price element, read as a person reads it; else JSON-LD
+    /// `offers.price` (structured data names one price, so it settles a
+    /// text that shows several).
     async fn read_price(&self) -> Result<Money, Stop> {
         let reading = &self.store.product.price;
         let shown = self.tab.read(reading).await?;
-        if let Some(price) = shown.as_deref().and_then(|t| Money::parse_loose(t).ok()) {
+        let from_page = shown.as_deref().map(|t| Money::read(t, reading.pick));
+        if let Some(Ok(price)) = from_page {
             return Ok(price);
         }
         let blocks = self.tab.json_ld().await?;
-        json_ld_price(&blocks)
-            .and_then(|t| Money::parse_loose(&t).ok())
-            .ok_or_else(|| {
-                Stop::Broken(format!(
-                    "no price on the product page: `{}` shows {shown:?} and there is no JSON-LD offers.price",
-                    reading.selector
-                ))
-            })
+        if let Some(price) = json_ld_price(&blocks).and_then(|t| Money::read(&t, Pick::Only).ok())
+        {
+            return Ok(price);
+        }
+        Err(Stop::Broken(match from_page {
+            Some(Err(e)) => format!(
+                "cannot read the price: `{}`: {e}, and there is no JSON-LD offers.price",
+                reading.selector
+            ),
+            _ => format!(
+                "no price on the product page: `{}` shows {shown:?} and there is no JSON-LD offers.price",
+                reading.selector
+            ),
+        }))
+    }
+
+    /// Chooses the catalog source's variants (pack size, count) on the
+    /// product page, checks each choice took once the page has updated,
+    /// and reads the price again: the ceiling holds for what is bought.
+    async fn choose_variants(&mut self) -> Result<Money, Stop> {
+        let page = &self.store.product;
+        for (select, want) in &self.req.choices {
+            self.tab.mark().await?;
+            let chosen = self.tab.select(select, want).await?;
+            // Stores re-render the product for a variant: a new document
+            // (`?pack=`), a route, or in place.
+            self.expect(
+                &format!("choose {want:?}"),
+                vec![Want::new_page()],
+            )
+            .await?;
+            self.expect(
+                "product page",
+                vec![
+                    Want::any("price", &Markers::selector(&page.price.selector)),
+                    Want::any("add_to_cart", &Markers::selector(&page.add_to_cart)),
+                ],
+            )
+            .await?;
+            let now = self.tab.select(select, want).await?;
+            if now != chosen {
+                return Err(Stop::Broken(format!(
+                    "chose {chosen:?} in {select}, but after the page updated it shows {now:?}"
+                )));
+            }
+            self.progress.step("variant chosen");
+        }
+        match (self.req.choices.is_empty(), self.price) {
+            (true, Some(price)) => Ok(price),
+            _ => self.checked_price().await,
+        }
     }
 
     /// Clicks the cart's empty button until the empty marker shows, so a
@@ -282,13 +367,13 @@ impl Run<'_> {
                 Want::any("cart_empty", &cart.empty)
             };
             let seen = self
-                .expect(vec![empty, Want::selector("cart_item", &cart.item)])
+                .expect("cart", vec![empty, Want::selector("cart_item", &cart.item)])
                 .await?;
             self.progress.step("cart");
             if seen.name == "cart_empty" {
                 return Ok(());
             }
-            self.tab.click(&cart.empty_button, true).await?;
+            self.tab.click(&cart.empty_button).await?;
         }
         Err(Stop::Broken(format!(
             "the cart is still not empty after clicking {} {MAX_EMPTY_CLICKS} times",
@@ -310,15 +395,13 @@ impl Run<'_> {
                 )))
             }
         }
-        self.tab
-            .click(&page.add_to_cart, page.added.is_empty())
-            .await?;
+        self.tab.click(&page.add_to_cart).await?;
         let added = if page.added.is_empty() {
             Want::new_page()
         } else {
-            Want::any("added", &page.added)
+            Want::fresh("added", &page.added)
         };
-        self.expect(vec![added]).await?;
+        self.expect("add to cart", vec![added]).await?;
         self.progress.step("added to cart");
         self.check_cart().await
     }
@@ -327,10 +410,13 @@ impl Run<'_> {
         let cart = &self.store.cart;
         self.tab.goto(&self.store.cart_url()).await?;
         let seen = self
-            .expect(vec![
-                Want::selector("cart_item", &cart.item),
-                Want::fresh("cart_empty", &cart.empty),
-            ])
+            .expect(
+                "cart",
+                vec![
+                    Want::selector("cart_item", &cart.item),
+                    Want::fresh("cart_empty", &cart.empty),
+                ],
+            )
             .await?;
         if seen.name == "cart_empty" {
             return Err(Stop::Broken(
@@ -347,48 +433,131 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Starts checkout and fills the form (skipped when the review total
-    /// shows without one, e.g. a saved address).
+    /// From the cart's checkout button to the review page through whatever
+    /// checkout pages the store shows this time (see the module docs).
     async fn checkout(&mut self) -> Result<(), Stop> {
         let store = self.store;
-        self.tab.click(&store.cart.checkout, true).await?;
-        let mut wants = Vec::new();
-        if let Some((first, _)) = self.fields.first() {
-            wants.push(Want::selector("form", first));
-        }
-        wants.push(Want::selector("total", &store.review.total.selector));
-        let seen = self.expect(wants).await?;
+        self.tab.click(&store.cart.checkout).await?;
         self.progress.step("checkout");
-        if seen.name != "form" {
-            return Ok(());
+        // The page acted on last, whether its actions ended in a click,
+        // and how often in a row it came back.
+        let mut last: Option<(usize, bool)> = None;
+        let mut same = 0;
+        for _ in 0..MAX_CHECKOUT_STEPS {
+            let mut wants = non_empty(vec![Want::fresh("form_error", &store.checkout.errors)]);
+            for (i, page) in self.pages.iter().enumerate() {
+                // A page whose actions did not click (a form on the review
+                // page) is done once acted on: the review comes next.
+                if last != Some((i, false)) {
+                    wants.push(Want::fresh(format!("page {}", page.name), &page.marker));
+                }
+            }
+            wants.push(Want::selector("review", &store.review.place_order));
+            let seen = self.expect("checkout", wants).await?;
+            match seen.name.as_str() {
+                "review" => return Ok(()),
+                "form_error" => return Err(Stop::FormError(self.form_error().await)),
+                name => {
+                    let page = name.trim_start_matches("page ");
+                    let i = self.pages.iter().position(|p| p.name == page).unwrap_or(0);
+                    same = if last.map(|(j, _)| j) == Some(i) {
+                        same + 1
+                    } else {
+                        1
+                    };
+                    if same > MAX_SAME_PAGE {
+                        return Err(Stop::Broken(format!(
+                            "checkout stays on page `{}` after its actions ({})",
+                            self.pages[i].name, seen.report
+                        )));
+                    }
+                    let clicked = self.act(i).await?;
+                    last = Some((i, clicked));
+                }
+            }
         }
-        for (selector, value) in &self.fields {
-            self.tab.fill(selector, value).await?;
+        Err(Stop::Broken(format!(
+            "checkout did not reach the review page within {MAX_CHECKOUT_STEPS} pages"
+        )))
+    }
+
+    /// Does page `i`'s actions; whether one was a click.
+    async fn act(&mut self, i: usize) -> Result<bool, Stop> {
+        let page = self.pages[i].clone();
+        let mut clicked = false;
+        for action in &page.actions {
+            match action {
+                Action::Fill { selector, value } => {
+                    let v = self.value(value)?;
+                    self.tab.fill(selector, &v).await?;
+                }
+                Action::Select { selector, value } => {
+                    let v = self.value(value)?;
+                    self.tab.select(selector, &v).await?;
+                }
+                Action::Check { selector } | Action::Choose { selector } => {
+                    self.tab.tick(selector).await?;
+                }
+                Action::Click { selector } => {
+                    self.tab.click(selector).await?;
+                    clicked = true;
+                }
+            }
         }
-        self.progress.step("checkout form filled");
-        if let Some(button) = &store.checkout.continue_button {
-            self.tab.click(button, true).await?;
-            self.expect(vec![Want::selector("total", &store.review.total.selector)])
-                .await?;
+        self.progress.step(&format!("checkout page {}", page.name));
+        Ok(clicked)
+    }
+
+    fn value(&self, value: &Value) -> Result<String, Stop> {
+        match value {
+            Value::Literal(text) => Ok(text.clone()),
+            Value::Owner(key) => self.values.get(key).cloned().ok_or_else(|| {
+                Stop::Broken(format!(
+                    "store `{}` needs checkout.{key} in the config's checkout section",
+                    self.store.name
+                ))
+            }),
         }
-        Ok(())
+    }
+
+    /// What the store's form error says.
+    async fn form_error(&self) -> String {
+        for m in &self.store.checkout.errors.0 {
+            if let Some(sel) = &m.selector {
+                if let Ok(Some(text)) = self.tab.read(&Reading::selector(sel)).await {
+                    if !text.trim().is_empty() {
+                        return crate::text::one_line(&text, 300);
+                    }
+                }
+            }
+            if let Some(text) = &m.text {
+                return text.clone();
+            }
+        }
+        "the form was refused".into()
     }
 
     /// Reads the review page's total.
     async fn review(&mut self) -> Result<Money, Stop> {
         let reading = &self.store.review.total;
         let wants = vec![Want::any("total", &Markers::selector(&reading.selector))];
-        self.expect(wants).await?;
+        self.expect("review", wants).await?;
         let shown = self.tab.read(reading).await?;
-        let total = shown
-            .as_deref()
-            .and_then(|t| Money::parse_loose(t).ok())
-            .ok_or_else(|| {
-                Stop::Broken(format!(
-                    "cannot read the order total: `{}` shows {shown:?}",
+        let total = match shown.as_deref().map(|t| Money::read(t, reading.pick)) {
+            Some(Ok(total)) => total,
+            Some(Err(e)) => {
+                return Err(Stop::Broken(format!(
+                    "cannot read the order total: `{}`: {e}",
                     reading.selector
-                ))
-            })?;
+                )))
+            }
+            None => {
+                return Err(Stop::Broken(format!(
+                    "cannot read the order total: `{}` is not on the page",
+                    reading.selector
+                )))
+            }
+        };
         self.total = Some(total);
         self.progress.step("review");
         Ok(total)
@@ -397,12 +566,12 @@ impl Run<'_> {
     /// After `enter(Submitted)`: click, then read the confirmation.
     async fn place_order(&mut self) -> Result<Outcome, Stop> {
         let store = self.store;
-        self.tab.click(&store.review.place_order, true).await?;
+        self.tab.click(&store.review.place_order).await?;
         self.progress.step("order placed");
-        self.expect(vec![Want::fresh(
+        self.expect(
             "confirmation",
-            &store.confirmation.marker,
-        )])
+            vec![Want::fresh("confirmation", &store.confirmation.marker)],
+        )
         .await?;
         self.progress.step("confirmation");
         let mut outcome = Outcome::new(Status::Placed);
@@ -419,16 +588,43 @@ impl Run<'_> {
         Ok(outcome)
     }
 
-    /// The outcome with what was read along the way, and a screenshot for
-    /// anything but `placed` / `dry_run`.
+    /// The outcome with what was read along the way; for anything but
+    /// `placed` / `dry_run` a screenshot and the rendered HTML beside it.
     async fn finish(&self, result: Result<Outcome, Stop>) -> Outcome {
         let mut outcome = result.unwrap_or_else(|stop| stop.outcome(self.submitted));
         outcome.price = outcome.price.or(self.price);
         outcome.total = outcome.total.or(self.total);
         if !matches!(outcome.status, Status::Placed | Status::DryRun) {
             let path = self.progress.screenshot_path(outcome.status.as_str());
+            if let Some(html) = self.save_html(&path).await {
+                let message = outcome.message.take().unwrap_or_default();
+                outcome.message = Some(format!("{message} (page saved as {})", html.display()));
+            }
             outcome.screenshot = self.tab.save_screenshot(path).await;
         }
         outcome
+    }
+
+    /// The rendered page next to its screenshot (`.html`), for fixing a
+    /// store definition; `None` (logged) when it could not be saved.
+    async fn save_html(&self, screenshot: &Path) -> Option<PathBuf> {
+        let path = screenshot.with_extension("html");
+        let html = match self.tab.html().await {
+            Ok(html) => html,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the page's HTML");
+                return None;
+            }
+        };
+        if let Some(dir) = path.parent() {
+            let _ = tokio::fs::create_dir_all(dir).await;
+        }
+        match tokio::fs::write(&path, html).await {
+            Ok(()) => Some(path),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not save the page's HTML");
+                None
+            }
+        }
     }
 }

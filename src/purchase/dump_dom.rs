@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use super::browser::open;
 use super::store::StoreDef;
-use super::tab::{Tab, TabError, Want};
+use super::tab::{Tab, TabError};
+use super::wait::Want;
 use super::{BrowserSettings, PurchaseError};
 
 /// Where [`dump_dom`] wrote its files.

@@ -27,6 +27,7 @@ mod session;
 mod signin;
 pub mod store;
 mod tab;
+mod wait;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -43,6 +44,7 @@ pub use self::browser::BrowserError;
 pub use self::dump_dom::DomDump;
 pub use self::store::{StoreDef, StoreError, StoreRegistry};
 pub use self::tab::TabError;
+pub use self::wait::{Looked, MarkerState, Missing, Report};
 
 /// One source of one order, as the purchaser needs it.
 #[derive(Debug, Clone)]
@@ -57,6 +59,9 @@ pub struct BuyRequest {
     pub ceiling: Option<Money>,
     /// Stop before Place Order and report `dry_run`.
     pub dry_run: bool,
+    /// Variants to choose on the product page before adding: `<select>`
+    /// selector -> option value or text (the catalog source's `choose`).
+    pub choices: Vec<(String, String)>,
 }
 
 impl BuyRequest {
@@ -76,6 +81,11 @@ impl BuyRequest {
             product_url: source.url.clone(),
             ceiling: item.ceiling(source),
             dry_run,
+            choices: source
+                .choose
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 }
@@ -102,6 +112,9 @@ pub trait BuyProgress: Send + Sync {
     async fn approve_total(&self, total: Money) -> Result<(), Refusal>;
     /// Where a screenshot for this order should be written.
     fn screenshot_path(&self, label: &str) -> PathBuf;
+    /// What a step looked for and what the page had (`restock dry-run
+    /// --explain` prints it; the engine ignores it).
+    fn explain(&self, _step: &str, _report: &Report) {}
 }
 
 /// Drives one store. Dropping it must release everything it started (the

@@ -4,7 +4,8 @@
 
 use super::browser::open;
 use super::store::StoreDef;
-use super::tab::{non_empty, Tab, Want};
+use super::tab::Tab;
+use super::wait::{non_empty, Want};
 use super::BrowserSettings;
 use crate::model::{SessionCheck, SessionState};
 
@@ -51,7 +52,7 @@ async fn read_session(tab: &mut Tab<'_>, store: &StoreDef) -> SessionCheck {
         Want::fresh("signed_in", &store.session.signed_in),
     ]);
     match tab.wait(&wants).await {
-        Ok(seen) => match seen.name {
+        Ok(seen) => match seen.name.as_str() {
             "signed_in" => SessionCheck::known(SessionState::SignedIn),
             "signed_out" => SessionCheck::known(SessionState::SignedOut),
             "block" => SessionCheck::unknown(format!(

@@ -7,7 +7,8 @@ use std::future::Future;
 
 use super::browser::open;
 use super::store::StoreDef;
-use super::tab::{Tab, TabError, Want};
+use super::tab::{Tab, TabError};
+use super::wait::Want;
 use super::{BrowserSettings, PurchaseError};
 use crate::model::SessionState;
 
@@ -53,14 +54,14 @@ async fn fill_signin(
     }
     tab.fill(&form.email, email).await?;
     tab.fill(&form.password, password).await?;
-    tab.click(&form.submit, true).await?;
+    tab.click(&form.submit).await?;
     let seen = tab
         .wait(&[
             Want::fresh("signed_out", &store.session.signed_out),
             Want::fresh("signed_in", &store.session.signed_in),
         ])
         .await?;
-    Ok(match seen.name {
+    Ok(match seen.name.as_str() {
         "signed_in" => SessionState::SignedIn,
         _ => SessionState::SignedOut,
     })

@@ -6,11 +6,15 @@
 //! all markers at once), never by "navigation finished" after a click, which
 //! is unreliable for pages that redirect, submit forms, or update in place.
 //!
-//! Stale pages: before an action that loads a new page, the tab tags the
-//! current document (`window.__restockToken`). A marker that must come from
-//! the *next* page (`fresh_only`) is ignored while the tagged document is
-//! still shown, so a marker that happens to exist on both pages cannot make
-//! the flow run ahead of the browser.
+//! When the next page counts as there is [`super::wait`]'s job (the
+//! navigation model); this file does the acting: go to a URL, click like a
+//! person (a real mouse click on an element that is enabled and not
+//! covered), type like one (real text input that frameworks see, the value
+//! checked afterwards), choose options, tick boxes, read values.
+//!
+//! Cookie banners and pop-ups the store definition lists as `dismiss` are
+//! clicked away whenever one shows during a wait or covers what the flow
+//! is about to click.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +33,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::store::{Markers, Reading};
+use super::wait::{snapshot_script, Missing, Report, Snapshot, Verdict, Want, MARK_JS};
 
 /// Screenshots are a courtesy: they must not add a long wait to a failure.
 const SCREENSHOT_LIMIT: Duration = Duration::from_secs(10);
@@ -41,6 +46,9 @@ const POLL: Duration = Duration::from_millis(100);
 pub enum TabError {
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A step's markers did not show in time; says what the page had.
+    #[error("timed out: {0}")]
+    Missing(Box<Missing>),
     /// The browser or its connection went away (crash, kill).
     #[error("the browser went away: {0}")]
     Gone(String),
@@ -58,66 +66,22 @@ impl TabError {
     pub fn is_transient(&self) -> bool {
         !matches!(self, TabError::Mismatch(_))
     }
-}
 
-/// One thing a wait can end on.
-#[derive(Debug, Clone)]
-pub(crate) struct Want {
-    pub name: &'static str,
-    /// Empty: "a new page has loaded".
-    pub markers: Markers,
-    /// Only counts on a page loaded after the last tagged action.
-    pub fresh_only: bool,
-}
-
-impl Want {
-    pub fn fresh(name: &'static str, markers: &Markers) -> Want {
-        Want {
-            name,
-            markers: markers.clone(),
-            fresh_only: true,
+    /// What the page had, when a step's markers did not show.
+    pub fn missing(&self) -> Option<&Missing> {
+        match self {
+            TabError::Missing(m) => Some(m),
+            _ => None,
         }
     }
-
-    pub fn any(name: &'static str, markers: &Markers) -> Want {
-        Want {
-            fresh_only: false,
-            ..Want::fresh(name, markers)
-        }
-    }
-
-    pub fn selector(name: &'static str, selector: &str) -> Want {
-        Want::fresh(name, &Markers::selector(selector))
-    }
-
-    /// Ends the wait as soon as a new page has loaded.
-    pub fn new_page() -> Want {
-        Want::fresh("new_page", &Markers::default())
-    }
 }
 
-/// Drops wants whose marker list is empty (an optional marker the store
-/// definition leaves out), which would otherwise mean "any new page".
-pub(crate) fn non_empty(wants: Vec<Want>) -> Vec<Want> {
-    wants
-        .into_iter()
-        .filter(|w| !w.markers.is_empty())
-        .collect()
-}
-
-/// What a wait ended on, and where.
+/// What a wait ended on, and where, with what every marker showed.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
-    pub name: &'static str,
+    pub name: String,
     pub href: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Snapshot {
-    fresh: bool,
-    ready: String,
-    href: String,
-    groups: Vec<i8>,
+    pub report: Report,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,33 +92,10 @@ struct Target {
     cover: Option<String>,
 }
 
-const SNAPSHOT_JS: &str = r#"((spec) => {
-  const fresh = window.__restockToken !== spec.token;
-  let text = null;
-  const pageText = () => {
-    if (text === null) {
-      const body = document.body ? document.body.innerText : '';
-      text = ((document.title || '') + '\n' + body).toLowerCase();
-    }
-    return text;
-  };
-  const shown = (el) => el.getClientRects().length > 0;
-  const one = (m) => {
-    if (!m.selector) return pageText().includes(m.text);
-    for (const el of document.querySelectorAll(m.selector)) {
-      if (!shown(el)) continue;
-      if (!m.text) return true;
-      if ((el.innerText || el.textContent || '').toLowerCase().includes(m.text)) return true;
-    }
-    return false;
-  };
-  const groups = spec.groups.map((g) => {
-    try { return g.some(one) ? 1 : 0; } catch (e) { return -1; }
-  });
-  return { fresh, ready: document.readyState, href: location.href, groups };
-})"#;
-
-const TARGET_JS: &str = r#"((sel, token) => {
+/// Finds the element to click, scrolls it into view, says whether a click
+/// at its centre would reach it; when it would and `token` is given, marks
+/// the page ([`MARK_JS`]) right before the click.
+const TARGET_JS: &str = r#"((mark, sel, token) => {
   const el = Array.from(document.querySelectorAll(sel)).find((e) => e.getClientRects().length > 0);
   if (!el) return null;
   el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
@@ -163,25 +104,77 @@ const TARGET_JS: &str = r#"((sel, token) => {
   const top = document.elementFromPoint(x, y);
   const covered = top !== null && top !== el && !el.contains(top);
   const usable = !el.disabled && !covered;
-  if (usable && token !== null) window.__restockToken = token;
+  if (usable && token !== null) mark(token);
   const describe = (n) => n.tagName.toLowerCase() + (n.id ? '#' + n.id : '') +
     (n.className && typeof n.className === 'string' ? '.' + n.className.trim().split(/\s+/).join('.') : '');
   return { x, y, usable, cover: covered ? describe(top) : null };
 })"#;
 
-const FOCUS_JS: &str = r#"((sel, value) => {
+/// Focuses a text input and selects what it holds, so the text typed next
+/// replaces it through the same input events a person's typing makes (a
+/// framework-controlled input sees them; setting `value` from script it
+/// would not). An empty value is cleared with the native setter and an
+/// `input` event, which frameworks also see.
+const FOCUS_JS: &str = r#"((sel, clear) => {
   const el = Array.from(document.querySelectorAll(sel)).find((e) => e.getClientRects().length > 0);
-  if (!el) return 'missing';
+  if (!el) return 'it is not on the page';
+  if (el.tagName === 'SELECT') return 'it is a <select>; use a `select` action';
   el.scrollIntoView({ block: 'center', behavior: 'instant' });
-  if (el.tagName === 'SELECT') {
-    el.value = value;
+  el.focus();
+  if (document.activeElement !== el) return 'it does not take the focus';
+  if (clear) {
+    const proto = el.tagName === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    Object.getOwnPropertyDescriptor(proto, 'value').set.call(el, '');
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    return 'cleared';
+  }
+  try { el.select(); } catch (e) { el.setSelectionRange && el.setSelectionRange(0, String(el.value).length); }
+  return 'focused';
+})"#;
+
+/// Chooses the option of a `<select>` whose value is `want`, else whose
+/// visible text contains it (case-insensitive), the way a person's choice
+/// does (the native setter, then `input` and `change`). Answers the chosen
+/// option's value and text, or why not.
+const SELECT_JS: &str = r#"((sel, want) => {
+  const el = Array.from(document.querySelectorAll(sel)).find((e) => e.getClientRects().length > 0);
+  if (!el) return { error: 'it is not on the page' };
+  if (el.tagName !== 'SELECT') return { error: 'it is not a <select>' };
+  const w = String(want).toLowerCase();
+  const opts = Array.from(el.options);
+  const opt = opts.find((o) => o.value === want) || opts.find((o) => o.text.toLowerCase().includes(w));
+  if (!opt) return { error: 'it has no option ' + JSON.stringify(want) + ' (options: ' + opts.map((o) => o.text.trim()).join(', ') + ')' };
+  if (el.value !== opt.value) {
+    Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set.call(el, opt.value);
     el.dispatchEvent(new Event('input', { bubbles: true }));
     el.dispatchEvent(new Event('change', { bubbles: true }));
-    return el.value === value ? 'done' : 'no-option';
   }
-  el.focus();
-  el.value = '';
-  return document.activeElement === el ? 'focused' : 'unfocusable';
+  return { value: opt.value, text: opt.text.trim() };
+})"#;
+
+/// A select's current choice, for checking that a choice took.
+const SELECTED_JS: &str = r#"((sel) => {
+  const el = Array.from(document.querySelectorAll(sel)).find((e) => e.getClientRects().length > 0);
+  return el && el.tagName === 'SELECT' ? el.value : null;
+})"#;
+
+/// Whether a checkbox or radio is ticked; `null` when it is not in the
+/// page. Custom-styled boxes hide the input: it is looked up hidden too.
+const CHECKED_JS: &str = r#"((sel) => {
+  const el = document.querySelector(sel);
+  return el ? Boolean(el.checked) : null;
+})"#;
+
+/// What to click to tick a box: the box when rendered, else its label (a
+/// custom-styled box hides the input behind its label).
+const TICK_TARGET_JS: &str = r#"((sel) => {
+  const el = document.querySelector(sel);
+  if (!el) return null;
+  if (el.getClientRects().length > 0) return sel;
+  const label = (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]')) || el.closest('label');
+  if (!label) return sel;
+  if (!label.id) label.id = '__restock_label_' + Math.random().toString(36).slice(2);
+  return '#' + CSS.escape(label.id);
 })"#;
 
 const VALUE_JS: &str = r#"((sel) => {
@@ -204,9 +197,13 @@ const JSON_LD_JS: &str = r#"(() => Array.from(
   document.querySelectorAll('script[type="application/ld+json"]')).map((s) => s.textContent))()"#;
 
 /// A script calling one of the functions above with JSON arguments (JSON is
-/// valid JavaScript, so values need no further escaping).
+/// valid JavaScript, so values need no further escaping). [`TARGET_JS`]
+/// gets the marking function first.
 fn call(function: &str, args: &[Value]) -> String {
     let args: Vec<String> = args.iter().map(Value::to_string).collect();
+    if function == TARGET_JS {
+        return format!("{function}({MARK_JS}, {})", args.join(", "));
+    }
     format!("{function}({})", args.join(", "))
 }
 
@@ -214,8 +211,15 @@ fn call(function: &str, args: &[Value]) -> String {
 pub(crate) struct Tab<'p> {
     page: &'p Page,
     timeout: Duration,
+    /// The token of the last mark (see [`super::wait`]).
     token: u64,
+    /// Buttons that close cookie banners and pop-ups.
+    dismiss: Markers,
 }
+
+/// Dismissals one wait or click may make before giving up on a banner that
+/// keeps coming back.
+const MAX_DISMISSALS: usize = 5;
 
 impl<'p> Tab<'p> {
     pub fn new(page: &'p Page, timeout: Duration) -> Tab<'p> {
@@ -223,18 +227,41 @@ impl<'p> Tab<'p> {
             page,
             timeout,
             token: 0,
+            dismiss: Markers::default(),
         }
+    }
+
+    /// The same tab, clicking `dismiss` buttons away whenever they show.
+    pub fn with_dismiss(mut self, dismiss: &[String]) -> Tab<'p> {
+        self.dismiss = Markers(
+            dismiss
+                .iter()
+                .map(|s| super::store::Marker {
+                    selector: Some(s.clone()),
+                    text: None,
+                })
+                .collect(),
+        );
+        self
     }
 
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    /// Starts loading `url`; pair with a [`Tab::wait`] for the new page.
+    /// Marks the page (see [`super::wait`]) before an action that is not a
+    /// click or a navigation (choosing a variant re-renders the product).
+    pub async fn mark(&mut self) -> Result<(), TabError> {
+        self.token += 1;
+        let js = format!("({MARK_JS})({})", self.token);
+        self.eval::<Value>(&js, self.timeout).await.map(drop)
+    }
+
+    /// Marks the page and starts loading `url`; pair with a [`Tab::wait`].
     pub async fn goto(&mut self, url: &Url) -> Result<(), TabError> {
         self.token += 1;
         let js = format!(
-            "window.__restockToken = {}; location.assign({}); true",
+            "({MARK_JS})({}); location.assign({}); true",
             self.token,
             json!(url.as_str())
         );
@@ -242,60 +269,118 @@ impl<'p> Tab<'p> {
     }
 
     /// Polls until one of `wants` shows (the first in `wants` wins when
-    /// several do) on a page that has finished parsing.
+    /// several do) on a page that has finished parsing; clicks `dismiss`
+    /// buttons away meanwhile. On timeout, [`TabError::Missing`] says what
+    /// the page had for every marker.
     pub async fn wait(&self, wants: &[Want]) -> Result<Seen, TabError> {
         let deadline = Instant::now() + self.timeout;
-        let spec = json!({
-            "token": self.token,
-            "groups": wants.iter().map(|w| marker_specs(&w.markers)).collect::<Vec<_>>(),
-        });
-        let js = call(SNAPSHOT_JS, &[spec]);
-        let mut last_href = String::new();
+        let mut all = wants.to_vec();
+        if !self.dismiss.is_empty() {
+            all.push(Want::any("dismiss", &self.dismiss));
+        }
+        let js = snapshot_script(self.token, &all);
+        let mut last: Option<Snapshot> = None;
+        let mut dismissed = 0;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.eval::<Snapshot>(&js, left.max(POLL)).await {
-                Ok(snap) => {
-                    if let Some(name) = settle(wants, &snap)? {
+                Ok(snap) => match snap.verdict(&all) {
+                    Verdict::Hit(i) if i == wants.len() && dismissed < MAX_DISMISSALS => {
+                        dismissed += 1;
+                        self.dismiss_shown().await?;
+                        continue;
+                    }
+                    Verdict::Hit(i) if i == wants.len() => last = Some(snap),
+                    Verdict::Hit(i) => {
+                        let name = wants[i].name.clone();
                         return Ok(Seen {
+                            report: snap.report(wants, Some(&name)),
+                            href: snap.href.clone(),
                             name,
-                            href: snap.href,
                         });
                     }
-                    last_href = snap.href;
-                }
+                    Verdict::NotYet => last = Some(snap),
+                    Verdict::BadSelector(i) => {
+                        return Err(TabError::Mismatch(format!(
+                            "a selector for `{}` is not valid CSS",
+                            all[i].name
+                        )))
+                    }
+                    Verdict::Unreachable => {
+                        return Err(TabError::Network(
+                            "the page (the browser shows its error page)".into(),
+                        ))
+                    }
+                },
                 Err(TabError::Gone(e)) => return Err(TabError::Gone(e)),
                 // The document is being replaced: look again.
                 Err(_) => {}
             }
             if Instant::now() >= deadline {
-                let names: Vec<&str> = wants.iter().map(|w| w.name).collect();
-                return Err(TabError::Timeout(format!(
-                    "waited {:?} for {} on {last_href}",
-                    self.timeout,
-                    names.join(" / ")
-                )));
+                let report = match &last {
+                    Some(snap) => snap.report(wants, None),
+                    None => Report {
+                        url: String::new(),
+                        title: String::new(),
+                        matched: None,
+                        looked: Vec::new(),
+                    },
+                };
+                return Err(TabError::Missing(Box::new(Missing {
+                    waited: self.timeout,
+                    report,
+                })));
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
+    /// Clicks the first shown `dismiss` button (no mark: closing a banner
+    /// is not the step's action).
+    async fn dismiss_shown(&self) -> Result<(), TabError> {
+        for m in &self.dismiss.0 {
+            let Some(sel) = &m.selector else { continue };
+            let js = call(TARGET_JS, &[json!(sel), Value::Null]);
+            if let Ok(Some(t)) = self.eval::<Option<Target>>(&js, self.timeout).await {
+                if t.usable {
+                    tracing::debug!(button = %sel, "dismissing a banner");
+                    return self.mouse_click(t.x, t.y).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Clicks the first rendered element matching `selector` with a real
-    /// mouse click, once it is enabled and not covered. `loads_page` tags the
-    /// current document first (see the module docs).
-    pub async fn click(&mut self, selector: &str, loads_page: bool) -> Result<(), TabError> {
-        let token = if loads_page {
-            self.token += 1;
-            json!(self.token)
-        } else {
-            Value::Null
-        };
+    /// mouse click, once it is enabled and not covered (a `dismiss` button
+    /// covering it is clicked away first), and marks the page right before
+    /// (see [`super::wait`]): whatever shows next counts as the click's.
+    pub async fn click(&mut self, selector: &str) -> Result<(), TabError> {
+        self.token += 1;
+        let token = json!(self.token);
+        self.click_target(selector, token).await
+    }
+
+    /// A click that is not a step of its own (ticking a box, choosing a
+    /// radio button): no mark, so markers of the page stay as they were.
+    async fn click_in_place(&self, selector: &str) -> Result<(), TabError> {
+        self.click_target(selector, Value::Null).await
+    }
+
+    async fn click_target(&self, selector: &str, token: Value) -> Result<(), TabError> {
         let js = call(TARGET_JS, &[json!(selector), token]);
         let deadline = Instant::now() + self.timeout;
         let mut last = None;
+        let mut dismissed = 0;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.eval::<Option<Target>>(&js, left.max(POLL)).await {
                 Ok(Some(t)) if t.usable => return self.mouse_click(t.x, t.y).await,
+                Ok(Some(t)) if t.cover.is_some() && dismissed < MAX_DISMISSALS => {
+                    dismissed += 1;
+                    self.dismiss_shown().await?;
+                    last = Some(t);
+                }
                 Ok(found) => last = found,
                 Err(TabError::Gone(e)) => return Err(TabError::Gone(e)),
                 // The document is being replaced: look again.
@@ -329,15 +414,10 @@ impl<'p> Tab<'p> {
     /// it, then checks the input really holds `value` (a quantity of "12"
     /// instead of "2" must never reach checkout).
     pub async fn fill(&self, selector: &str, value: &str) -> Result<(), TabError> {
-        let js = call(FOCUS_JS, &[json!(selector), json!(value)]);
+        let js = call(FOCUS_JS, &[json!(selector), json!(value.is_empty())]);
         match self.eval::<String>(&js, self.timeout).await?.as_str() {
-            "done" => return Ok(()),
-            "focused" => {}
-            other => {
-                return Err(TabError::Mismatch(format!(
-                    "cannot fill {selector}: {other}"
-                )))
-            }
+            "focused" | "cleared" => {}
+            why => return Err(TabError::Mismatch(format!("cannot fill {selector}: {why}"))),
         }
         if !value.is_empty() {
             let typed = tokio::time::timeout(
@@ -360,6 +440,60 @@ impl<'p> Tab<'p> {
             Err(TabError::Mismatch(format!(
                 "{selector} holds {now:?} after typing {value:?}"
             )))
+        }
+    }
+
+    /// Chooses the option of the `<select>` `selector` whose value is
+    /// `want`, else whose text contains it; checks the choice took. Returns
+    /// the chosen option's text.
+    pub async fn select(&self, selector: &str, want: &str) -> Result<String, TabError> {
+        #[derive(Deserialize)]
+        struct Chosen {
+            value: Option<String>,
+            text: Option<String>,
+            error: Option<String>,
+        }
+        let js = call(SELECT_JS, &[json!(selector), json!(want)]);
+        let chosen: Chosen = self.eval(&js, self.timeout).await?;
+        if let Some(why) = chosen.error {
+            return Err(TabError::Mismatch(format!("cannot choose {want:?} in {selector}: {why}")));
+        }
+        let value = chosen.value.unwrap_or_default();
+        let now: Option<String> = self
+            .eval(&call(SELECTED_JS, &[json!(selector)]), self.timeout)
+            .await?;
+        if now.as_deref() != Some(value.as_str()) {
+            return Err(TabError::Mismatch(format!(
+                "{selector} shows {now:?} after choosing {want:?}"
+            )));
+        }
+        Ok(chosen.text.unwrap_or(value))
+    }
+
+    /// Ticks the checkbox or radio button `selector` with a real click
+    /// (on its label when the box itself is hidden by styling), unless it
+    /// is ticked already; checks it is ticked afterwards.
+    pub async fn tick(&self, selector: &str) -> Result<(), TabError> {
+        let checked = call(CHECKED_JS, &[json!(selector)]);
+        match self.eval::<Option<bool>>(&checked, self.timeout).await? {
+            None => {
+                return Err(TabError::Mismatch(format!(
+                    "cannot tick {selector}: it is not on the page"
+                )))
+            }
+            Some(true) => return Ok(()),
+            Some(false) => {}
+        }
+        let target: Option<String> = self
+            .eval(&call(TICK_TARGET_JS, &[json!(selector)]), self.timeout)
+            .await?;
+        self.click_in_place(target.as_deref().unwrap_or(selector))
+            .await?;
+        match self.eval::<Option<bool>>(&checked, self.timeout).await? {
+            Some(true) => Ok(()),
+            _ => Err(TabError::Mismatch(format!(
+                "{selector} is not ticked after clicking it"
+            ))),
         }
     }
 
@@ -454,40 +588,6 @@ impl<'p> Tab<'p> {
     }
 }
 
-/// What a snapshot means for the wait: a winner, keep polling, or an error.
-fn settle(wants: &[Want], snap: &Snapshot) -> Result<Option<&'static str>, TabError> {
-    if snap.fresh && snap.href.starts_with("chrome-error://") {
-        return Err(TabError::Network(
-            "the page (the browser shows its error page)".into(),
-        ));
-    }
-    if let Some(i) = snap.groups.iter().position(|&g| g < 0) {
-        return Err(TabError::Mismatch(format!(
-            "a selector for `{}` is not valid CSS",
-            wants[i].name
-        )));
-    }
-    if snap.ready == "loading" {
-        return Ok(None);
-    }
-    let hit = wants.iter().zip(&snap.groups).find(|(w, &g)| {
-        if w.markers.is_empty() {
-            snap.fresh
-        } else {
-            g == 1 && (snap.fresh || !w.fresh_only)
-        }
-    });
-    Ok(hit.map(|(w, _)| w.name))
-}
-
-fn marker_specs(markers: &Markers) -> Value {
-    markers
-        .0
-        .iter()
-        .map(|m| json!({ "selector": m.selector, "text": m.text.as_ref().map(|t| t.to_lowercase()) }))
-        .collect()
-}
-
 /// Connection-level errors mean the browser is gone; anything else is a
 /// page-level hiccup the caller may retry within its deadline.
 fn cdp_error(e: CdpError) -> TabError {
@@ -554,43 +654,5 @@ mod tests {
         );
         assert_eq!(json_ld_price(&[agg.into()]).as_deref(), Some("2.00"));
         assert_eq!(json_ld_price(&[r#"{"@type":"Organization"}"#.into()]), None);
-    }
-
-    fn snap(fresh: bool, ready: &str, groups: Vec<i8>) -> Snapshot {
-        Snapshot {
-            fresh,
-            ready: ready.into(),
-            href: "http://x/".into(),
-            groups,
-        }
-    }
-
-    #[test]
-    fn first_want_wins_and_stale_pages_do_not_count() {
-        let wants = [
-            Want::any("block", &Markers::selector("#b")),
-            Want::selector("price", "#p"),
-            Want::new_page(),
-        ];
-        assert_eq!(
-            settle(&wants, &snap(true, "complete", vec![1, 1, 0])).unwrap(),
-            Some("block")
-        );
-        assert_eq!(
-            settle(&wants, &snap(false, "complete", vec![0, 1, 0])).unwrap(),
-            None
-        );
-        assert_eq!(
-            settle(&wants, &snap(true, "interactive", vec![0, 0, 0])).unwrap(),
-            Some("new_page")
-        );
-        assert_eq!(
-            settle(&wants, &snap(true, "loading", vec![1, 1, 0])).unwrap(),
-            None
-        );
-        assert!(matches!(
-            settle(&wants, &snap(true, "complete", vec![0, -1, 0])),
-            Err(TabError::Mismatch(_))
-        ));
     }
 }

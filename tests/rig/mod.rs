@@ -235,6 +235,7 @@ pub fn catalog(stores: &[&str]) -> SharedCatalog {
                 store: s.to_string(),
                 url: format!("http://127.0.0.1:1/{s}/towels").parse().unwrap(),
                 max_price: None,
+                choose: Default::default(),
             })
             .collect(),
     };

@@ -2,8 +2,10 @@
 //!
 //! A store definition is a TOML file naming the store's URLs and, per page of
 //! the buy flow, the CSS selectors and text markers the shared flow
-//! ([`super::flow`]) looks for. A user adds a store by writing a file, not by
-//! recompiling; `examples/stores/example.toml` documents every key.
+//! ([`super::buy`]) looks for. A user adds a store by writing a file, not by
+//! recompiling; `examples/stores/example.toml` documents every key. This
+//! file holds the definition and its loading; [`markers`] how markers and
+//! readings are written, [`checkout`] the checkout pages and their actions.
 //!
 //! Decisions worth knowing:
 //! - Unknown keys are errors (`deny_unknown_fields`): a typo in a selector's
@@ -19,21 +21,26 @@
 //!   and a full URL stays as written. A base-URL override (config) therefore
 //!   moves the whole store, which is how the built-in `demo` store follows the
 //!   demo storefront to whatever port it listens on.
-//! - Checkout form values are never in the store file: `checkout.fields` maps
-//!   a key of the owner's checkout config (`name`, `address`, ...) to the
-//!   input's selector.
+//! - Checkout form values are never in the store file: an action's `value`
+//!   names a key of the owner's checkout config (`name`, `address`, ...).
+//! - `dismiss` buttons (cookie banners, pop-ups) are clicked whenever they
+//!   show, on any page of any step.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
+mod checkout;
+mod markers;
+
+pub use checkout::{Action, CheckoutPages, Page, Value};
+pub use markers::{Marker, Markers, Reading};
+
 /// The built-in definition of the demo storefront (`restock demo-store`).
-pub const BUILTIN_DEMO: &str = include_str!("stores/demo.toml");
+pub const BUILTIN_DEMO: &str = include_str!("demo.toml");
 
 /// Why store definitions could not be loaded. Each names the file (or
 /// `built-in demo`) so the owner knows what to fix.
@@ -63,39 +70,6 @@ pub enum StoreError {
     },
     #[error("a base URL override names store `{0}`, which no store definition defines")]
     UnknownOverride(String),
-}
-
-/// One way to recognise a state of a page. See the module docs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
-    pub selector: Option<String>,
-    pub text: Option<String>,
-}
-
-/// Several markers; the state is recognised when any one matches.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Markers(pub Vec<Marker>);
-
-impl Markers {
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// A marker list of one CSS selector.
-    pub fn selector(selector: &str) -> Markers {
-        Markers(vec![Marker {
-            selector: Some(selector.to_string()),
-            text: None,
-        }])
-    }
-}
-
-/// Where a value (price, total, order number) is read: the element's visible
-/// text, or one of its attributes (`data-price`, `content`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reading {
-    pub selector: String,
-    pub attribute: Option<String>,
 }
 
 /// Markers that tell whether the profile is signed in. Checked by the
@@ -150,19 +124,6 @@ pub struct CartPage {
     pub checkout: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckoutPage {
-    /// Owner checkout key (`name`, `address`, `postal_code`, ...) -> input
-    /// selector. When the review total shows without a form (a saved address)
-    /// the form is skipped.
-    #[serde(default)]
-    pub fields: BTreeMap<String, String>,
-    /// Clicked after filling the form to reach the review page.
-    #[serde(rename = "continue")]
-    pub continue_button: Option<String>,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewPage {
@@ -201,7 +162,11 @@ pub struct StoreDef {
     pub product: ProductPage,
     pub cart: CartPage,
     #[serde(default)]
-    pub checkout: CheckoutPage,
+    pub checkout: CheckoutPages,
+    /// Cookie banners and pop-ups: each a button clicked whenever it
+    /// shows during any step, so it never covers what the flow clicks.
+    #[serde(default)]
+    pub dismiss: Vec<String>,
     pub review: ReviewPage,
     pub confirmation: ConfirmationPage,
 }
@@ -245,9 +210,9 @@ impl StoreDef {
         self.url(&self.cart.url)
     }
 
-    /// Checkout config keys this store's form needs.
-    pub fn checkout_keys(&self) -> impl Iterator<Item = &str> {
-        self.checkout.fields.keys().map(String::as_str)
+    /// Checkout config keys this store's checkout pages need.
+    pub fn checkout_keys(&self) -> Vec<String> {
+        self.checkout.owner_keys()
     }
 
     fn validate(&self) -> Result<(), (&'static str, String)> {
@@ -274,7 +239,8 @@ impl StoreDef {
                 return Err((key, "needs at least one marker".into()));
             }
         }
-        self.validate_selectors()
+        self.validate_selectors()?;
+        self.checkout.validate(&self.review.place_order)
     }
 
     fn validate_selectors(&self) -> Result<(), (&'static str, String)> {
@@ -318,6 +284,7 @@ impl StoreDef {
                 ("signin_form.submit", form.submit.as_str()),
             ]);
         }
+        selectors.extend(self.dismiss.iter().map(|s| ("dismiss", s.as_str())));
         match selectors.iter().find(|(_, s)| s.trim().is_empty()) {
             Some((key, _)) => Err((key, "selector is empty".into())),
             None => Ok(()),
@@ -369,135 +336,6 @@ fn toml_error(file: &str, text: &str, key: &str, err: toml::de::Error) -> StoreE
         file: file.to_string(),
         key: key.to_string(),
         problem,
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Deserializing markers and readings: a bare string or a table, so simple
-// definitions stay one line per key while the table form stays strict.
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MarkerTable {
-    selector: Option<String>,
-    text: Option<String>,
-}
-
-impl MarkerTable {
-    fn into_marker<E: de::Error>(self) -> Result<Marker, E> {
-        let blank = |s: &Option<String>| s.as_deref().is_some_and(|s| s.trim().is_empty());
-        if (self.selector.is_none() && self.text.is_none())
-            || blank(&self.selector)
-            || blank(&self.text)
-        {
-            return Err(E::custom(
-                "a marker needs a non-empty `selector`, `text`, or both",
-            ));
-        }
-        Ok(Marker {
-            selector: self.selector,
-            text: self.text,
-        })
-    }
-}
-
-struct MarkerVisitor;
-
-impl<'de> Visitor<'de> for MarkerVisitor {
-    type Value = Marker;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a CSS selector string or a table with `selector` and/or `text`")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Marker, E> {
-        if v.trim().is_empty() {
-            return Err(E::custom("a marker selector must not be empty"));
-        }
-        Ok(Marker {
-            selector: Some(v.to_string()),
-            text: None,
-        })
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Marker, A::Error> {
-        MarkerTable::deserialize(de::value::MapAccessDeserializer::new(map))?.into_marker()
-    }
-}
-
-impl<'de> Deserialize<'de> for Marker {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(MarkerVisitor)
-    }
-}
-
-struct MarkersVisitor;
-
-impl<'de> Visitor<'de> for MarkersVisitor {
-    type Value = Markers;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a marker (selector string or `{ selector, text }` table) or a list of markers")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Markers, E> {
-        MarkerVisitor.visit_str(v).map(|m| Markers(vec![m]))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Markers, A::Error> {
-        MarkerVisitor.visit_map(map).map(|m| Markers(vec![m]))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Markers, A::Error> {
-        let mut all = Vec::new();
-        while let Some(m) = seq.next_element::<Marker>()? {
-            all.push(m);
-        }
-        Ok(Markers(all))
-    }
-}
-
-impl<'de> Deserialize<'de> for Markers {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(MarkersVisitor)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReadingTable {
-    selector: String,
-    attribute: Option<String>,
-}
-
-struct ReadingVisitor;
-
-impl<'de> Visitor<'de> for ReadingVisitor {
-    type Value = Reading;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a CSS selector string or a table with `selector` and optional `attribute`")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Reading, E> {
-        Ok(Reading {
-            selector: v.to_string(),
-            attribute: None,
-        })
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Reading, A::Error> {
-        let t = ReadingTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        Ok(Reading {
-            selector: t.selector,
-            attribute: t.attribute,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for Reading {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ReadingVisitor)
     }
 }
 
@@ -607,12 +445,12 @@ mod tests {
         let demo = reg.get("demo").unwrap();
         assert_eq!(demo.cart_url().path(), "/cart");
         assert!(demo.signin_form.is_some());
-        assert!(demo.checkout_keys().any(|k| k == "postal_code"));
+        assert!(demo.checkout_keys().iter().any(|k| k == "postal_code"));
     }
 
     #[test]
     fn example_definition_parses() {
-        let text = include_str!("../../examples/stores/example.toml");
+        let text = include_str!("../../../examples/stores/example.toml");
         let def = StoreDef::from_toml(text, "example.toml").unwrap();
         assert_eq!(def.name, "example");
         assert_eq!(def.challenge.0.len(), 2);
