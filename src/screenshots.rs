@@ -1,5 +1,7 @@
-//! Screenshot housekeeping: every buy that does not end well saves a PNG,
-//! so the directory would grow forever on a service that runs for years.
+//! Screenshot housekeeping: every buy that does not end well saves a PNG
+//! (and, when the page did not fit its store definition, the rendered HTML
+//! beside it), so the directory would grow forever on a service that runs
+//! for years. Both kinds are pruned alike.
 //! Pruned at start-up and after each saved screenshot, by age and by count,
 //! oldest first. A screenshot named on a recent order is kept by the count
 //! rule only as long as it is among the newest.
@@ -7,7 +9,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// Deletes PNGs in `dir` older than `max_age`, then the oldest beyond
+/// Deletes PNGs and saved pages in `dir` older than `max_age`, then the oldest beyond
 /// `max_count`. Returns how many were deleted. A missing dir is empty.
 pub fn prune(dir: &Path, max_age: Duration, max_count: usize) -> std::io::Result<usize> {
     let entries = match std::fs::read_dir(dir) {
@@ -18,7 +20,7 @@ pub fn prune(dir: &Path, max_age: Duration, max_count: usize) -> std::io::Result
     let mut shots: Vec<(SystemTime, std::path::PathBuf)> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .filter(|p| p.extension().is_some_and(|x| x == "png" || x == "html"))
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
     shots.sort(); // oldest first

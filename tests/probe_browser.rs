@@ -31,7 +31,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-const DEMO_DEFINITION: &str = include_str!("../src/purchase/stores/demo.toml");
+const DEMO_DEFINITION: &str = include_str!("../src/purchase/store/demo.toml");
 
 /// The real browser factory, counting purchasers made (each is a Chromium
 /// launch when used).

@@ -124,6 +124,7 @@ async fn measure(runs: usize, chrome: &Path, store: &DemoStore) -> Result<(Sampl
         product_url: Url::parse(&store.product_url(SKU))?,
         ceiling: None,
         dry_run: true,
+        choices: Vec::new(),
     };
     let progress = Quiet(dir.path().join("shots"));
     let minimal_profile = dir.path().join("minimal-profile");

@@ -71,7 +71,8 @@ struct Candidate {
 }
 
 /// Currency signs and ISO codes recognised next to a number.
-const CURRENCY: &str = r"[€$£¥₹₽₺₩]|\b(?:EUR|USD|GBP|CHF|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|JPY|INR)\b|\bkr\b|\bzł";
+const CURRENCY: &str =
+    r"[€$£¥₹₽₺₩]|\b(?:EUR|USD|GBP|CHF|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|JPY|INR)\b|\bkr\b|\bzł";
 
 fn pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -147,8 +148,11 @@ impl Money {
         let money: Vec<Money> = if !with_currency.is_empty() {
             with_currency.iter().map(|c| c.amount).collect()
         } else {
-            let with_decimals: Vec<Money> =
-                all.iter().filter(|c| c.decimals).map(|c| c.amount).collect();
+            let with_decimals: Vec<Money> = all
+                .iter()
+                .filter(|c| c.decimals)
+                .map(|c| c.amount)
+                .collect();
             match (with_decimals.is_empty(), all.len()) {
                 (false, _) => with_decimals,
                 // A text that is one bare number (a `data-price="12"`).
@@ -196,7 +200,9 @@ impl FromStr for Money {
         let cents = ok
             .then(|| cents_of(t.strip_suffix('.').unwrap_or(t)))
             .flatten();
-        cents.map(Money).ok_or_else(|| ParseMoneyError(s.to_string()))
+        cents
+            .map(Money)
+            .ok_or_else(|| ParseMoneyError(s.to_string()))
     }
 }
 
@@ -271,7 +277,10 @@ mod tests {
         let text = "Total (2 items): $32.39, incl. $2.40 tax";
         let e = read(text).unwrap_err();
         assert!(matches!(e, ReadMoneyError::Ambiguous { .. }), "{e}");
-        assert!(e.to_string().contains("32.39, 2.40") && e.to_string().contains("pick"), "{e}");
+        assert!(
+            e.to_string().contains("32.39, 2.40") && e.to_string().contains("pick"),
+            "{e}"
+        );
         assert_eq!(Money::read(text, Pick::First), Ok(Money(3239)));
         assert_eq!(Money::read(text, Pick::Last), Ok(Money(240)));
         assert_eq!(Money::read(text, Pick::Largest), Ok(Money(3239)));

@@ -301,8 +301,7 @@ impl Run<'_> {
             return Ok(price);
         }
         let blocks = self.tab.json_ld().await?;
-        if let Some(price) = json_ld_price(&blocks).and_then(|t| Money::read(&t, Pick::Only).ok())
-        {
+        if let Some(price) = json_ld_price(&blocks).and_then(|t| Money::read(&t, Pick::Only).ok()) {
             return Ok(price);
         }
         Err(Stop::Broken(match from_page {
@@ -327,11 +326,8 @@ impl Run<'_> {
             let chosen = self.tab.select(select, want).await?;
             // Stores re-render the product for a variant: a new document
             // (`?pack=`), a route, or in place.
-            self.expect(
-                &format!("choose {want:?}"),
-                vec![Want::new_page()],
-            )
-            .await?;
+            self.expect(&format!("choose {want:?}"), vec![Want::new_page()])
+                .await?;
             self.expect(
                 "product page",
                 vec![
@@ -589,16 +585,25 @@ impl Run<'_> {
     }
 
     /// The outcome with what was read along the way; for anything but
-    /// `placed` / `dry_run` a screenshot and the rendered HTML beside it.
+    /// `placed` / `dry_run` a screenshot, and where the page itself did not
+    /// fit the definition (a step that timed out, a page that broke a
+    /// rule, a refused form) the rendered HTML beside it, named in the
+    /// message, for fixing the store definition.
     async fn finish(&self, result: Result<Outcome, Stop>) -> Outcome {
+        let page_problem = matches!(
+            &result,
+            Err(Stop::Tab(_) | Stop::Broken(_) | Stop::FormError(_))
+        );
         let mut outcome = result.unwrap_or_else(|stop| stop.outcome(self.submitted));
         outcome.price = outcome.price.or(self.price);
         outcome.total = outcome.total.or(self.total);
         if !matches!(outcome.status, Status::Placed | Status::DryRun) {
             let path = self.progress.screenshot_path(outcome.status.as_str());
-            if let Some(html) = self.save_html(&path).await {
-                let message = outcome.message.take().unwrap_or_default();
-                outcome.message = Some(format!("{message} (page saved as {})", html.display()));
+            if page_problem {
+                if let Some(html) = self.save_html(&path).await {
+                    let message = outcome.message.take().unwrap_or_default();
+                    outcome.message = Some(format!("{message} (page saved as {})", html.display()));
+                }
             }
             outcome.screenshot = self.tab.save_screenshot(path).await;
         }

@@ -34,7 +34,7 @@ pub(crate) async fn dump_dom(
             source,
         })?;
     let session = open(settings, &store.name, settings.headless).await?;
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
+    let mut tab = Tab::new(session.page(), settings.step_timeout).with_dismiss(&store.dismiss);
     let stem = format!("{}-{}", store.name, crate::model::now_ms());
     let dump = DomDump {
         html: out_dir.join(format!("{stem}.html")),

@@ -24,7 +24,7 @@ async fn check_session_inner(settings: &BrowserSettings, store: &StoreDef) -> Se
         Ok(session) => session,
         Err(e) => return SessionCheck::unknown(format!("could not start the browser: {e}")),
     };
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
+    let mut tab = Tab::new(session.page(), settings.step_timeout).with_dismiss(&store.dismiss);
     let mut check = read_session(&mut tab, store).await;
     if check.state == SessionState::Unknown {
         let path = settings.screenshots_dir.join(format!(

@@ -26,7 +26,7 @@ pub(crate) async fn sign_in_with_form(
         .as_ref()
         .ok_or_else(|| PurchaseError::NoSigninForm(store.name.clone()))?;
     let session = open(settings, &store.name, settings.headless).await?;
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
+    let mut tab = Tab::new(session.page(), settings.step_timeout).with_dismiss(&store.dismiss);
     let result = fill_signin(&mut tab, store, form, email, password).await;
     session.close().await;
     result.map_err(|source| PurchaseError::Page {
@@ -82,7 +82,7 @@ pub(crate) async fn login(
         return Err(PurchaseError::NoDisplay);
     }
     let session = open(settings, &store.name, false).await?;
-    let mut tab = Tab::new(session.page(), settings.step_timeout);
+    let mut tab = Tab::new(session.page(), settings.step_timeout).with_dismiss(&store.dismiss);
     let result = tokio::select! {
         r = watch_signin(&mut tab, store) => r,
         () = cancel => Ok(SessionState::SignedOut),

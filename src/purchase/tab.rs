@@ -456,13 +456,17 @@ impl<'p> Tab<'p> {
         let js = call(SELECT_JS, &[json!(selector), json!(want)]);
         let chosen: Chosen = self.eval(&js, self.timeout).await?;
         if let Some(why) = chosen.error {
-            return Err(TabError::Mismatch(format!("cannot choose {want:?} in {selector}: {why}")));
+            return Err(TabError::Mismatch(format!(
+                "cannot choose {want:?} in {selector}: {why}"
+            )));
         }
         let value = chosen.value.unwrap_or_default();
         let now: Option<String> = self
             .eval(&call(SELECTED_JS, &[json!(selector)]), self.timeout)
             .await?;
-        if now.as_deref() != Some(value.as_str()) {
+        // Gone: the choice reloads the page (a variant's `?pack=`); the
+        // caller checks it once the page has settled.
+        if now.as_deref().is_some_and(|now| now != value) {
             return Err(TabError::Mismatch(format!(
                 "{selector} shows {now:?} after choosing {want:?}"
             )));

@@ -357,19 +357,43 @@ mod tests {
             Want::selector("price", "#p"),
             Want::new_page(),
         ];
-        let s = snap(true, "complete", vec![Some(vec![Fresh]), Some(vec![Fresh]), Some(vec![])]);
+        let s = snap(
+            true,
+            "complete",
+            vec![Some(vec![Fresh]), Some(vec![Fresh]), Some(vec![])],
+        );
         assert_eq!(hit(s.verdict(&wants)), Some(0));
         // The price element still shows from before the click: not yet.
-        let s = snap(false, "complete", vec![Some(vec![Absent]), Some(vec![Stale]), Some(vec![])]);
+        let s = snap(
+            false,
+            "complete",
+            vec![Some(vec![Absent]), Some(vec![Stale]), Some(vec![])],
+        );
         assert_eq!(hit(s.verdict(&wants)), None);
         // A block page counts however it came.
-        let s = snap(false, "complete", vec![Some(vec![Stale]), Some(vec![Stale]), Some(vec![])]);
+        let s = snap(
+            false,
+            "complete",
+            vec![Some(vec![Stale]), Some(vec![Stale]), Some(vec![])],
+        );
         assert_eq!(hit(s.verdict(&wants)), Some(0));
-        let s = snap(true, "interactive", vec![Some(vec![Absent]), Some(vec![Hidden]), Some(vec![])]);
+        let s = snap(
+            true,
+            "interactive",
+            vec![Some(vec![Absent]), Some(vec![Hidden]), Some(vec![])],
+        );
         assert_eq!(hit(s.verdict(&wants)), Some(2));
-        let s = snap(true, "loading", vec![Some(vec![Fresh]), Some(vec![Fresh]), Some(vec![])]);
+        let s = snap(
+            true,
+            "loading",
+            vec![Some(vec![Fresh]), Some(vec![Fresh]), Some(vec![])],
+        );
         assert_eq!(hit(s.verdict(&wants)), None);
-        let s = snap(true, "complete", vec![Some(vec![Absent]), None, Some(vec![])]);
+        let s = snap(
+            true,
+            "complete",
+            vec![Some(vec![Absent]), None, Some(vec![])],
+        );
         assert!(matches!(s.verdict(&wants), Verdict::BadSelector(1)));
     }
 
@@ -379,7 +403,11 @@ mod tests {
             Want::selector("total", "#total"),
             Want::selector("place_order", "#place"),
         ];
-        let s = snap(false, "complete", vec![Some(vec![Stale]), Some(vec![Hidden])]);
+        let s = snap(
+            false,
+            "complete",
+            vec![Some(vec![Stale]), Some(vec![Hidden])],
+        );
         let text = s.report(&wants, None).to_string();
         assert_eq!(
             text,

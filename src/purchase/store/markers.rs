@@ -157,7 +157,9 @@ impl<'de> Visitor<'de> for ReadingVisitor {
     type Value = Reading;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a CSS selector string or a table with `selector` and optional `attribute` and `pick`")
+        f.write_str(
+            "a CSS selector string or a table with `selector` and optional `attribute` and `pick`",
+        )
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Reading, E> {
@@ -179,4 +181,3 @@ impl<'de> Deserialize<'de> for Reading {
         d.deserialize_any(ReadingVisitor)
     }
 }
-
