@@ -15,12 +15,13 @@
 //! `json_attributes_path` is evaluated for the one JSONPath form used,
 //! `$[?(@.field == 'value')]`.
 
-mod common;
+mod support;
 
-use common::*;
 use restock::model::Money;
 use restock::purchase::scripted::{Script, ScriptedFactory};
 use serde_json::{json, Value};
+use support::env::Env;
+use support::intake::url;
 
 const TOKEN: &str = "ha-test-token";
 
