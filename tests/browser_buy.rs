@@ -6,21 +6,25 @@
 //! (whose path identifies its Chromium processes in /proc) and ends by
 //! checking that none of them is left.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::demo::DemoStore;
 use restock::model::{Money, Phase, Status};
 use restock::model::{Outcome, SessionState};
 use restock::purchase::{
-    dump_dom, factory, login, sign_in_with_form, BrowserSettings, BuyProgress, BuyRequest,
-    PurchaseError, Refusal, StoreRegistry,
+    dump_dom, factory, login, BrowserSettings, BuyProgress, BuyRequest, PurchaseError, Refusal,
+    StoreRegistry,
 };
 use serde_json::{json, Value};
+use support::chromium::{assert_no_chromium, processes_under};
+use support::demo::{self, admin, browser_settings, fault, sign_in};
+use support::receivers::silent;
 use tokio::sync::Notify;
 use url::Url;
 
@@ -126,7 +130,6 @@ struct World {
     demo: DemoStore,
     dir: tempfile::TempDir,
     settings: BrowserSettings,
-    http: reqwest::Client,
 }
 
 impl World {
@@ -134,71 +137,35 @@ impl World {
         World::with_stores(None).await
     }
 
-    /// With extra store definitions (name, TOML); each is pointed at
+    /// With an extra store definition (name, TOML), pointed at
     /// `<demo base>/alt/`.
     async fn with_stores(extra: Option<(&str, &str)>) -> World {
-        let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let demo = demo::store().await;
         let dir = tempfile::tempdir().unwrap();
-        let stores_dir = dir.path().join("stores");
-        std::fs::create_dir_all(&stores_dir).unwrap();
-        let mut overrides = BTreeMap::new();
-        overrides.insert("demo".to_string(), Url::parse(&demo.base_url()).unwrap());
-        if let Some((name, text)) = extra {
-            std::fs::write(stores_dir.join(format!("{name}.toml")), text).unwrap();
-            overrides.insert(
-                name.to_string(),
-                Url::parse(&format!("{}/alt/", demo.base_url())).unwrap(),
-            );
-        }
-        let stores = StoreRegistry::load(Some(&stores_dir), &overrides).unwrap();
-        let mut settings = BrowserSettings::new(
-            dir.path().join("profiles"),
-            dir.path().join("shots"),
-            Arc::new(stores),
-        );
+        let alt = Url::parse(&format!("{}/alt/", demo.base_url())).unwrap();
+        let extra: Vec<(&str, &str, Url)> = extra
+            .into_iter()
+            .map(|(name, text)| (name, text, alt.clone()))
+            .collect();
+        let mut settings = browser_settings(dir.path(), &demo, &extra);
         settings.step_timeout = Duration::from_secs(10);
-        settings.checkout = [
-            ("name", "Ada Lovelace"),
-            ("address", "1 Analytical Way"),
-            ("postal_code", "1234 AB"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
         World {
             demo,
             dir,
             settings,
-            http: reqwest::Client::new(),
         }
     }
 
     async fn admin(&self, path: &str, body: Value) {
-        let resp = self
-            .http
-            .post(format!("{}/admin/{path}", self.demo.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_success(),
-            "admin {path}: {}",
-            resp.status()
-        );
+        admin(&self.demo, path, body).await;
     }
 
     async fn fault(&self, body: Value) {
-        self.admin("faults", body).await;
+        fault(&self.demo, body).await;
     }
 
     async fn sign_in(&self, store: &str) {
-        let state = sign_in_with_form(&self.settings, store, DEMO_EMAIL, DEMO_PASSWORD)
-            .await
-            .unwrap();
-        assert_eq!(state, SessionState::SignedIn);
+        sign_in(&self.settings, store).await;
     }
 
     fn request(&self, store: &str, url: String, dry_run: bool) -> BuyRequest {
@@ -229,38 +196,12 @@ impl World {
 
     /// Chromium processes (main, zygotes, renderers, ...) whose command
     /// line names this test's directory.
-    fn chromium_processes(&self) -> Vec<String> {
-        let needle = self.dir.path().to_string_lossy().to_string();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&needle) && !cmdline.contains("browser_buy") {
-                found.push(format!(
-                    "{}: {}",
-                    entry.file_name().to_string_lossy(),
-                    &cmdline[..cmdline.len().min(120)]
-                ));
-            }
-        }
-        found
+    fn chromium_processes(&self) -> Vec<(i32, String)> {
+        processes_under(self.dir.path())
     }
 
-    /// Waits (bounded) for every Chromium of this test to be gone: a killed
-    /// process needs a moment to exit.
     async fn assert_no_chromium(&self) {
-        for _ in 0..50 {
-            if self.chromium_processes().is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "Chromium processes left behind: {:#?}",
-            self.chromium_processes()
-        );
+        assert_no_chromium(self.dir.path()).await;
     }
 
     async fn ledger_skus(&self) -> Vec<Vec<String>> {
@@ -573,14 +514,8 @@ async fn check_session_reads_signed_in_signed_out_and_unknown() {
     );
 
     // A store that accepts connections and never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let silent_url = Url::parse(&format!("http://{}/", silent.local_addr().unwrap())).unwrap();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((conn, _)) = silent.accept().await {
-            open.push(conn);
-        }
-    });
+    let (silent_addr, held) = silent().await;
+    let silent_url = Url::parse(&format!("http://{silent_addr}/")).unwrap();
     let mut registry = StoreRegistry::builtin();
     registry.set_base_url("demo", silent_url).unwrap();
     w.settings.stores = Arc::new(registry);

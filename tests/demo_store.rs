@@ -3,6 +3,8 @@
 //! Redirects are not followed automatically: each test asserts the 303s
 //! the purchaser will see, and carries the `demo_session` cookie by hand.
 
+mod support;
+
 use std::time::Duration;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -11,6 +13,9 @@ use restock::demo::{
     DemoError, DemoStore, LedgerEntry, LedgerLine, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD,
 };
 use serde_json::{json, Value};
+use support::demo::{admin, admin_get, admin_post, fault, store, store_with};
+use support::env::bare;
+use support::wait::{poll, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A page as the test saw it.
@@ -134,59 +139,6 @@ const SHIPPING: &[(&str, &str)] = &[
     ("address", "1 Demo Street"),
     ("postal_code", "12345"),
 ];
-
-async fn store() -> DemoStore {
-    DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
-
-async fn store_with(options: StoreOptions) -> DemoStore {
-    DemoStore::spawn_with("127.0.0.1:0".parse().unwrap(), options)
-        .await
-        .unwrap()
-}
-
-/// Polls `check` until it holds, failing after `within`.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn admin_post(store: &DemoStore, path: &str, body: Value) -> (StatusCode, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/admin/{path}", store.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn admin_get(store: &DemoStore, path: &str) -> Value {
-    let resp = reqwest::get(format!("{}/admin/{path}", store.base_url()))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.unwrap()
-}
-
-async fn fault(store: &DemoStore, body: Value) -> Value {
-    let (status, faults) = admin_post(store, "faults", body).await;
-    assert_eq!(status, StatusCode::OK, "{faults}");
-    faults
-}
 
 #[tokio::test]
 async fn sign_in_sets_a_persistent_session_cookie() {
@@ -960,11 +912,6 @@ async fn spawn_with_refuses_options_it_cannot_honour() {
     assert!(err.to_string().contains("session_ttl"), "{err}");
 }
 
-async fn set_options(store: &DemoStore, patch: Value) {
-    let (status, body) = admin_post(store, "options", patch).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 #[tokio::test]
 async fn payment_step_puts_a_payment_page_between_address_and_review() {
     let store = store().await;
@@ -975,7 +922,7 @@ async fn payment_step_puts_a_payment_page_between_address_and_review() {
         StatusCode::NOT_FOUND,
         "no payment page unless the option is on"
     );
-    set_options(&store, json!({ "payment_step": true })).await;
+    admin(&store, "options", json!({ "payment_step": true })).await;
 
     browser
         .post("/cart/add", &[("sku", "dish-soap"), ("qty", "2")])
@@ -1060,7 +1007,7 @@ async fn saved_address_skips_the_form_once_the_session_has_one() {
         "off by default: the form every time"
     );
 
-    set_options(&store, json!({ "saved_address": true })).await;
+    admin(&store, "options", json!({ "saved_address": true })).await;
     browser.get("/checkout").await.redirects_to("/review");
     browser.get("/alt/pay").await.redirects_to("/alt/summary");
     assert!(
@@ -1070,7 +1017,7 @@ async fn saved_address_skips_the_form_once_the_session_has_one() {
             .has(r#"id="shipping-form""#),
         "the address can still be changed"
     );
-    set_options(&store, json!({ "payment_step": true })).await;
+    admin(&store, "options", json!({ "payment_step": true })).await;
     browser.get("/checkout").await.redirects_to("/payment");
     browser.post("/payment", &[]).await.redirects_to("/review");
     browser
@@ -1313,8 +1260,9 @@ async fn sessions_expire_after_the_ttl_on_the_server_too() {
     assert!(cookie.contains("; Max-Age=1;"), "{cookie}");
     // The server must forget the session by itself: the test keeps sending
     // the cookie a browser would already have dropped.
-    eventually(Duration::from_secs(10), "the session to expire", || async {
-        browser.get("/account").await.location.as_deref() == Some("/signin?next=/account")
+    poll("the session to expire", || async {
+        (browser.get("/account").await.location.as_deref() == Some("/signin?next=/account"))
+            .then_some(())
     })
     .await;
     assert_eq!(
@@ -1322,7 +1270,7 @@ async fn sessions_expire_after_the_ttl_on_the_server_too() {
         json!({ "sessions": 0 })
     );
 
-    set_options(&store, json!({ "session_ttl": 3600 })).await;
+    admin(&store, "options", json!({ "session_ttl": 3600 })).await;
     let page = browser.sign_in().await;
     assert!(page
         .set_cookie
@@ -1590,8 +1538,9 @@ async fn spa_every_page_is_the_same_shell_and_the_api_is_json() {
 #[tokio::test]
 async fn spa_api_happy_path_with_every_optional_page() {
     let store = store().await;
-    set_options(
+    admin(
         &store,
+        "options",
         json!({ "interstitial": true, "shipping_choice": true }),
     )
     .await;
@@ -1929,11 +1878,9 @@ async fn spa_sessions_expire_after_the_ttl() {
     let mut spa = Spa::new(&store);
     let signed_in = spa.sign_in().await;
     assert_eq!(signed_in["ttl_secs"], json!(1));
-    eventually(
-        Duration::from_secs(10),
-        "the spa session to expire",
-        || async { spa.get("/session").await.json["signed_in"] == json!(false) },
-    )
+    poll("the spa session to expire", || async {
+        (spa.get("/session").await.json["signed_in"] == json!(false)).then_some(())
+    })
     .await;
     assert_eq!(spa.get("/orders").await.status, StatusCode::UNAUTHORIZED);
 }
@@ -1942,7 +1889,8 @@ async fn spa_sessions_expire_after_the_ttl() {
 async fn demo_store_command_takes_a_humane_session_ttl() {
     use tokio::io::AsyncBufReadExt;
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::from(bare(home.path()))
         .args([
             "demo-store",
             "--listen",
@@ -1957,9 +1905,8 @@ async fn demo_store_command_takes_a_humane_session_ttl() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+    let banner = within("the store to start", lines.next_line())
         .await
-        .expect("the store starts")
         .unwrap()
         .expect("a banner line");
     let base = banner
@@ -1977,7 +1924,7 @@ async fn demo_store_command_takes_a_humane_session_ttl() {
     assert_eq!(options["session_ttl"], json!(90));
     child.kill().await.unwrap();
 
-    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+    let refused = tokio::process::Command::from(bare(home.path()))
         .args([
             "demo-store",
             "--listen",
