@@ -72,6 +72,9 @@ marker = ".thanks"
 order_id = ".order-ref"
 "##;
 
+/// How long a step of the flow may take unless a test says otherwise.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A `BuyProgress` that records what the flow told it.
 #[derive(Default)]
 struct Recorder {
@@ -137,6 +140,15 @@ impl World {
         World::with_stores(None).await
     }
 
+    /// A world whose steps time out after `step_timeout` and whose `demo`
+    /// profile is signed in.
+    async fn signed_in(step_timeout: Duration) -> World {
+        let mut w = World::new().await;
+        w.settings.step_timeout = step_timeout;
+        w.sign_in("demo").await;
+        w
+    }
+
     /// With an extra store definition (name, TOML), pointed at
     /// `<demo base>/alt/`.
     async fn with_stores(extra: Option<(&str, &str)>) -> World {
@@ -148,7 +160,7 @@ impl World {
             .map(|(name, text)| (name, text, alt.clone()))
             .collect();
         let mut settings = browser_settings(dir.path(), &demo, &extra);
-        settings.step_timeout = Duration::from_secs(10);
+        settings.step_timeout = STEP_TIMEOUT;
         World {
             demo,
             dir,
@@ -187,6 +199,12 @@ impl World {
 
     fn recorder(&self) -> Recorder {
         Recorder::new(&self.dir.path().join("shots"))
+    }
+
+    /// A real (not dry-run) buy of the demo store's dish soap.
+    async fn buy_soap(&self, progress: &Recorder) -> Outcome {
+        self.buy(&self.demo_request("dish-soap", false), progress)
+            .await
     }
 
     async fn buy(&self, req: &BuyRequest, progress: &Recorder) -> Outcome {
@@ -233,8 +251,7 @@ fn assert_screenshot(outcome: &Outcome) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_stops_before_place_order() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let progress = w.recorder();
     let outcome = w.buy(&w.demo_request("dish-soap", true), &progress).await;
     assert_eq!(outcome.status, Status::DryRun, "{outcome:?}");
@@ -250,8 +267,7 @@ async fn dry_run_stops_before_place_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_run_places_exactly_one_order() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let progress = w.recorder();
     let mut req = w.demo_request("dish-soap", false);
     req.quantity = 2;
@@ -278,8 +294,7 @@ async fn real_run_places_exactly_one_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_ends_in_its_outcome() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let cases: Vec<(Value, Status)> = vec![
         (
             json!({"sku": "dish-soap", "out_of_stock": true}),
@@ -304,7 +319,7 @@ async fn each_fault_ends_in_its_outcome() {
         w.admin("reset", json!({})).await;
         w.fault(fault.clone()).await;
         let progress = w.recorder();
-        let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+        let outcome = w.buy_soap(&progress).await;
         assert_eq!(outcome.status, status, "{fault}: {outcome:?}");
         assert!(!progress.phases().contains(&Phase::Submitted), "{fault}");
         assert_screenshot(&outcome);
@@ -328,7 +343,7 @@ async fn each_fault_ends_in_its_outcome() {
         status: Status::SpendCapped,
         reason: "monthly cap reached".into(),
     });
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::SpendCapped, "{outcome:?}");
     assert_eq!(outcome.message.as_deref(), Some("monthly cap reached"));
     assert!(outcome.total.is_some());
@@ -336,9 +351,7 @@ async fn each_fault_ends_in_its_outcome() {
 
     // No order number on the confirmation: placed, with a note.
     w.fault(json!({"no_order_number": true})).await;
-    let outcome = w
-        .buy(&w.demo_request("dish-soap", false), &w.recorder())
-        .await;
+    let outcome = w.buy_soap(&w.recorder()).await;
     assert_eq!(outcome.status, Status::Placed, "{outcome:?}");
     assert_eq!(outcome.order_ref, None);
     assert!(
@@ -354,9 +367,7 @@ async fn each_fault_ends_in_its_outcome() {
     // Everyone signed out: the sign-in wall.
     w.admin("reset", json!({})).await;
     w.admin("signout-all", json!({})).await;
-    let outcome = w
-        .buy(&w.demo_request("dish-soap", false), &w.recorder())
-        .await;
+    let outcome = w.buy_soap(&w.recorder()).await;
     assert_eq!(outcome.status, Status::SigninRequired, "{outcome:?}");
     assert_screenshot(&outcome);
     w.end().await;
@@ -364,14 +375,12 @@ async fn each_fault_ends_in_its_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unconfirmed_submit_is_needs_review_never_failed() {
-    let mut w = World::new().await;
-    w.settings.step_timeout = Duration::from_secs(3);
-    w.sign_in("demo").await;
+    let w = World::signed_in(Duration::from_secs(3)).await;
 
     // A hang before submit is a transient failure: retry is safe.
     w.fault(json!({"hang": "add"})).await;
     let progress = w.recorder();
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
     assert!(outcome.retryable, "{outcome:?}");
     assert!(
@@ -390,7 +399,7 @@ async fn unconfirmed_submit_is_needs_review_never_failed() {
     w.admin("reset", json!({})).await;
     w.fault(json!({"hang": "confirmation"})).await;
     let progress = w.recorder();
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::NeedsReview, "{outcome:?}");
     assert_eq!(progress.phases().last(), Some(&Phase::Submitted));
     assert_screenshot(&outcome);
@@ -400,9 +409,7 @@ async fn unconfirmed_submit_is_needs_review_never_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hang_at_place_then_dropped_by_the_engine_leaves_nothing() {
-    let mut w = World::new().await;
-    w.settings.step_timeout = Duration::from_secs(20);
-    w.sign_in("demo").await;
+    let w = World::signed_in(Duration::from_secs(20)).await;
     w.fault(json!({"hang": "place"})).await;
     let progress = w.recorder();
     let req = w.demo_request("dish-soap", false);
@@ -423,13 +430,10 @@ async fn hang_at_place_then_dropped_by_the_engine_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_cart_item_is_not_bought() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     w.admin("carts/add", json!({"sku": "coffee-beans", "qty": 3}))
         .await;
-    let outcome = w
-        .buy(&w.demo_request("dish-soap", false), &w.recorder())
-        .await;
+    let outcome = w.buy_soap(&w.recorder()).await;
     assert_eq!(outcome.status, Status::Placed, "{outcome:?}");
     assert_eq!(w.ledger_skus().await, vec![vec!["dish-soap".to_string()]]);
     w.end().await;
@@ -437,8 +441,7 @@ async fn stale_cart_item_is_not_bought() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_persists_across_purchasers_and_relaunch_after_kill() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let mut first = factory(&w.settings, "demo").unwrap();
     assert_eq!(first.check_session().await.state, SessionState::SignedIn);
     drop(first);
@@ -534,7 +537,7 @@ async fn missing_checkout_values_and_browser_fail_before_launch() {
     let mut w = World::new().await;
     w.settings.checkout.remove("postal_code");
     let progress = w.recorder();
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::Failed);
     assert!(!outcome.retryable);
     assert!(outcome.message.unwrap().contains("checkout.postal_code"));

@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use support::chromium::processes_under;
 use support::demo::{self, admin_post};
+use support::intake::json_of;
 use support::wait::{poll, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -302,15 +303,12 @@ where
 
 /// Whether the server still knows a spa session token.
 async fn server_knows(store: &DemoStore, token: &str) -> bool {
-    let answer: Value = reqwest::Client::new()
-        .get(format!("{}/spa/api/session", store.base_url()))
-        .header("cookie", format!("spa_sid={token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_of(
+        reqwest::Client::new()
+            .get(format!("{}/spa/api/session", store.base_url()))
+            .header("cookie", format!("spa_sid={token}")),
+    )
+    .await;
     answer["signed_in"] == json!(true)
 }
 

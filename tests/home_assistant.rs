@@ -22,7 +22,7 @@ use restock::purchase::scripted::{Script, ScriptedFactory};
 use serde_json::{json, Value};
 use serde_norway::Value as Yaml;
 use support::env::{repo_file, Env};
-use support::intake::url;
+use support::intake::{json_of, url};
 
 const TOKEN: &str = "ha-test-token";
 
@@ -236,15 +236,12 @@ async fn the_yaml_requests_work_against_a_running_intake() {
     }
 
     // The rendered payload carried the requester through.
-    let db: Value = client
-        .get(url(&running, "/queue"))
-        .header("X-Restock-Token", TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let db = json_of(
+        client
+            .get(url(&running, "/queue"))
+            .header("X-Restock-Token", TOKEN),
+    )
+    .await;
     let requester = |id: i64| {
         db.as_array()
             .unwrap()

@@ -21,8 +21,10 @@ use restock::notify::Notifier;
 use restock::probe::schedule::{self, Schedule};
 use restock::probe::{Gate, ProbeSettings, SessionProbe, Stores, Window};
 use restock::purchase::scripted::{Script, Step};
+use support::db::backdate_session_notices;
 use support::engine::{engine_on, Looping, TestFactory};
 use support::env::Env;
+use support::intake::{get_json, json_of};
 use support::receivers::{notifier, Receiver};
 use support::wait::{until, within};
 use tokio::sync::Notify;
@@ -111,16 +113,7 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     assert_eq!(r.count(), 1, "no more within the remind period");
 
     // The remind period passes (moved back in the database, not waited).
-    let day = 24 * 3600 * 1000i64;
-    db.with_conn(move |c| {
-        c.execute(
-            "UPDATE store_sessions SET notified_at = notified_at - ?1",
-            [day],
-        )?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    backdate_session_notices(&db, Duration::from_secs(24 * 3600)).await;
     probe.probe_all(&none).await;
     probe.probe_all(&none).await;
     probe.flush().await;
@@ -488,22 +481,8 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
         .await
         .unwrap();
     let mut rig = Looping::start(engine);
-    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
-    rig.handle.wake();
-    let seen = until(&mut rig.events, "settled", |e| {
-        matches!(e, Event::Settled { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::SigninRequired,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
+    let (status, seen) = rig.order(&db, "towels").await;
+    assert_eq!(status, Status::SigninRequired, "{seen:?}");
     assert_eq!(factory.made(), 0, "no browser for a store known signed out");
     let order = &db.recent(None, 1).await.unwrap()[0];
     assert!(
@@ -524,22 +503,8 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
         .await
         .unwrap();
     let mut rig = Looping::start(engine);
-    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
-    rig.handle.wake();
-    let seen = until(&mut rig.events, "settled", |e| {
-        matches!(e, Event::Settled { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::DryRun,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
+    let (status, seen) = rig.order(&db, "towels").await;
+    assert_eq!(status, Status::DryRun, "{seen:?}");
     assert_eq!(factory.made(), 1);
     assert_eq!(
         db.recent(None, 1).await.unwrap()[0].store.as_deref(),
@@ -647,27 +612,12 @@ async fn serve_probes_profiles_and_shows_sessions() {
     let base = format!("http://{}", running.addr);
     let denied = client.get(format!("{base}/stores")).send().await.unwrap();
     assert_eq!(denied.status(), 401);
-    let stores: serde_json::Value = client
-        .get(format!("{base}/stores"))
-        .bearer_auth("sekrit")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stores = json_of(client.get(format!("{base}/stores")).bearer_auth("sekrit")).await;
     assert_eq!(stores[0]["store"], "corner");
     assert_eq!(stores[0]["state"], "unknown");
     assert_eq!(stores[1]["store"], "demo");
     assert_eq!(stores[1]["state"], "signed_out");
-    let health: serde_json::Value = client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&client, &format!("{base}/health")).await;
     assert_eq!(
         health["sessions"]["demo"]["state"], "signed_out",
         "{health}"

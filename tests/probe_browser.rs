@@ -25,6 +25,7 @@ use restock::purchase::{
 };
 use serde_json::json;
 use support::chromium::{assert_no_chromium, processes_under};
+use support::db::backdate_session_notices;
 use support::demo::{self, admin, browser_settings, sign_in};
 use support::engine::{one_item_catalog, settings, Looping};
 use support::receivers::{notifier, silent, Receiver};
@@ -193,16 +194,7 @@ async fn real_profile_out_remind_back() {
         "{told}"
     );
 
-    let day = 24 * 3600 * 1000i64;
-    w.db.with_conn(move |c| {
-        c.execute(
-            "UPDATE store_sessions SET notified_at = notified_at - ?1",
-            [day],
-        )?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    backdate_session_notices(&w.db, Duration::from_secs(24 * 3600)).await;
     probe.probe_all(&none).await;
     probe.flush().await;
     assert_eq!(w.notified(), ["signed_out", "reminder"]);
@@ -272,7 +264,7 @@ async fn real_hanging_probe_is_unknown_and_closed() {
     let engine = w.engine(&["demo"], Duration::from_secs(60));
     let probe = Arc::new(w.probe(Duration::from_secs(4)).with_handle(engine.handle()));
     let mut rig = Looping::start(engine.with_probe(probe.clone()));
-    let (handle, events) = (rig.handle.clone(), &mut rig.events);
+    let events = &mut rig.events;
     let before = restock::model::now_ms();
     let started = Instant::now();
     probe.mark_due();
@@ -318,19 +310,8 @@ async fn real_hanging_probe_is_unknown_and_closed() {
     assert!(w.db.probe_last_run().await.unwrap().unwrap() >= before);
     w.assert_no_chromium().await;
 
-    w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
-    handle.wake();
-    let seen = until(events, "the buy", |e| matches!(e, Event::Settled { .. })).await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::DryRun,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
+    let (status, seen) = rig.order(&w.db, "soap").await;
+    assert_eq!(status, Status::DryRun, "{seen:?}");
     rig.stop().await;
     w.end().await;
 }
@@ -350,20 +331,8 @@ async fn real_buy_for_a_signed_out_store_launches_no_browser() {
     let launches = w.factory.made.load(Ordering::SeqCst);
 
     let mut rig = Looping::start(w.engine(&["demo"], Duration::from_secs(60)));
-    let (handle, events) = (rig.handle.clone(), &mut rig.events);
-    w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
-    handle.wake();
-    let seen = until(events, "settled", |e| matches!(e, Event::Settled { .. })).await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::SigninRequired,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
+    let (status, seen) = rig.order(&w.db, "soap").await;
+    assert_eq!(status, Status::SigninRequired, "{seen:?}");
     assert_eq!(
         w.factory.made.load(Ordering::SeqCst),
         launches,

@@ -14,7 +14,7 @@ use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::server::Parts;
 use serde_json::json;
 use support::env::Env;
-use support::intake::{post_json, reorder, url};
+use support::intake::{get_json, post_json, reorder, url};
 use support::wait::{event, settled};
 
 #[tokio::test]
@@ -129,12 +129,7 @@ async fn an_unwritable_database_gets_503_holds_the_engine_and_loses_nothing() {
         _ => unreachable!(),
     };
     assert!(reason.contains("readonly"), "{reason}");
-    let health: serde_json::Value = reqwest::get(url(&running, "/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&reqwest::Client::new(), &url(&running, "/health")).await;
     assert_eq!(health["engine"]["state"], "paused");
     assert!(health["engine"]["pause"]["reason"]
         .as_str()

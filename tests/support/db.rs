@@ -68,3 +68,18 @@ pub async fn order_until(
         ),
     }
 }
+
+/// Moves every store's last session notice back by `by`, as if that much
+/// time had passed since (the remind period, without waiting it out).
+pub async fn backdate_session_notices(db: &restock::db::Db, by: std::time::Duration) {
+    let ms = by.as_millis() as i64;
+    db.with_conn(move |c| {
+        c.execute(
+            "UPDATE store_sessions SET notified_at = notified_at - ?1",
+            [ms],
+        )?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}

@@ -11,14 +11,14 @@ use async_trait::async_trait;
 use restock::catalog::{Catalog, Item, SharedCatalog, Source};
 use restock::db::Db;
 use restock::engine::{Engine, Event, Handle, Settings};
-use restock::model::{Outcome, SessionCheck};
+use restock::model::{Outcome, SessionCheck, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory};
 use restock::purchase::{BuyProgress, BuyRequest, PurchaseError, Purchaser, PurchaserFactory};
 use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::wait::within;
+use super::wait::{until, within};
 
 /// Engine settings for a test: a dry run, slow polls (tests wake the
 /// loop), no cooldown, screenshots under `dir`.
@@ -102,6 +102,22 @@ impl Looping {
             events,
             shutdown,
             task,
+        }
+    }
+
+    /// Queues `item` straight in `db` (as `restock enqueue` does without a
+    /// server), wakes the loop, and waits for an order to settle: how it
+    /// settled, and every event on the way.
+    pub async fn order(&mut self, db: &Db, item: &str) -> (Status, Vec<Event>) {
+        db.enqueue(item, None, Duration::ZERO).await.unwrap();
+        self.handle.wake();
+        let seen = until(&mut self.events, "an order to settle", |e| {
+            matches!(e, Event::Settled { .. })
+        })
+        .await;
+        match seen.last() {
+            Some(Event::Settled { status, .. }) => (*status, seen),
+            _ => unreachable!(),
         }
     }
 

@@ -19,9 +19,14 @@ pub async fn post_json(client: &reqwest::Client, url: &str, body: Value) -> (u16
     (code, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// The JSON answer to `req` (the status is not checked).
+pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 /// A GET answered with JSON (the status is not checked).
 pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    client.get(url).send().await.unwrap().json().await.unwrap()
+    json_of(client.get(url)).await
 }
 
 /// `POST /reorder` for `item`, which must be queued; its order id.
