@@ -1,7 +1,6 @@
-//! `restock doctor` (issue 8, "What it must show" item 4): on a good set-up
-//! every check is ✔ and it exits 0; each broken part — a bad catalog, a
-//! missing Chromium, a loose state-dir mode, an unreachable monitor, a bad
-//! config — is ✘ with a fix and exit 1.
+//! `restock doctor`: on a good set-up every check is ✔ and it exits 0;
+//! each broken part — a bad catalog, a missing Chromium, a loose state-dir
+//! mode, an unreachable monitor, a bad config — is ✘ with a fix and exit 1.
 //!
 //! The binary runs as the unit runs it (environment only, no TTY, so its
 //! progress is plain lines on stderr). The monitor is a Healthchecks-style

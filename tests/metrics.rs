@@ -1,8 +1,7 @@
-//! `GET /metrics` (issue 8, "What it must show" item 5): it requires the
-//! intake token, parses as the Prometheus text format (checked by a strict
-//! parser of the exposition format below: prometheus-client only encodes),
-//! and its counters move with orders run through an in-process server with
-//! a scripted purchaser.
+//! `GET /metrics`: it requires the intake token, parses as the Prometheus
+//! text format (checked by a strict parser of the exposition format below:
+//! prometheus-client only encodes), and its counters move with orders run
+//! through an in-process server with a scripted purchaser.
 
 mod support;
 
