@@ -1,16 +1,20 @@
 //! Bad input at every door: each wrong value gets a clear message naming
 //! what is wrong, and the database is byte-for-byte unchanged.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::*;
 use restock::config::{env_name, Config};
 use restock::db::Db;
 use serde_json::json;
+use support::db::dump;
+use support::demo::demo_catalog;
+use support::env::Env;
+use support::intake::url;
+use support::receivers::free_addr;
 
 /// A wrong value for every setting the environment can carry, or the
 /// reason a setting has no wrong value of its own.
@@ -75,7 +79,7 @@ fn run(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
     }
 }
 
-/// Every row of every table (see `common::dump`), plus the schema version.
+/// Every row of every table, plus the schema version.
 fn db_bytes(env: &Env) -> String {
     dump(&env.db())
 }
@@ -84,8 +88,7 @@ fn db_bytes(env: &Env) -> String {
 /// main file holds everything and can be compared byte for byte.
 async fn seeded() -> Env {
     let mut env = Env::new(&["soap", "tea"]);
-    let demo_only = "[[item]]\nid = \"soap\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/p\"\n\
-                     [[item]]\nid = \"tea\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/t\"\n";
+    let demo_only = demo_catalog("http://127.0.0.1:9", &[("soap", &["/p"]), ("tea", &["/t"])]);
     std::fs::write(&env.config.catalog, demo_only).unwrap();
     env.config.listen = free_addr();
     let q = Db::open(&env.db()).unwrap();
@@ -154,7 +157,7 @@ async fn bad_files_stop_startup_naming_file_and_key() {
         "name = \"shop\"\nbase_url = \"http://127.0.0.1:9/\"\ncolour = \"red\"\n",
     )
     .unwrap();
-    let item = "[[item]]\nid = \"soap\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/p\"\n";
+    let item = demo_catalog("http://127.0.0.1:9", &[("soap", &["/p"])]);
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
         (
             "RESTOCK_CONFIG",

@@ -6,21 +6,25 @@
 //! (whose path identifies its Chromium processes in /proc) and ends by
 //! checking that none of them is left.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::demo::DemoStore;
 use restock::model::{Money, Phase, Status};
 use restock::model::{Outcome, SessionState};
 use restock::purchase::{
-    dump_dom, factory, login, sign_in_with_form, BrowserSettings, BuyProgress, BuyRequest,
-    PurchaseError, Refusal, StoreRegistry,
+    dump_dom, factory, login, BrowserSettings, BuyProgress, BuyRequest, PurchaseError, Refusal,
+    StoreRegistry,
 };
 use serde_json::{json, Value};
+use support::chromium::{assert_no_chromium, processes_under};
+use support::demo::{self, admin, browser_settings, fault, sign_in};
+use support::receivers::silent;
 use tokio::sync::Notify;
 use url::Url;
 
@@ -67,6 +71,9 @@ place_order = "button.confirm-purchase"
 marker = ".thanks"
 order_id = ".order-ref"
 "##;
+
+/// How long a step of the flow may take unless a test says otherwise.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A `BuyProgress` that records what the flow told it.
 #[derive(Default)]
@@ -126,7 +133,6 @@ struct World {
     demo: DemoStore,
     dir: tempfile::TempDir,
     settings: BrowserSettings,
-    http: reqwest::Client,
 }
 
 impl World {
@@ -134,71 +140,44 @@ impl World {
         World::with_stores(None).await
     }
 
-    /// With extra store definitions (name, TOML); each is pointed at
+    /// A world whose steps time out after `step_timeout` and whose `demo`
+    /// profile is signed in.
+    async fn signed_in(step_timeout: Duration) -> World {
+        let mut w = World::new().await;
+        w.settings.step_timeout = step_timeout;
+        w.sign_in("demo").await;
+        w
+    }
+
+    /// With an extra store definition (name, TOML), pointed at
     /// `<demo base>/alt/`.
     async fn with_stores(extra: Option<(&str, &str)>) -> World {
-        let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+        let demo = demo::store().await;
         let dir = tempfile::tempdir().unwrap();
-        let stores_dir = dir.path().join("stores");
-        std::fs::create_dir_all(&stores_dir).unwrap();
-        let mut overrides = BTreeMap::new();
-        overrides.insert("demo".to_string(), Url::parse(&demo.base_url()).unwrap());
-        if let Some((name, text)) = extra {
-            std::fs::write(stores_dir.join(format!("{name}.toml")), text).unwrap();
-            overrides.insert(
-                name.to_string(),
-                Url::parse(&format!("{}/alt/", demo.base_url())).unwrap(),
-            );
-        }
-        let stores = StoreRegistry::load(Some(&stores_dir), &overrides).unwrap();
-        let mut settings = BrowserSettings::new(
-            dir.path().join("profiles"),
-            dir.path().join("shots"),
-            Arc::new(stores),
-        );
-        settings.step_timeout = Duration::from_secs(10);
-        settings.checkout = [
-            ("name", "Ada Lovelace"),
-            ("address", "1 Analytical Way"),
-            ("postal_code", "1234 AB"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let alt = Url::parse(&format!("{}/alt/", demo.base_url())).unwrap();
+        let extra: Vec<(&str, &str, Url)> = extra
+            .into_iter()
+            .map(|(name, text)| (name, text, alt.clone()))
+            .collect();
+        let mut settings = browser_settings(dir.path(), &demo, &extra);
+        settings.step_timeout = STEP_TIMEOUT;
         World {
             demo,
             dir,
             settings,
-            http: reqwest::Client::new(),
         }
     }
 
     async fn admin(&self, path: &str, body: Value) {
-        let resp = self
-            .http
-            .post(format!("{}/admin/{path}", self.demo.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_success(),
-            "admin {path}: {}",
-            resp.status()
-        );
+        admin(&self.demo, path, body).await;
     }
 
     async fn fault(&self, body: Value) {
-        self.admin("faults", body).await;
+        fault(&self.demo, body).await;
     }
 
     async fn sign_in(&self, store: &str) {
-        let state = sign_in_with_form(&self.settings, store, DEMO_EMAIL, DEMO_PASSWORD)
-            .await
-            .unwrap();
-        assert_eq!(state, SessionState::SignedIn);
+        sign_in(&self.settings, store).await;
     }
 
     fn request(&self, store: &str, url: String, dry_run: bool) -> BuyRequest {
@@ -223,6 +202,12 @@ impl World {
         Recorder::new(&self.dir.path().join("shots"))
     }
 
+    /// A real (not dry-run) buy of the demo store's dish soap.
+    async fn buy_soap(&self, progress: &Recorder) -> Outcome {
+        self.buy(&self.demo_request("dish-soap", false), progress)
+            .await
+    }
+
     async fn buy(&self, req: &BuyRequest, progress: &Recorder) -> Outcome {
         let mut purchaser = factory(&self.settings, &req.store).unwrap();
         purchaser.buy(req, progress).await
@@ -230,38 +215,12 @@ impl World {
 
     /// Chromium processes (main, zygotes, renderers, ...) whose command
     /// line names this test's directory.
-    fn chromium_processes(&self) -> Vec<String> {
-        let needle = self.dir.path().to_string_lossy().to_string();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&needle) && !cmdline.contains("browser_buy") {
-                found.push(format!(
-                    "{}: {}",
-                    entry.file_name().to_string_lossy(),
-                    &cmdline[..cmdline.len().min(120)]
-                ));
-            }
-        }
-        found
+    fn chromium_processes(&self) -> Vec<(i32, String)> {
+        processes_under(self.dir.path())
     }
 
-    /// Waits (bounded) for every Chromium of this test to be gone: a killed
-    /// process needs a moment to exit.
     async fn assert_no_chromium(&self) {
-        for _ in 0..50 {
-            if self.chromium_processes().is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "Chromium processes left behind: {:#?}",
-            self.chromium_processes()
-        );
+        assert_no_chromium(self.dir.path()).await;
     }
 
     async fn ledger_skus(&self) -> Vec<Vec<String>> {
@@ -293,8 +252,7 @@ fn assert_screenshot(outcome: &Outcome) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_stops_before_place_order() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let progress = w.recorder();
     let outcome = w.buy(&w.demo_request("dish-soap", true), &progress).await;
     assert_eq!(outcome.status, Status::DryRun, "{outcome:?}");
@@ -310,8 +268,7 @@ async fn dry_run_stops_before_place_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_run_places_exactly_one_order() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let progress = w.recorder();
     let mut req = w.demo_request("dish-soap", false);
     req.quantity = 2;
@@ -338,8 +295,7 @@ async fn real_run_places_exactly_one_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_ends_in_its_outcome() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let cases: Vec<(Value, Status)> = vec![
         (
             json!({"sku": "dish-soap", "out_of_stock": true}),
@@ -364,7 +320,7 @@ async fn each_fault_ends_in_its_outcome() {
         w.admin("reset", json!({})).await;
         w.fault(fault.clone()).await;
         let progress = w.recorder();
-        let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+        let outcome = w.buy_soap(&progress).await;
         assert_eq!(outcome.status, status, "{fault}: {outcome:?}");
         assert!(!progress.phases().contains(&Phase::Submitted), "{fault}");
         assert_screenshot(&outcome);
@@ -388,7 +344,7 @@ async fn each_fault_ends_in_its_outcome() {
         status: Status::SpendCapped,
         reason: "monthly cap reached".into(),
     });
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::SpendCapped, "{outcome:?}");
     assert_eq!(outcome.message.as_deref(), Some("monthly cap reached"));
     assert!(outcome.total.is_some());
@@ -396,9 +352,7 @@ async fn each_fault_ends_in_its_outcome() {
 
     // No order number on the confirmation: placed, with a note.
     w.fault(json!({"no_order_number": true})).await;
-    let outcome = w
-        .buy(&w.demo_request("dish-soap", false), &w.recorder())
-        .await;
+    let outcome = w.buy_soap(&w.recorder()).await;
     assert_eq!(outcome.status, Status::Placed, "{outcome:?}");
     assert_eq!(outcome.order_ref, None);
     assert!(
@@ -414,9 +368,7 @@ async fn each_fault_ends_in_its_outcome() {
     // Everyone signed out: the sign-in wall.
     w.admin("reset", json!({})).await;
     w.admin("signout-all", json!({})).await;
-    let outcome = w
-        .buy(&w.demo_request("dish-soap", false), &w.recorder())
-        .await;
+    let outcome = w.buy_soap(&w.recorder()).await;
     assert_eq!(outcome.status, Status::SigninRequired, "{outcome:?}");
     assert_screenshot(&outcome);
     w.end().await;
@@ -424,14 +376,12 @@ async fn each_fault_ends_in_its_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unconfirmed_submit_is_needs_review_never_failed() {
-    let mut w = World::new().await;
-    w.settings.step_timeout = Duration::from_secs(3);
-    w.sign_in("demo").await;
+    let w = World::signed_in(Duration::from_secs(3)).await;
 
     // A hang before submit is a transient failure: retry is safe.
     w.fault(json!({"hang": "add"})).await;
     let progress = w.recorder();
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
     assert!(outcome.retryable, "{outcome:?}");
     assert!(
@@ -450,7 +400,7 @@ async fn unconfirmed_submit_is_needs_review_never_failed() {
     w.admin("reset", json!({})).await;
     w.fault(json!({"hang": "confirmation"})).await;
     let progress = w.recorder();
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::NeedsReview, "{outcome:?}");
     assert_eq!(progress.phases().last(), Some(&Phase::Submitted));
     assert_screenshot(&outcome);
@@ -460,9 +410,7 @@ async fn unconfirmed_submit_is_needs_review_never_failed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hang_at_place_then_dropped_by_the_engine_leaves_nothing() {
-    let mut w = World::new().await;
-    w.settings.step_timeout = Duration::from_secs(20);
-    w.sign_in("demo").await;
+    let w = World::signed_in(Duration::from_secs(20)).await;
     w.fault(json!({"hang": "place"})).await;
     let progress = w.recorder();
     let req = w.demo_request("dish-soap", false);
@@ -483,13 +431,10 @@ async fn hang_at_place_then_dropped_by_the_engine_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_cart_item_is_not_bought() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     w.admin("carts/add", json!({"sku": "coffee-beans", "qty": 3}))
         .await;
-    let outcome = w
-        .buy(&w.demo_request("dish-soap", false), &w.recorder())
-        .await;
+    let outcome = w.buy_soap(&w.recorder()).await;
     assert_eq!(outcome.status, Status::Placed, "{outcome:?}");
     assert_eq!(w.ledger_skus().await, vec![vec!["dish-soap".to_string()]]);
     w.end().await;
@@ -497,8 +442,7 @@ async fn stale_cart_item_is_not_bought() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_persists_across_purchasers_and_relaunch_after_kill() {
-    let w = World::new().await;
-    w.sign_in("demo").await;
+    let w = World::signed_in(STEP_TIMEOUT).await;
     let mut first = factory(&w.settings, "demo").unwrap();
     assert_eq!(first.check_session().await.state, SessionState::SignedIn);
     drop(first);
@@ -574,14 +518,8 @@ async fn check_session_reads_signed_in_signed_out_and_unknown() {
     );
 
     // A store that accepts connections and never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let silent_url = Url::parse(&format!("http://{}/", silent.local_addr().unwrap())).unwrap();
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((conn, _)) = silent.accept().await {
-            open.push(conn);
-        }
-    });
+    let (silent_addr, held) = silent().await;
+    let silent_url = Url::parse(&format!("http://{silent_addr}/")).unwrap();
     let mut registry = StoreRegistry::builtin();
     registry.set_base_url("demo", silent_url).unwrap();
     w.settings.stores = Arc::new(registry);
@@ -600,7 +538,7 @@ async fn missing_checkout_values_and_browser_fail_before_launch() {
     let mut w = World::new().await;
     w.settings.checkout.remove("postal_code");
     let progress = w.recorder();
-    let outcome = w.buy(&w.demo_request("dish-soap", false), &progress).await;
+    let outcome = w.buy_soap(&progress).await;
     assert_eq!(outcome.status, Status::Failed);
     assert!(!outcome.retryable);
     assert!(outcome.message.unwrap().contains("checkout.postal_code"));

@@ -2,46 +2,39 @@
 //! naming what is wrong and writes nothing; CLI commands work on the same
 //! database as a server, with the documented exit codes.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::*;
 use restock::db::Db;
 use restock::model::Outcome;
 use restock::model::{Phase, Status};
+use support::demo::demo_catalog;
+use support::env::{output_text as text, Env};
+use support::wait::settled;
 
-fn restock(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_restock"));
+/// The binary with the env's settings and `vars` on top, quiet, and with
+/// nothing answering at its listen address.
+fn restock_cmd(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = env.command();
     cmd.args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.path())
-        .env("RESTOCK_STATE_DIR", &env.config.state_dir)
-        .env("RESTOCK_CATALOG", &env.config.catalog)
         .env("RESTOCK_LISTEN", "127.0.0.1:9") // nothing answers: the CLI uses the database
-        .env("RESTOCK_LOG", "warn");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+        .env("RESTOCK_LOG", "warn")
+        .envs(vars.iter().copied());
+    cmd
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+fn restock(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    restock_cmd(env, vars, args).output().unwrap()
 }
 
 #[test]
 fn bad_configuration_exits_2_naming_the_problem_and_writes_nothing() {
     let env = Env::new(&["soap"]);
-    let demo_only = "[[item]]\nid = \"soap\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/p\"\n";
-    std::fs::write(&env.config.catalog, demo_only).unwrap();
+    let demo_only = demo_catalog("http://127.0.0.1:9", &[("soap", &["/p"])]);
+    std::fs::write(&env.config.catalog, &demo_only).unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_addr = busy.local_addr().unwrap().to_string();
     let toml_file = env.path().join("restock.toml");
@@ -207,22 +200,10 @@ async fn enqueue_goes_through_a_running_server_and_failures_lists_what_went_wron
     let running = env.start(factory).await;
     let mut events = running.handle.subscribe();
     let addr = running.addr.to_string();
-    let out = tokio::task::spawn_blocking({
-        let env_vars = [("RESTOCK_LISTEN".to_string(), addr)];
-        let env_ref = Env {
-            dir: tempfile::tempdir().unwrap(),
-            config: env.config.clone(),
-        };
-        move || {
-            let vars: Vec<(&str, &str)> = env_vars
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            restock(&env_ref, &vars, &["enqueue", "soap"])
-        }
-    })
-    .await
-    .unwrap();
+    let mut enqueue = restock_cmd(&env, &[("RESTOCK_LISTEN", &addr)], &["enqueue", "soap"]);
+    let out = tokio::task::spawn_blocking(move || enqueue.output().unwrap())
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         text(&out).contains("queued order 1") && !text(&out).contains("not reachable"),

@@ -1,4 +1,4 @@
-//! Crash-test harness (issue 7): `restock serve` runs as a real child
+//! Crash-test harness: `restock serve` runs as a real child
 //! process against the demo store, a buy is held at a known phase by one of
 //! the store's hang faults, and then something is killed with SIGKILL:
 //!
@@ -29,30 +29,30 @@
 //! (`Db::claim_next`) while no server runs: exactly what a server killed
 //! right after its claim leaves behind.
 
-mod common;
+mod support;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use restock::db::{Db, Order};
 use restock::demo::{DemoStore, Step};
 use restock::model::{Phase, Status};
 use serde_json::json;
+use support::chromium::{alive, assert_no_chromium, chromium_main};
+use support::db::order_until;
+use support::demo::{self, fault};
+use support::env::Env;
+use support::intake::reorder;
+use support::receivers::free_addr;
+use support::serve::Serve;
+use support::wait::poll_within;
 
 /// The item whose buy is held and killed, and its demo-store sku.
 const HELD: (&str, &str) = ("soap", "dish-soap");
 /// A second order, accepted before the kill and pending while the first is
 /// held: it must not go missing.
 const WAITING: (&str, &str) = ("coffee", "coffee-beans");
-
-/// Bound on every wait for another process's state.
-const WAIT: Duration = Duration::from_secs(60);
 
 /// The buy timeout when Chromium is killed: the buy must be classified
 /// within it.
@@ -184,9 +184,7 @@ async fn sigkill_at_every_phase_never_orders_twice_or_loses_an_order() {
 
 /// One case, start to end; returns its summary line.
 async fn run(case: &Case) -> String {
-    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let store = demo::store().await;
     let mut env = Env::new(&[]);
     env.use_demo(
         &store.base_url(),
@@ -202,7 +200,7 @@ async fn run(case: &Case) -> String {
     env.sign_in_demo().await;
     assert_no_chromium(env.path()).await;
 
-    let mut first_env: Vec<(&str, String)> = Vec::new();
+    let mut first_env: Vec<(&str, String)> = vec![("RESTOCK_LOG", "info".into())];
     let mut fake = None;
     match case.hold {
         Hold::Launch => {
@@ -217,7 +215,7 @@ async fn run(case: &Case) -> String {
         first_env.push(("RESTOCK_AUTO_RETRY_BACKOFF", "1s".into()));
     }
 
-    let mut serve = Serve::start(&env, &first_env, "first").await;
+    let mut serve = start(&env, &first_env, "first").await;
     let held = reorder(serve.addr, HELD.0).await;
     let waiting = reorder(serve.addr, WAITING.0).await;
     let db = Db::open(&env.db()).unwrap();
@@ -275,7 +273,7 @@ async fn run(case: &Case) -> String {
                 let claimed = db.claim_next().await.unwrap().expect("a pending row");
                 assert_eq!((claimed.id, claimed.phase), (waiting, Some(Phase::Claimed)));
             }
-            serve = Serve::start(&env, &[], "restarted").await;
+            serve = start(&env, &[("RESTOCK_LOG", "info".into())], "restarted").await;
             c.after_restart(&serve, held, waiting, &at_kill).await
         }
         Kill::Chromium { auto_retry } => {
@@ -293,10 +291,19 @@ async fn run(case: &Case) -> String {
     let rows = db.recent(None, 100).await.unwrap();
     let ids: Vec<i64> = rows.iter().rev().map(|o| o.id).collect();
     assert_eq!(ids, [held, waiting], "{}: {rows:#?}", case.name);
-    serve.stop().await;
+    let status = serve.sigterm().await;
+    assert_eq!(status.code(), Some(0), "{status}\n{}", serve.log_tail());
     assert_no_chromium(env.path()).await;
     store.shutdown().await;
     line
+}
+
+/// `restock serve` with `vars`, once it listens.
+async fn start(env: &Env, vars: &[(&str, String)], label: &str) -> Serve {
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut serve = env.serve(label, &vars);
+    serve.listening().await;
+    serve
 }
 
 /// Checks on one case's database, store and processes.
@@ -321,21 +328,11 @@ impl Check<'_> {
         what: &str,
         pred: impl Fn(&Order) -> bool,
     ) -> Order {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let row = self.row(id).await;
-            if pred(&row) {
-                return row;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{}: timed out waiting for {what} (order {id}); last row: {row:#?}\n--- server log ---\n{}",
-                    self.case.name,
-                    serve.log_tail()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("{}: {what}", self.case.name);
+        order_until(self.db, id, &what, pred, || {
+            format!("--- server log ---\n{}", serve.log_tail())
+        })
+        .await
     }
 
     /// Orders in the store's ledger holding `sku`.
@@ -555,132 +552,8 @@ fn at_kill_phase(case: &Case) -> String {
     }
 }
 
-/// Polls `f` every 50 ms until it returns `Some` or `limit` passes.
-async fn poll<T, F, Fut>(limit: Duration, mut f: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn set_hang(store: &DemoStore, step: Option<Step>) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/admin/faults", store.base_url()))
-        .json(&json!({"sku": HELD.1, "hang": step}))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
-}
-
-async fn reorder(addr: SocketAddr, item: &str) -> i64 {
-    let (code, body) = post_json(
-        &reqwest::Client::new(),
-        &format!("http://{addr}/reorder"),
-        json!({"item": item}),
-    )
-    .await;
-    assert_eq!(code, 202, "{body}");
-    body["id"].as_i64().unwrap()
-}
-
-/// `restock serve` as a child process, its log in the state dir. Dropping
-/// it kills the process, so a failing case leaves nothing running.
-struct Serve {
-    child: Option<Child>,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Serve {
-    async fn start(env: &Env, vars: &[(&str, String)], label: &str) -> Serve {
-        let log = env.path().join(format!("serve-{label}.log"));
-        let mut cmd = env.command();
-        cmd.arg("serve")
-            .env("RESTOCK_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        let mut serve = Serve {
-            child: Some(cmd.spawn().unwrap()),
-            addr: env.config.listen,
-            log,
-        };
-        let addr = serve.addr;
-        let listening = poll(WAIT, || {
-            let exited = serve.child.as_mut().unwrap().try_wait().unwrap();
-            async move {
-                if let Some(status) = exited {
-                    return Some(Err(status));
-                }
-                std::net::TcpStream::connect(addr).ok().map(Ok)
-            }
-        })
-        .await;
-        match listening {
-            Some(Ok(_)) => serve,
-            Some(Err(status)) => panic!("restock serve exited: {status}\n{}", serve.log_tail()),
-            None => panic!("restock serve did not listen\n{}", serve.log_tail()),
-        }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.as_ref().expect("running").id() as i32
-    }
-
-    /// SIGKILL, and reap it.
-    async fn sigkill(&mut self) {
-        unsafe { libc::kill(self.pid(), libc::SIGKILL) };
-        let status = self.reap(Duration::from_secs(10)).await;
-        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
-    }
-
-    /// SIGTERM: a clean stop, exit code 0.
-    async fn stop(&mut self) {
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-        let status = self.reap(Duration::from_secs(30)).await;
-        assert_eq!(status.code(), Some(0), "{status}\n{}", self.log_tail());
-    }
-
-    async fn reap(&mut self, limit: Duration) -> std::process::ExitStatus {
-        let child = self.child.as_mut().expect("running");
-        let status = poll(limit, || {
-            let status = child.try_wait().unwrap();
-            async move { status }
-        })
-        .await;
-        let status =
-            status.unwrap_or_else(|| panic!("restock serve did not exit\n{}", self.log_tail()));
-        self.child = None;
-        status
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    fault(store, json!({"sku": HELD.1, "hang": step})).await;
 }
 
 /// A "Chromium" whose launch never finishes: a script that records its pid
@@ -719,7 +592,7 @@ impl FakeChrome {
     /// parent to reap it counts as dead).
     async fn assert_dead(&self) {
         let pid = self.pid().expect("the fake browser ran");
-        let dead = poll(Duration::from_secs(5), || async move {
+        let dead = poll_within(Duration::from_secs(5), || async move {
             (!alive(pid)).then_some(())
         })
         .await;
@@ -728,49 +601,4 @@ impl FakeChrome {
             "the hung browser launch {pid} outlived restock"
         );
     }
-}
-
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // `pid (comm) state ...`; comm may hold spaces, so split after ')'.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-/// Every process whose command line names a profile under `dir`, with its
-/// full command line.
-fn processes_under(dir: &Path) -> Vec<(i32, String)> {
-    let needle = format!("--user-data-dir={}", dir.display());
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cmdline.contains(&needle) && alive(pid) {
-            found.push((pid, cmdline));
-        }
-    }
-    found
-}
-
-/// The Chromium browser process (not a helper, which carries `--type=`, and
-/// not the launcher script before it execs) using a profile under `dir`.
-fn chromium_main(dir: &Path) -> Option<i32> {
-    processes_under(dir)
-        .into_iter()
-        .find(|(pid, cmd)| {
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-            let is_chromium = exe
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().contains("chrom"));
-            is_chromium && !cmd.contains("--type=")
-        })
-        .map(|(pid, _)| pid)
 }

@@ -10,7 +10,9 @@
 //! ends by checking no Chromium on that profile is left. Conditions are
 //! awaited by polling with a deadline, never by fixed sleeps.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,12 +28,13 @@ use futures::StreamExt;
 use restock::demo::{DemoStore, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use support::chromium::processes_under;
+use support::demo::{self, admin_post};
+use support::intake::json_of;
+use support::wait::{poll, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
-
-/// How long any awaited condition may take.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 const FLAGS: [&str; 9] = [
     "--headless",
@@ -78,7 +81,7 @@ impl Chromium {
         let pgid = child.id().unwrap() as i32;
         let guard = Group(pgid);
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let ws = tokio::time::timeout(PATIENCE, async {
+        let ws = within("Chromium to listen", async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some((_, url)) = line.split_once("DevTools listening on ") {
                     return url.trim().to_owned();
@@ -86,8 +89,7 @@ impl Chromium {
             }
             panic!("Chromium exited before it listened")
         })
-        .await
-        .expect("Chromium listens in time");
+        .await;
         // Keep draining stderr: a full pipe would stall the browser.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let config = HandlerConfig {
@@ -119,9 +121,9 @@ impl Chromium {
         let _ = self.child.kill().await;
         let profile = self.profile.path().to_path_buf();
         drop(self);
-        eventually("every Chromium on the profile to exit", || {
-            let left = chromium_under(&profile);
-            async move { left.is_empty() }
+        poll("every Chromium on the profile to exit", || {
+            let gone = processes_under(&profile).is_empty();
+            async move { gone.then_some(()) }
         })
         .await;
     }
@@ -153,34 +155,6 @@ fn kill_group(pgid: i32) {
     }
 }
 
-/// Processes whose command line names this profile.
-fn chromium_under(profile: &Path) -> Vec<String> {
-    let needle = format!("--user-data-dir={}", profile.display());
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
-        .filter(|cmdline| cmdline.contains(&needle))
-        .collect()
-}
-
-/// Polls `check` until it holds, failing after [`PATIENCE`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn eval<T: DeserializeOwned>(page: &Page, js: &str) -> T {
     page.evaluate(js)
         .await
@@ -191,12 +165,13 @@ async fn eval<T: DeserializeOwned>(page: &Page, js: &str) -> T {
 
 /// Waits until the JS expression is true in the page.
 async fn wait_js(page: &Page, js: &str) {
-    eventually(js, || async {
+    poll(js, || async {
         page.evaluate(js)
             .await
             .ok()
             .and_then(|r| r.into_value::<bool>().ok())
-            .unwrap_or(false)
+            .filter(|holds| *holds)
+            .map(|_| ())
     })
     .await;
 }
@@ -326,46 +301,27 @@ where
     (counter, task)
 }
 
-/// Posts to the store's admin API.
-async fn admin(store: &DemoStore, path: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/admin/{path}", store.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 /// Whether the server still knows a spa session token.
 async fn server_knows(store: &DemoStore, token: &str) -> bool {
-    let answer: Value = reqwest::Client::new()
-        .get(format!("{}/spa/api/session", store.base_url()))
-        .header("cookie", format!("spa_sid={token}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json_of(
+        reqwest::Client::new()
+            .get(format!("{}/spa/api/session", store.base_url()))
+            .header("cookie", format!("spa_sid={token}")),
+    )
+    .await;
     answer["signed_in"] == json!(true)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spa_walk_from_first_visit_to_confirmation_is_one_document() {
     const TTL: u64 = 3600;
-    let store = DemoStore::spawn_with(
-        "127.0.0.1:0".parse().unwrap(),
-        StoreOptions {
-            interstitial: true,
-            shipping_choice: true,
-            session_ttl: Duration::from_secs(TTL),
-            ..StoreOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let store = demo::store_with(StoreOptions {
+        interstitial: true,
+        shipping_choice: true,
+        session_ttl: Duration::from_secs(TTL),
+        ..StoreOptions::default()
+    })
+    .await;
     let base = store.base_url();
     let chromium = Chromium::launch().await;
     let page = chromium.page().await;
@@ -388,8 +344,8 @@ async fn spa_walk_from_first_visit_to_confirmation_is_one_document() {
     wait_for(&page, "#spa-add").await;
     wait_for(&page, "#cookie-banner").await;
     eval::<bool>(&page, "window.__walk = 'one document', true").await;
-    eventually("the first load to be counted", || async {
-        loads.load(Ordering::SeqCst) == 1 && load_events.load(Ordering::SeqCst) >= 1
+    poll("the first load to be counted", || async {
+        (loads.load(Ordering::SeqCst) == 1 && load_events.load(Ordering::SeqCst) >= 1).then_some(())
     })
     .await;
     let first_load_events = load_events.load(Ordering::SeqCst);
@@ -588,7 +544,7 @@ async fn spa_walk_from_first_visit_to_confirmation_is_one_document() {
 
     // The session ends after the TTL: sign in again under a short one.
     const SHORT_TTL: u64 = 6;
-    let (status, _) = admin(&store, "options", json!({ "session_ttl": SHORT_TTL })).await;
+    let (status, _) = admin_post(&store, "options", json!({ "session_ttl": SHORT_TTL })).await;
     assert_eq!(status, 200);
     click(&page, "#spa-signout").await;
     wait_for(&page, "#spa-signin-link").await;
@@ -607,12 +563,12 @@ async fn spa_walk_from_first_visit_to_confirmation_is_one_document() {
         short.expires
     );
     assert!(server_knows(&store, &short.value).await);
-    eventually("the server to forget the session", || async {
-        !server_knows(&store, &short.value).await
+    poll("the server to forget the session", || async {
+        (!server_knows(&store, &short.value).await).then_some(())
     })
     .await;
-    eventually("the browser to drop the expired cookie", || async {
-        cookie(&page, "spa_sid").await.is_none()
+    poll("the browser to drop the expired cookie", || async {
+        cookie(&page, "spa_sid").await.is_none().then_some(())
     })
     .await;
     click(&page, "#spa-home-link").await;
@@ -647,9 +603,7 @@ async fn spa_walk_from_first_visit_to_confirmation_is_one_document() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spa_shows_faults_and_sign_outs_in_place() {
-    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let store = demo::store().await;
     let chromium = Chromium::launch().await;
     let page = chromium.page().await;
     page.goto(format!("{}/spa/", store.base_url()))
@@ -666,7 +620,7 @@ async fn spa_shows_faults_and_sign_outs_in_place() {
     assert!(absent(&page, "#spa-who").await);
 
     // A challenged product: the challenge page is shown in place.
-    let (status, _) = admin(
+    let (status, _) = admin_post(
         &store,
         "faults",
         json!({ "sku": "laundry-pods", "challenge": true }),
@@ -687,7 +641,7 @@ async fn spa_shows_faults_and_sign_outs_in_place() {
     assert!(absent(&page, "#spa-product-title").await);
 
     // Out of stock: no add button.
-    admin(
+    admin_post(
         &store,
         "faults",
         json!({ "sku": "coffee-beans", "out_of_stock": true }),
@@ -703,7 +657,7 @@ async fn spa_shows_faults_and_sign_outs_in_place() {
     assert!(absent(&page, "#spa-add").await);
 
     // hide_confirmation: the order goes through, the page says otherwise.
-    admin(&store, "faults", json!({ "hide_confirmation": true })).await;
+    admin_post(&store, "faults", json!({ "hide_confirmation": true })).await;
     click(&page, "#spa-signin-link").await;
     type_into(&page, "#spa-email", DEMO_EMAIL).await;
     type_into(&page, "#spa-password", DEMO_PASSWORD).await;
@@ -748,7 +702,7 @@ async fn spa_shows_faults_and_sign_outs_in_place() {
     assert_eq!(store.ledger().len(), 1, "the order was placed all the same");
 
     // Everyone signed out: the next page asks for a sign-in again.
-    admin(&store, "signout-all", json!({})).await;
+    admin_post(&store, "signout-all", json!({})).await;
     click(&page, "#spa-orders-link").await;
     wait_for(&page, "#spa-signin-prompt").await;
     wait_for(&page, "#spa-signin-link").await;

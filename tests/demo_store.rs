@@ -3,6 +3,8 @@
 //! Redirects are not followed automatically: each test asserts the 303s
 //! the purchaser will see, and carries the `demo_session` cookie by hand.
 
+mod support;
+
 use std::time::Duration;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -11,6 +13,10 @@ use restock::demo::{
     DemoError, DemoStore, LedgerEntry, LedgerLine, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD,
 };
 use serde_json::{json, Value};
+use support::demo::{admin, admin_get, admin_post, fault, store, store_with};
+use support::env::bare;
+use support::intake::get_json;
+use support::wait::{poll, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A page as the test saw it.
@@ -91,14 +97,7 @@ impl Browser {
         let page = self
             .post(path, &[(fields.0, DEMO_EMAIL), (fields.1, DEMO_PASSWORD)])
             .await;
-        let set_cookie = page.set_cookie.clone().expect("sign-in sets a cookie");
-        let value = set_cookie
-            .split(';')
-            .next()
-            .unwrap()
-            .strip_prefix("demo_session=")
-            .unwrap();
-        self.cookie = Some(value.to_owned());
+        self.keep_cookie(&page);
         page
     }
 
@@ -111,22 +110,49 @@ impl Browser {
         let page = self
             .post("/signin", &[("email", email), ("password", DEMO_PASSWORD)])
             .await;
-        let set_cookie = page.set_cookie.clone().expect("sign-in sets a cookie");
+        self.keep_cookie(&page);
+        page
+    }
+
+    /// Keeps the session cookie a sign-in set.
+    fn keep_cookie(&mut self, page: &Page) {
+        let set_cookie = page.set_cookie.as_deref().expect("sign-in sets a cookie");
         let pair = set_cookie.split(';').next().unwrap();
         self.cookie = Some(pair.strip_prefix("demo_session=").unwrap().to_owned());
-        page
+    }
+
+    /// Adds `qty` of `sku` to the cart (answered with a 303 to the cart).
+    async fn add(&self, sku: &str, qty: &str) {
+        self.post("/cart/add", &[("sku", sku), ("qty", qty)])
+            .await
+            .redirects_to("/cart");
+    }
+
+    /// Places the order in the cart, which gets order number `number`.
+    async fn place(&self, number: &str) {
+        self.post("/place", &[])
+            .await
+            .redirects_to(&format!("/confirmation/{number}"));
     }
 
     /// Signs in, adds `qty` of `sku`, and enters shipping details.
     async fn fill_cart_and_ship(&mut self, sku: &str, qty: &str) {
         self.sign_in().await;
-        self.post("/cart/add", &[("sku", sku), ("qty", qty)])
-            .await
-            .redirects_to("/cart");
+        self.add(sku, qty).await;
         self.post("/checkout", SHIPPING)
             .await
             .redirects_to("/review");
     }
+}
+
+/// Fails unless `req` is still unanswered after a second.
+async fn assert_unanswered(req: reqwest::RequestBuilder) {
+    let err = req
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .expect_err("an answer to a hung request");
+    assert!(err.is_timeout(), "{err}");
 }
 
 const SHIPPING: &[(&str, &str)] = &[
@@ -134,59 +160,6 @@ const SHIPPING: &[(&str, &str)] = &[
     ("address", "1 Demo Street"),
     ("postal_code", "12345"),
 ];
-
-async fn store() -> DemoStore {
-    DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
-}
-
-async fn store_with(options: StoreOptions) -> DemoStore {
-    DemoStore::spawn_with("127.0.0.1:0".parse().unwrap(), options)
-        .await
-        .unwrap()
-}
-
-/// Polls `check` until it holds, failing after `within`.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn admin_post(store: &DemoStore, path: &str, body: Value) -> (StatusCode, Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/admin/{path}", store.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn admin_get(store: &DemoStore, path: &str) -> Value {
-    let resp = reqwest::get(format!("{}/admin/{path}", store.base_url()))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.unwrap()
-}
-
-async fn fault(store: &DemoStore, body: Value) -> Value {
-    let (status, faults) = admin_post(store, "faults", body).await;
-    assert_eq!(status, StatusCode::OK, "{faults}");
-    faults
-}
 
 #[tokio::test]
 async fn sign_in_sets_a_persistent_session_cookie() {
@@ -277,10 +250,7 @@ async fn full_flow_places_exactly_one_order() {
         assert!(product.has(needle), "product page lacks {needle}");
     }
 
-    browser
-        .post("/cart/add", &[("sku", "paper-towels"), ("qty", "2")])
-        .await
-        .redirects_to("/cart");
+    browser.add("paper-towels", "2").await;
     let cart = browser.get("/cart").await;
     assert!(cart.has(r#"<li class="cart-item" data-sku="paper-towels" data-qty="2">Paper towels, 8 rolls × 2</li>"#));
     assert!(cart.has(r#"<a id="checkout" href="/checkout">Checkout</a>"#));
@@ -309,10 +279,7 @@ async fn full_flow_places_exactly_one_order() {
         "nothing is ordered before Place order"
     );
 
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    browser.place("D-1001").await;
     let confirmation = browser.get("/confirmation/D-1001").await;
     assert!(confirmation.has(r#"<h1 id="confirmation">Thank you for your order</h1>"#));
     assert!(confirmation.has(r#"<p>Order number: <span id="order-number">D-1001</span></p>"#));
@@ -403,10 +370,7 @@ async fn checkout_with_an_empty_cart_goes_back_to_the_cart() {
     browser.sign_in().await;
     browser.get("/checkout").await.redirects_to("/cart");
     browser.get("/review").await.redirects_to("/cart");
-    browser
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    browser.add("dish-soap", "1").await;
     browser.get("/review").await.redirects_to("/checkout");
     browser.post("/cart/empty", &[]).await.redirects_to("/cart");
     assert!(browser
@@ -484,10 +448,7 @@ async fn price_change_shows_on_the_page_in_json_ld_and_in_the_total() {
         .get("/review")
         .await
         .has(r#"<span id="order-total" data-total="19.98">€19.98</span>"#));
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    browser.place("D-1001").await;
     let ledger = store.ledger();
     assert_eq!(
         (ledger[0].total.as_str(), ledger[0].items[0].price.as_str()),
@@ -572,10 +533,7 @@ async fn no_order_number_drops_the_number_but_keeps_the_order() {
     let mut browser = Browser::new(&store);
     fault(&store, json!({ "no_order_number": true })).await;
     browser.fill_cart_and_ship("dish-soap", "1").await;
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    browser.place("D-1001").await;
     let page = browser.get("/confirmation/D-1001").await;
     assert!(page.has(r#"<h1 id="confirmation">Thank you for your order</h1>"#));
     assert!(!page.has("order-number") && !page.has("D-1001"));
@@ -616,14 +574,7 @@ async fn hang_at_product_never_answers_but_admin_does_and_shutdown_still_works()
     assert_eq!(faults["global"]["hang"], json!("product"));
 
     let url = store.product_url("dish-soap");
-    let err = browser
-        .http
-        .get(&url)
-        .timeout(Duration::from_secs(1))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(err.is_timeout(), "{err}");
+    assert_unanswered(browser.http.get(&url)).await;
     assert_eq!(admin_get(&store, "orders").await, json!([]));
     assert_eq!(
         browser.get("/").await.status,
@@ -663,12 +614,7 @@ async fn hang_at_place_records_the_order_then_never_answers() {
     browser.fill_cart_and_ship("dish-soap", "3").await;
     fault(&store, json!({ "sku": "dish-soap", "hang": "place" })).await;
     let req = browser.with_cookie(browser.http.post(format!("{}/place", store.base_url())));
-    let err = req
-        .timeout(Duration::from_secs(1))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(err.is_timeout(), "{err}");
+    assert_unanswered(req).await;
     let ledger = store.ledger();
     assert_eq!(ledger.len(), 1, "the store took the order");
     assert_eq!(ledger[0].total, "9.87");
@@ -682,12 +628,7 @@ async fn hang_at_checkout_only_hangs_the_checkout_page() {
     browser.fill_cart_and_ship("dish-soap", "1").await;
     fault(&store, json!({ "hang": "checkout" })).await;
     let req = browser.with_cookie(browser.http.get(format!("{}/checkout", store.base_url())));
-    assert!(req
-        .timeout(Duration::from_secs(1))
-        .send()
-        .await
-        .unwrap_err()
-        .is_timeout());
+    assert_unanswered(req).await;
     assert_eq!(browser.get("/cart").await.status, StatusCode::OK);
 }
 
@@ -715,14 +656,8 @@ async fn reset_clears_faults_carts_and_ledger_but_keeps_sessions() {
     let store = store().await;
     let mut browser = Browser::new(&store);
     browser.fill_cart_and_ship("dish-soap", "1").await;
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
-    browser
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    browser.place("D-1001").await;
+    browser.add("dish-soap", "1").await;
     fault(&store, json!({ "sku": "dish-soap", "out_of_stock": true })).await;
     fault(&store, json!({ "challenge": true })).await;
 
@@ -960,11 +895,6 @@ async fn spawn_with_refuses_options_it_cannot_honour() {
     assert!(err.to_string().contains("session_ttl"), "{err}");
 }
 
-async fn set_options(store: &DemoStore, patch: Value) {
-    let (status, body) = admin_post(store, "options", patch).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 #[tokio::test]
 async fn payment_step_puts_a_payment_page_between_address_and_review() {
     let store = store().await;
@@ -975,12 +905,9 @@ async fn payment_step_puts_a_payment_page_between_address_and_review() {
         StatusCode::NOT_FOUND,
         "no payment page unless the option is on"
     );
-    set_options(&store, json!({ "payment_step": true })).await;
+    admin(&store, "options", json!({ "payment_step": true })).await;
 
-    browser
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "2")])
-        .await
-        .redirects_to("/cart");
+    browser.add("dish-soap", "2").await;
     browser.get("/payment").await.redirects_to("/checkout");
     browser
         .post("/checkout", SHIPPING)
@@ -1007,16 +934,10 @@ async fn payment_step_puts_a_payment_page_between_address_and_review() {
         .get("/review")
         .await
         .has(r#"<span id="order-total" data-total="6.58">€6.58</span>"#));
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    browser.place("D-1001").await;
     assert_eq!(store.ledger().len(), 1);
 
-    browser
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    browser.add("dish-soap", "1").await;
     browser.get("/review").await.redirects_to("/payment");
     assert!(
         browser.post("/place", &[]).await.location.as_deref() == Some("/payment"),
@@ -1047,20 +968,14 @@ async fn saved_address_skips_the_form_once_the_session_has_one() {
     let store = store().await;
     let mut browser = Browser::new(&store);
     browser.fill_cart_and_ship("dish-soap", "1").await;
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
-    browser
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    browser.place("D-1001").await;
+    browser.add("dish-soap", "1").await;
     assert!(
         browser.get("/checkout").await.has(r#"id="shipping-form""#),
         "off by default: the form every time"
     );
 
-    set_options(&store, json!({ "saved_address": true })).await;
+    admin(&store, "options", json!({ "saved_address": true })).await;
     browser.get("/checkout").await.redirects_to("/review");
     browser.get("/alt/pay").await.redirects_to("/alt/summary");
     assert!(
@@ -1070,13 +985,10 @@ async fn saved_address_skips_the_form_once_the_session_has_one() {
             .has(r#"id="shipping-form""#),
         "the address can still be changed"
     );
-    set_options(&store, json!({ "payment_step": true })).await;
+    admin(&store, "options", json!({ "payment_step": true })).await;
     browser.get("/checkout").await.redirects_to("/payment");
     browser.post("/payment", &[]).await.redirects_to("/review");
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1002");
+    browser.place("D-1002").await;
     let ledger = store.ledger();
     assert_eq!(
         (ledger[1].name.as_str(), ledger[1].postal_code.as_str()),
@@ -1087,10 +999,7 @@ async fn saved_address_skips_the_form_once_the_session_has_one() {
     // A fresh session has no address yet: the form shows.
     let mut other = Browser::new(&store);
     other.sign_in().await;
-    other
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    other.add("dish-soap", "1").await;
     assert!(other.get("/checkout").await.has(r#"id="shipping-form""#));
 }
 
@@ -1099,10 +1008,7 @@ async fn the_address_form_has_an_optional_country_select() {
     let store = store().await;
     let mut browser = Browser::new(&store);
     browser.sign_in().await;
-    browser
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    browser.add("dish-soap", "1").await;
     let form = browser.get("/checkout").await;
     assert!(form.has(r#"<select id="ship-country" name="country">"#));
     assert!(form.has(r#"<option value="DE" selected>Germany</option>"#));
@@ -1127,25 +1033,16 @@ async fn the_address_form_has_an_optional_country_select() {
         .get("/review")
         .await
         .has(r#"<p id="ship-to">Ship to: Ada Lovelace, 1 Demo Street, 12345, France</p>"#));
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    browser.place("D-1001").await;
     assert_eq!(store.ledger()[0].country, "FR");
 
     // Old clients send no country: the default.
-    browser
-        .post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    browser.add("dish-soap", "1").await;
     browser
         .post("/checkout", SHIPPING)
         .await
         .redirects_to("/review");
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1002");
+    browser.place("D-1002").await;
     assert_eq!(store.ledger()[1].country, "DE");
 }
 
@@ -1180,31 +1077,21 @@ async fn order_history_shows_the_users_own_orders_newest_first() {
     )
     .await
     .redirects_to("/cart");
-    ada.post("/cart/add", &[("sku", "dish-soap"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    ada.add("dish-soap", "1").await;
     ada.post("/checkout", SHIPPING)
         .await
         .redirects_to("/review");
-    ada.post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    ada.place("D-1001").await;
 
     let mut bob = Browser::new(&store);
     bob.sign_in_as("bob@example.com").await;
-    bob.post("/cart/add", &[("sku", "coffee-beans"), ("qty", "1")])
-        .await
-        .redirects_to("/cart");
+    bob.add("coffee-beans", "1").await;
     bob.post("/checkout", SHIPPING)
         .await
         .redirects_to("/review");
-    bob.post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1002");
+    bob.place("D-1002").await;
 
-    ada.post("/cart/add", &[("sku", "laundry-pods"), ("qty", "3")])
-        .await
-        .redirects_to("/cart");
+    ada.add("laundry-pods", "3").await;
     ada.post("/alt/order", &[])
         .await
         .redirects_to("/alt/done/D-1003");
@@ -1268,10 +1155,7 @@ async fn hide_confirmation_shows_an_error_page_but_the_order_is_placed() {
     )
     .await;
     browser.fill_cart_and_ship("dish-soap", "1").await;
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    browser.place("D-1001").await;
     let page = browser.get("/confirmation/D-1001").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -1290,10 +1174,7 @@ async fn hide_confirmation_shows_an_error_page_but_the_order_is_placed() {
 
     // Scoped to its sku: another product's order confirms as usual.
     browser.fill_cart_and_ship("coffee-beans", "1").await;
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1002");
+    browser.place("D-1002").await;
     assert!(browser
         .get("/confirmation/D-1002")
         .await
@@ -1313,8 +1194,9 @@ async fn sessions_expire_after_the_ttl_on_the_server_too() {
     assert!(cookie.contains("; Max-Age=1;"), "{cookie}");
     // The server must forget the session by itself: the test keeps sending
     // the cookie a browser would already have dropped.
-    eventually(Duration::from_secs(10), "the session to expire", || async {
-        browser.get("/account").await.location.as_deref() == Some("/signin?next=/account")
+    poll("the session to expire", || async {
+        (browser.get("/account").await.location.as_deref() == Some("/signin?next=/account"))
+            .then_some(())
     })
     .await;
     assert_eq!(
@@ -1322,7 +1204,7 @@ async fn sessions_expire_after_the_ttl_on_the_server_too() {
         json!({ "sessions": 0 })
     );
 
-    set_options(&store, json!({ "session_ttl": 3600 })).await;
+    admin(&store, "options", json!({ "session_ttl": 3600 })).await;
     let page = browser.sign_in().await;
     assert!(page
         .set_cookie
@@ -1418,10 +1300,7 @@ async fn pack_sizes_have_their_own_prices_in_every_server_layout() {
         .get("/review")
         .await
         .has(r#"<span id="order-total" data-total="45.47">€45.47</span>"#));
-    browser
-        .post("/place", &[])
-        .await
-        .redirects_to("/confirmation/D-1001");
+    browser.place("D-1001").await;
     let entry = &store.ledger()[0];
     let lines: Vec<_> = entry
         .items
@@ -1590,8 +1469,9 @@ async fn spa_every_page_is_the_same_shell_and_the_api_is_json() {
 #[tokio::test]
 async fn spa_api_happy_path_with_every_optional_page() {
     let store = store().await;
-    set_options(
+    admin(
         &store,
+        "options",
         json!({ "interstitial": true, "shipping_choice": true }),
     )
     .await;
@@ -1865,12 +1745,7 @@ async fn spa_api_honours_the_faults() {
         .post(format!("{}/spa/api/cart/check", store.base_url()))
         .header(COOKIE, format!("spa_sid={}", spa.token.as_deref().unwrap()))
         .json(&json!({ "sku": "paper-towels", "qty": 1 }));
-    assert!(req
-        .timeout(Duration::from_secs(1))
-        .send()
-        .await
-        .unwrap_err()
-        .is_timeout());
+    assert_unanswered(req).await;
     assert_eq!(store.hung(), [restock::demo::Step::Add]);
 
     // hang at place: the order is recorded, then no answer.
@@ -1891,12 +1766,7 @@ async fn spa_api_honours_the_faults() {
         .post(format!("{}/spa/api/orders", store.base_url()))
         .header(COOKIE, format!("spa_sid={}", spa.token.as_deref().unwrap()))
         .json(&body);
-    assert!(req
-        .timeout(Duration::from_secs(1))
-        .send()
-        .await
-        .unwrap_err()
-        .is_timeout());
+    assert_unanswered(req).await;
     assert_eq!(store.ledger().len(), 1, "the store took the order");
     assert_eq!(store.ledger()[0].total, "7.77");
 
@@ -1929,11 +1799,9 @@ async fn spa_sessions_expire_after_the_ttl() {
     let mut spa = Spa::new(&store);
     let signed_in = spa.sign_in().await;
     assert_eq!(signed_in["ttl_secs"], json!(1));
-    eventually(
-        Duration::from_secs(10),
-        "the spa session to expire",
-        || async { spa.get("/session").await.json["signed_in"] == json!(false) },
-    )
+    poll("the spa session to expire", || async {
+        (spa.get("/session").await.json["signed_in"] == json!(false)).then_some(())
+    })
     .await;
     assert_eq!(spa.get("/orders").await.status, StatusCode::UNAUTHORIZED);
 }
@@ -1942,7 +1810,8 @@ async fn spa_sessions_expire_after_the_ttl() {
 async fn demo_store_command_takes_a_humane_session_ttl() {
     use tokio::io::AsyncBufReadExt;
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::from(bare(home.path()))
         .args([
             "demo-store",
             "--listen",
@@ -1957,9 +1826,8 @@ async fn demo_store_command_takes_a_humane_session_ttl() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+    let banner = within("the store to start", lines.next_line())
         .await
-        .expect("the store starts")
         .unwrap()
         .expect("a banner line");
     let base = banner
@@ -1968,16 +1836,11 @@ async fn demo_store_command_takes_a_humane_session_ttl() {
         .map(|(base, _)| base.to_owned())
         .unwrap_or_else(|| panic!("unexpected banner: {banner}"));
     assert!(banner.contains("/spa/"), "{banner}");
-    let options: Value = reqwest::get(format!("{base}/admin/options"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let options = get_json(&reqwest::Client::new(), &format!("{base}/admin/options")).await;
     assert_eq!(options["session_ttl"], json!(90));
     child.kill().await.unwrap();
 
-    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+    let refused = tokio::process::Command::from(bare(home.path()))
         .args([
             "demo-store",
             "--listen",

@@ -1,14 +1,15 @@
 //! The docs list every setting the code has: the README's configuration
 //! table and `examples/restock.env` are checked against `Config` itself.
 
+mod support;
+
 use restock::config::{env_name, Config};
+use support::env::repo_file;
 
 #[test]
 fn readme_and_env_example_list_every_setting() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let env = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/restock.env"))
-        .unwrap();
+    let readme = repo_file("README.md");
+    let env = repo_file("examples/restock.env");
     let fields = Config::field_names();
     assert!(fields.len() > 20, "{fields:?}");
     for key in fields {
@@ -26,8 +27,7 @@ fn readme_and_env_example_list_every_setting() {
 
 #[test]
 fn readme_lists_no_setting_the_code_lacks() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = repo_file("README.md");
     let known: Vec<String> = Config::field_names().into_iter().map(env_name).collect();
     for line in readme.lines().filter(|l| l.starts_with("| `RESTOCK_")) {
         let var = line.trim_start_matches("| `").split('`').next().unwrap();

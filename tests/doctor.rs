@@ -1,63 +1,28 @@
-//! `restock doctor` (issue 8, "What it must show" item 4): on a good set-up
-//! every check is ✔ and it exits 0; each broken part — a bad catalog, a
-//! missing Chromium, a loose state-dir mode, an unreachable monitor, a bad
-//! config — is ✘ with a fix and exit 1.
+//! `restock doctor`: on a good set-up every check is ✔ and it exits 0;
+//! each broken part — a bad catalog, a missing Chromium, a loose state-dir
+//! mode, an unreachable monitor, a bad config — is ✘ with a fix and exit 1.
 //!
 //! The binary runs as the unit runs it (environment only, no TTY, so its
 //! progress is plain lines on stderr). The monitor is a Healthchecks-style
 //! receiver on 127.0.0.1 that records what it gets; Chromium is the
 //! installed one.
 
-mod common;
+mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{Method, Uri};
-use axum::Router;
-use common::Env;
+use support::demo::demo_catalog;
+use support::env::Env;
+use support::receivers::{free_addr, Receiver, Reply};
+use support::wait::poll;
 
 const HC_UUID: &str = "5b3c9a1e-2f4d-4c6b-9e8a-7d1f0c2ba1b2";
 
-/// A monitor that answers 200 and records `(method, path, body)`.
-#[derive(Default)]
-struct Monitor {
-    hits: Mutex<Vec<(String, String, String)>>,
-}
-
-async fn record(
-    State(m): State<Arc<Monitor>>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> &'static str {
-    m.hits.lock().unwrap().push((
-        method.to_string(),
-        uri.path().to_string(),
-        String::from_utf8_lossy(&body).into_owned(),
-    ));
-    "OK"
-}
-
-/// Starts a receiver; returns it and its Healthchecks ping URL.
-async fn monitor() -> (Arc<Monitor>, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let m = Arc::new(Monitor::default());
-    let app = Router::new().fallback(record).with_state(Arc::clone(&m));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (m, format!("http://{addr}/ping/{HC_UUID}"))
-}
-
-/// A port nothing listens on.
-fn dead_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A monitor that answers every ping; its Healthchecks ping URL.
+async fn monitor() -> (Receiver, String) {
+    let m = Receiver::spawn().await;
+    let url = m.url(&format!("/ping/{HC_UUID}"));
+    (m, url)
 }
 
 /// A set-up that should be all green: one item on the demo store, the state
@@ -67,10 +32,10 @@ async fn good_env() -> Env {
     let mut env = Env::new(&[]);
     std::fs::write(
         &env.config.catalog,
-        common::demo_catalog("http://127.0.0.1:9", &[("towels", &["/product/towels"])]),
+        demo_catalog("http://127.0.0.1:9", &[("towels", &["/product/towels"])]),
     )
     .unwrap();
-    env.config.listen = common::free_addr();
+    env.config.listen = free_addr();
     let db = restock::db::Db::open(&env.db()).unwrap();
     db.mark_signed_in("demo").await.unwrap();
     drop(db);
@@ -167,9 +132,9 @@ async fn a_good_setup_is_all_green() {
         ran.stdout
     );
     // One real ping, marked as a test: Healthchecks' /log.
-    let hits = hc.hits.lock().unwrap().clone();
+    let hits = hc.requests();
     assert_eq!(hits.len(), 1, "{hits:?}");
-    let (method, path, body) = &hits[0];
+    let (method, path, body) = (&hits[0].method, &hits[0].path, hits[0].text());
     assert_eq!(method, "POST");
     assert_eq!(path, &format!("/ping/{HC_UUID}/log"));
     assert!(body.contains("restock doctor"), "{body}");
@@ -276,7 +241,7 @@ async fn a_loose_profile_fails_with_chmod() {
 async fn an_unreachable_monitor_fails_with_a_fix_and_no_secret() {
     let env = good_env().await;
     let (hc, good) = monitor().await;
-    let dead = format!("http://127.0.0.1:{}/ping/{HC_UUID}", dead_port());
+    let dead = format!("http://{}/ping/{HC_UUID}", free_addr());
     let mut cmd = env.command();
     cmd.env("RESTOCK_HEARTBEAT_URL", format!("{good},{dead}"));
     let ran = doctor(cmd, &[]).await;
@@ -295,7 +260,7 @@ async fn an_unreachable_monitor_fails_with_a_fix_and_no_secret() {
         failed[0]
     );
     // The live monitor still got its one test ping.
-    assert_eq!(hc.hits.lock().unwrap().len(), 1);
+    assert_eq!(hc.count(), 1);
     // (`doctor` asserted the UUID appears nowhere.)
 }
 
@@ -326,7 +291,7 @@ async fn the_intake_port_may_be_restocks_own_but_not_a_strangers() {
     let running = env
         .start(restock::purchase::scripted::ScriptedFactory::noop())
         .await;
-    common::eventually("the engine's first turn", || {
+    poll("the engine's first turn", || async {
         running.handle.silent_for_ms().map(|_| ())
     })
     .await;
@@ -341,10 +306,8 @@ async fn the_intake_port_may_be_restocks_own_but_not_a_strangers() {
     );
     running.stop().await;
     // Anything else on it is not.
-    let stranger = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    env.config.listen = stranger.local_addr().unwrap();
-    let app = Router::new().fallback(|| async { "hello" });
-    tokio::spawn(async move { axum::serve(stranger, app).await.unwrap() });
+    let stranger = Receiver::answering(Reply::Body(200, "hello")).await;
+    env.config.listen = stranger.addr;
     let ran = doctor(env.command(), &[]).await;
     assert_fails(&ran, "intake port", "RESTOCK_LISTEN");
 }
@@ -353,19 +316,12 @@ async fn the_intake_port_may_be_restocks_own_but_not_a_strangers() {
 async fn notification_channels_are_tested_only_with_notify() {
     let env = good_env().await;
     // An ntfy server that takes everything (the recorder) and one that 404s.
-    let (taker, url) = monitor().await;
-    let addr = url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let not_found = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bad = not_found.local_addr().unwrap();
-    let app =
-        Router::new().fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such topic") });
-    tokio::spawn(async move { axum::serve(not_found, app).await.unwrap() });
-    let notify = format!("ntfy://{addr}/secret-topic-one,ntfy://{bad}/secret-topic-two");
+    let taker = Receiver::spawn().await;
+    let not_found = Receiver::answering(Reply::Body(404, "no such topic")).await;
+    let notify = format!(
+        "ntfy://{}/secret-topic-one,ntfy://{}/secret-topic-two",
+        taker.addr, not_found.addr
+    );
 
     let mut cmd = env.command();
     cmd.env("RESTOCK_NOTIFY", &notify);
@@ -381,10 +337,7 @@ async fn notification_channels_are_tested_only_with_notify() {
         "{}",
         ran.stdout
     );
-    assert!(
-        taker.hits.lock().unwrap().is_empty(),
-        "sent without --notify"
-    );
+    assert_eq!(taker.count(), 0, "sent without --notify");
 
     let mut cmd = env.command();
     cmd.env("RESTOCK_NOTIFY", &notify);
@@ -399,7 +352,7 @@ async fn notification_channels_are_tested_only_with_notify() {
     assert_eq!(ran.failed().len(), 1, "{}", ran.stdout);
     assert!(ran.failed()[0].contains("404"), "{}", ran.stdout);
     assert!(ran.failed()[0].contains("— fix: check this URL in RESTOCK_NOTIFY"));
-    assert_eq!(taker.hits.lock().unwrap().len(), 1);
+    assert_eq!(taker.count(), 1);
     for secret in ["secret-topic-one", "secret-topic-two"] {
         assert!(!ran.stdout.contains(secret), "{}", ran.stdout);
     }

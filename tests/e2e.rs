@@ -1,46 +1,24 @@
 //! End to end: the engine driving real headless Chromium through the demo
 //! store, in-process and as the `restock` binary a unit file runs.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use restock::db::Db;
-use restock::demo::DemoStore;
 use restock::model::{Phase, Status};
 use serde_json::json;
-
-async fn admin(store: &DemoStore, path: &str, body: serde_json::Value) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}{path}", store.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        resp.status().is_success(),
-        "{path}: {}",
-        resp.text().await.unwrap()
-    );
-}
-
-async fn reorder(addr: std::net::SocketAddr, item: &str) -> i64 {
-    let (code, body) = post_json(
-        &reqwest::Client::new(),
-        &format!("http://{addr}/reorder"),
-        json!({"item": item}),
-    )
-    .await;
-    assert_eq!(code, 202, "{body}");
-    body["id"].as_i64().unwrap()
-}
+use support::chromium::{assert_no_chromium, processes_under};
+use support::db::order_until;
+use support::demo::{self, fault};
+use support::env::{bare, Env};
+use support::intake::reorder;
+use support::receivers::free_addr;
+use support::wait::{poll_within, settled, PATIENCE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
-    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let store = demo::store().await;
     let mut env = Env::new(&[]);
     env.use_demo(
         &store.base_url(),
@@ -62,12 +40,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     let mut events = running.handle.subscribe();
 
     // Out of stock at the first source: placed from the second.
-    admin(
-        &store,
-        "/admin/faults",
-        json!({"sku": "paper-towels", "out_of_stock": true}),
-    )
-    .await;
+    fault(&store, json!({"sku": "paper-towels", "out_of_stock": true})).await;
     let towels = reorder(running.addr, "towels").await;
     let status = settled(&mut events, towels).await;
     assert_eq!(status, Status::Placed, "{:?}", running.db.get(towels).await);
@@ -81,12 +54,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     );
 
     // A challenge page: `challenge`, the engine pauses for a human.
-    admin(
-        &store,
-        "/admin/faults",
-        json!({"sku": "coffee-beans", "challenge": true}),
-    )
-    .await;
+    fault(&store, json!({"sku": "coffee-beans", "challenge": true})).await;
     let coffee = reorder(running.addr, "coffee").await;
     assert_eq!(settled(&mut events, coffee).await, Status::Challenge);
     assert!(running.db.paused().await.unwrap().is_some());
@@ -104,7 +72,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     // The store takes the order but never answers Place Order: after the
     // buy timeout the order needs review, the engine pauses, and the ledger
     // shows exactly one order for it — never a second.
-    admin(&store, "/admin/faults", json!({"hang": "place"})).await;
+    fault(&store, json!({"hang": "place"})).await;
     let soap = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, soap).await, Status::NeedsReview);
     let row = running.db.get(soap).await.unwrap().unwrap();
@@ -132,50 +100,28 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_buy_returns_the_order_to_pending_and_exits_0() {
-    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let store = demo::store().await;
     let mut env = Env::new(&[]);
     env.use_demo(&store.base_url(), &[("soap", &["/product/dish-soap"])]);
     env.config.listen = free_addr();
     env.sign_in_demo().await;
-    admin(&store, "/admin/faults", json!({"hang": "product"})).await;
-    let mut child = env
-        .command()
-        .arg("serve")
-        .env("RESTOCK_LOG_FORMAT", "json")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = env.config.listen;
-    eventually("the server to listen", || {
-        std::net::TcpStream::connect(addr).ok()
-    })
-    .await;
-    let id = reorder(addr, "soap").await;
+    fault(&store, json!({"hang": "product"})).await;
+    let mut serve = env.serve("json-logs", &[("RESTOCK_LOG_FORMAT", "json")]);
+    serve.listening().await;
+    let id = reorder(serve.addr, "soap").await;
     let db = Db::open(&env.db()).unwrap();
     // Held at `browsing` by the store's hang.
-    let mut seen = None;
-    for _ in 0..200 {
-        seen = db.get(id).await.unwrap().and_then(|o| o.phase);
-        if seen == Some(Phase::Browsing) && !chromium_under(env.path()).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(seen, Some(Phase::Browsing));
+    let phase = || async { db.get(id).await.unwrap().and_then(|o| o.phase) };
+    poll_within(PATIENCE, || async {
+        (phase().await == Some(Phase::Browsing) && !processes_under(env.path()).is_empty())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(phase().await, Some(Phase::Browsing));
 
     let started = std::time::Instant::now();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = tokio::task::spawn_blocking(move || {
-        let status = child.wait().unwrap();
-        let mut logs = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut logs).unwrap();
-        (status, logs)
-    })
-    .await
-    .unwrap();
-    let (exit, logs) = status;
+    let exit = serve.sigterm().await;
+    let logs = serve.log();
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -201,9 +147,7 @@ async fn sigterm_mid_buy_returns_the_order_to_pending_and_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_signed_in_profile_survives_a_restart() {
-    let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let store = demo::store().await;
     let mut env = Env::new(&[]);
     env.use_demo(
         &store.base_url(),
@@ -218,39 +162,23 @@ async fn the_signed_in_profile_survives_a_restart() {
     for item in ["soap", "tea"] {
         // A fresh `restock serve` each time: only the profile on disk
         // carries the session.
-        let mut child = env
-            .command()
-            .arg("serve")
-            .env("RESTOCK_LOG", "warn")
-            .spawn()
-            .unwrap();
-        let addr = env.config.listen;
-        eventually("the server to listen", || {
-            std::net::TcpStream::connect(addr).ok()
-        })
+        let mut serve = env.serve(item, &[("RESTOCK_LOG", "warn")]);
+        serve.listening().await;
+        let id = reorder(serve.addr, item).await;
+        let row = order_until(
+            &db,
+            id,
+            "the order to settle",
+            |o| o.status.is_terminal(),
+            || serve.log_tail(),
+        )
         .await;
-        let id = reorder(addr, item).await;
-        let mut status = Status::Pending;
-        for _ in 0..600 {
-            status = db.get(id).await.unwrap().unwrap().status;
-            if status.is_terminal() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert_eq!(row.status, Status::Placed, "{item}: {row:?}");
         assert_eq!(
-            status,
-            Status::Placed,
-            "{item}: {:?}",
-            db.get(id).await.unwrap()
-        );
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        assert_eq!(
-            tokio::task::spawn_blocking(move || child.wait().unwrap())
-                .await
-                .unwrap()
-                .code(),
-            Some(0)
+            serve.sigterm().await.code(),
+            Some(0),
+            "{}",
+            serve.log_tail()
         );
     }
     assert_eq!(store.ledger().len(), 2);
@@ -261,13 +189,7 @@ async fn the_signed_in_profile_survives_a_restart() {
 #[test]
 fn restock_demo_runs_the_whole_loop() {
     let home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_restock"))
-        .arg("demo")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .output()
-        .unwrap();
+    let out = bare(home.path()).arg("demo").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

@@ -1,6 +1,6 @@
 //! The engine loop against a real SQLite file, with scripted purchasers.
 
-mod common;
+mod support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,13 +8,15 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::*;
 use restock::catalog::Catalog;
 use restock::db::Db;
 use restock::engine::{Activity, Engine, Event, Heartbeat, Liveness, Probe, Settings};
 use restock::model::{ActivityState, Money, Outcome, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::server::Parts;
+use support::env::Env;
+use support::intake::{health_becomes, reorder, url};
+use support::wait::{event, poll, settled, within};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -66,25 +68,14 @@ async fn two_engines_on_one_database_claim_each_order_once() {
         claims.push(mine);
         tokio::spawn(engine.run(shutdown.clone()));
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let placed = seed
-            .counts()
-            .await
-            .unwrap()
+    poll("all 500 orders placed", || async {
+        let counts = seed.counts().await.unwrap();
+        counts
             .into_iter()
-            .find(|(s, _)| *s == Status::Placed)
-            .map(|(_, n)| n);
-        if placed == Some(500) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not all placed: {:?}",
-            seed.counts().await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await; // polling the database, not hoping
-    }
+            .any(|(s, n)| s == Status::Placed && n == 500)
+            .then_some(())
+    })
+    .await;
     shutdown.cancel();
     for d in done {
         d.await.unwrap();
@@ -200,8 +191,8 @@ async fn a_buy_hanging_at_cart_fails_after_the_timeout_and_the_engine_goes_on() 
     factory.push("demo", Script::hang_at(Phase::Cart));
     let running = env.start(factory).await;
     let mut events = running.handle.subscribe();
-    let a = enqueue(&running, "soap").await;
-    let b = enqueue(&running, "tea").await;
+    let a = reorder(running.addr, "soap").await;
+    let b = reorder(running.addr, "tea").await;
     assert_eq!(settled(&mut events, a).await, Status::Failed);
     let row = running.db.get(a).await.unwrap().unwrap();
     assert!(row.retryable);
@@ -225,9 +216,13 @@ async fn a_buy_hanging_after_submit_needs_review_and_pauses() {
     factory.push("demo", Script::hang_at(Phase::Submitted));
     let running = env.start(factory.clone()).await;
     let mut events = running.handle.subscribe();
-    let a = enqueue(&running, "soap").await;
+    let a = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, a).await, Status::NeedsReview);
-    let reason = match wait_for(&mut events, |e| matches!(e, Event::Paused { .. })).await {
+    let reason = match event(&mut events, "the pause", |e| {
+        matches!(e, Event::Paused { .. })
+    })
+    .await
+    {
         Event::Paused { reason } => reason,
         _ => unreachable!(),
     };
@@ -240,7 +235,10 @@ async fn a_buy_hanging_after_submit_needs_review_and_pauses() {
     let other = Db::open(&env.db()).unwrap();
     other.enqueue("tea", None, Duration::ZERO).await.ok();
     running.handle.wake();
-    wait_for(&mut events, |e| matches!(e, Event::Paused { .. })).await;
+    event(&mut events, "paused again", |e| {
+        matches!(e, Event::Paused { .. })
+    })
+    .await;
     assert_eq!(factory.made(), 1, "no purchaser was made while paused");
     running.stop().await;
 }
@@ -261,7 +259,7 @@ async fn outcomes_after_submit_become_needs_review_and_sources_fall_through() {
     factory.push("demo", lying);
     let running = env.start(factory.clone()).await;
     let mut events = running.handle.subscribe();
-    let soap = enqueue(&running, "soap").await;
+    let soap = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, soap).await, Status::Placed);
     assert_eq!(
         running
@@ -274,7 +272,7 @@ async fn outcomes_after_submit_become_needs_review_and_sources_fall_through() {
             .as_deref(),
         Some("backup")
     );
-    let tea = enqueue(&running, "tea").await;
+    let tea = reorder(running.addr, "tea").await;
     assert_eq!(settled(&mut events, tea).await, Status::NeedsReview);
     assert!(!running.db.get(tea).await.unwrap().unwrap().retryable);
     running.stop().await;
@@ -312,32 +310,22 @@ async fn health_is_503_while_the_loop_is_blocked_and_200_after() {
     let running = restock::server::start(&env.config, parts).await.unwrap();
     let health = url(&running, "/health");
     let mut events = running.handle.subscribe();
-    wait_for(&mut events, |e| matches!(e, Event::Turn(_))).await;
+    event(&mut events, "a turn", |e| matches!(e, Event::Turn(_))).await;
     assert_eq!(reqwest::get(&health).await.unwrap().status().as_u16(), 200);
 
     probe.blocked.store(true, Ordering::SeqCst);
-    tokio::time::timeout(PATIENCE, probe.entered.notified())
-        .await
-        .unwrap();
-    // Poll /health until it reports the stall (bounded by PATIENCE).
-    let stalled = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let r = reqwest::get(&health).await.unwrap();
-            if r.status().as_u16() == 503 {
-                return r.json::<serde_json::Value>().await.unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("health never reported the stall");
+    within("the loop to enter the probe", probe.entered.notified()).await;
+    let stalled = health_becomes(running.addr, 503).await;
     assert_eq!(stalled["status"], "stalled");
     assert!(stalled["silent_ms"].as_i64().unwrap() > 400);
 
     let mut events = running.handle.subscribe(); // only turns after the release count
     probe.blocked.store(false, Ordering::SeqCst);
     probe.release.notify_one();
-    wait_for(&mut events, |e| matches!(e, Event::Turn(_))).await;
+    event(&mut events, "a turn after the release", |e| {
+        matches!(e, Event::Turn(_))
+    })
+    .await;
     assert_eq!(reqwest::get(&health).await.unwrap().status().as_u16(), 200);
     running.stop().await;
 }
@@ -372,12 +360,15 @@ async fn the_heartbeat_hook_runs_on_every_turn_idle_paused_and_buying() {
     let running = restock::server::start(&env.config, parts).await.unwrap();
     let mut events = running.handle.subscribe();
     for _ in 0..3 {
-        wait_for(&mut events, |e| matches!(e, Event::Idle)).await;
+        event(&mut events, "an idle turn", |e| matches!(e, Event::Idle)).await;
     }
-    let id = enqueue(&running, "soap").await;
+    let id = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, id).await, Status::Challenge);
     for _ in 0..3 {
-        wait_for(&mut events, |e| matches!(e, Event::Paused { .. })).await;
+        event(&mut events, "a paused turn", |e| {
+            matches!(e, Event::Paused { .. })
+        })
+        .await;
     }
     running.shutdown_token().cancel();
     let turns = running.handle.turns() as usize;
@@ -401,15 +392,4 @@ async fn the_heartbeat_hook_runs_on_every_turn_idle_paused_and_buying() {
         states.iter().any(|(w, _)| *w == Liveness::Progress),
         "ticked from buy progress"
     );
-}
-
-async fn enqueue(running: &restock::server::Running, item: &str) -> i64 {
-    let (code, body) = post_json(
-        &reqwest::Client::new(),
-        &url(running, "/reorder"),
-        serde_json::json!({"item": item}),
-    )
-    .await;
-    assert_eq!(code, 202, "{body}");
-    body["id"].as_i64().unwrap()
 }

@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use restock::db::{Db, Enqueued};
+use support::env::Env;
+use support::wait::within;
 
-mod common;
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_each_get_their_own_answer_and_every_queued_is_on_disk() {
@@ -67,7 +69,7 @@ async fn concurrent_requests_each_get_their_own_answer_and_every_queued_is_on_di
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_checkpoints_the_wal_in_the_background() {
     use restock::db::checkpoint::BACKSTOP_PAGES;
-    let env = common::Env::new(&["soap"]);
+    let env = Env::new(&["soap"]);
     let running = env
         .start(restock::purchase::scripted::ScriptedFactory::noop())
         .await;
@@ -85,12 +87,11 @@ async fn the_server_checkpoints_the_wal_in_the_background() {
             .unwrap();
     }
     let mut last = running.checkpoints();
-    let done = tokio::time::timeout(
-        common::PATIENCE,
+    let done = within(
+        "a complete checkpoint of a non-empty log",
         last.wait_for(|c| c.runs > 0 && c.log_frames > 0 && c.checkpointed == c.log_frames),
     )
     .await
-    .expect("no complete checkpoint of a non-empty log")
     .unwrap()
     .to_owned();
     assert!(done.log_frames > 0);

@@ -1,27 +1,20 @@
-//! The dead-man's switch against real HTTP receivers on 127.0.0.1 (axum
-//! servers inside the test that record every request and can be told to
-//! answer slowly, 500 or `{"ok":false}`), a dead port, and a real Unix
-//! datagram socket as systemd's `NOTIFY_SOCKET` for a child `restock serve`.
+//! The dead-man's switch against real HTTP receivers on 127.0.0.1 (servers
+//! inside the test that record every request and can be told to answer
+//! slowly, 500 or `{"ok":false}`), a dead port, and a real Unix datagram
+//! socket as systemd's `NOTIFY_SOCKET` for a child `restock serve`.
 //!
-//! Each test is one numbered item of issue 5's "What it must show". Tests
-//! await engine events and receiver notifications with bounded patience;
-//! the only fixed waits are observation windows that prove an absence
-//! (no ping while stalled or wedged).
+//! Tests await engine events and receiver notifications with bounded
+//! patience; the only fixed waits are observation windows that prove an
+//! absence (no ping while stalled or wedged).
 
-use std::io::Read;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+mod support;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
 use restock::config::Config;
 use restock::db::Enqueued;
 use restock::db::MonitorState;
@@ -30,220 +23,52 @@ use restock::model::Outcome;
 use restock::model::{Money, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::server::{self, Parts, Running};
-use tokio::sync::{broadcast, Notify};
+use support::env::{catalog_on, monitor_urls, output_text, Env};
+use support::intake::{health, health_becomes};
+use support::receivers::{free_addr, Receiver, Recorded, Reply, KUMA_UNKNOWN};
+use support::wait::{event, poll, settled, within, PATIENCE};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-/// How long anything awaited may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 const HC_UUID: &str = "5b3c9a1e-2f4d-4c6b-9e8a-7d1f0c2ba1b2";
 const HC_ORDERS_UUID: &str = "9d0e7c55-41aa-4f0b-8d3c-e2b64f17c3d4";
 const KUMA_TOKEN: &str = "Xy12Ab34Cd56Ef78x9z0";
 
-// ---------------------------------------------------------------------------
-// A fake monitor: records every request, answers as told.
-
-#[derive(Clone, Debug)]
-struct Hit {
-    at: Instant,
-    method: String,
-    path: String,
-    query: Vec<(String, String)>,
-    body: String,
+/// An in-process server's env: each item bought at store `demo` alone, a
+/// quick loop (50 ms) and a quick heartbeat (every 250 ms, 1 s timeout).
+fn env(items: &[&str]) -> Env {
+    let mut env = Env::with_catalog(&catalog_on(&["demo"], items));
+    let c = &mut env.config;
+    c.poll_interval = Duration::from_millis(50);
+    c.shutdown_grace = Duration::from_secs(1);
+    c.heartbeat_interval = Duration::from_millis(250);
+    c.heartbeat_timeout = Duration::from_secs(1);
+    c.session_check = Config::default().session_check;
+    env
 }
 
-impl Hit {
-    fn q(&self, key: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
+/// A child `restock serve`'s env: one item, a free port, a quick loop, and
+/// the defaults for everything else.
+fn child_env() -> Env {
+    let mut env = Env::with_catalog(&catalog_on(&["demo"], &["soap"]));
+    let c = &mut env.config;
+    c.listen = free_addr();
+    c.poll_interval = Duration::from_millis(50);
+    c.buy_timeout = Config::default().buy_timeout;
+    c.session_check = Config::default().session_check;
+    env
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Answer {
-    Ok,
-    Slow(Duration),
-    Status(u16),
-    KumaFalse,
-}
-
-struct Receiver {
-    addr: SocketAddr,
-    hits: Mutex<Vec<Hit>>,
-    answer: Mutex<Answer>,
-    changed: Notify,
-    active: AtomicUsize,
-    max_active: AtomicUsize,
-}
-
-struct Active<'a>(&'a Receiver);
-
-impl Drop for Active<'_> {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Receiver {
-    async fn start(answer: Answer) -> Arc<Receiver> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let r = Arc::new(Receiver {
-            addr: listener.local_addr().unwrap(),
-            hits: Mutex::new(Vec::new()),
-            answer: Mutex::new(answer),
-            changed: Notify::new(),
-            active: AtomicUsize::new(0),
-            max_active: AtomicUsize::new(0),
-        });
-        let app = Router::new().fallback(record).with_state(Arc::clone(&r));
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        r
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn hits(&self) -> Vec<Hit> {
-        self.hits.lock().unwrap().clone()
-    }
-
-    /// Waits until `f` finds what it wants in the hits so far.
-    async fn wait<T>(&self, what: &str, f: impl Fn(&[Hit]) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let notified = self.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(t) = f(&self.hits()) {
-                return t;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("timed out waiting for {what}; hits: {:#?}", self.hits());
-            }
-        }
-    }
-
-    /// Waits for at least `n` hits matching `pred`; returns them.
-    async fn wait_n(&self, what: &str, n: usize, pred: impl Fn(&Hit) -> bool) -> Vec<Hit> {
-        self.wait(what, |hits| {
-            let found: Vec<Hit> = hits.iter().filter(|h| pred(h)).cloned().collect();
-            (found.len() >= n).then_some(found)
-        })
-        .await
-    }
-}
-
-async fn record(State(r): State<Arc<Receiver>>, method: Method, uri: Uri, body: Bytes) -> Response {
-    let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    r.hits.lock().unwrap().push(Hit {
-        at: Instant::now(),
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    r.changed.notify_waiters();
-    let now = r.active.fetch_add(1, Ordering::SeqCst) + 1;
-    r.max_active.fetch_max(now, Ordering::SeqCst);
-    let _active = Active(&r);
-    let answer = *r.answer.lock().unwrap();
-    match answer {
-        Answer::Ok => (StatusCode::OK, r#"{"ok":true}"#).into_response(),
-        Answer::Slow(d) => {
-            tokio::time::sleep(d).await;
-            (StatusCode::OK, r#"{"ok":true}"#).into_response()
-        }
-        Answer::Status(code) => (StatusCode::from_u16(code).unwrap(), "boom").into_response(),
-        Answer::KumaFalse => (
-            StatusCode::OK,
-            r#"{"ok":false,"msg":"Monitor not found or not active."}"#,
-        )
-            .into_response(),
-    }
-}
-
-/// A port nothing listens on: bind, note the port, drop the listener.
-fn dead_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-// ---------------------------------------------------------------------------
-// An in-process server.
-
-struct Env {
-    _dir: tempfile::TempDir,
-    config: Config,
-}
-
-fn catalog_toml(items: &[&str]) -> String {
-    items
-        .iter()
-        .map(|id| {
-            format!(
-                "[[item]]\nid = \"{id}\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:9/product/{id}\"\n"
-            )
-        })
-        .collect()
-}
-
-impl Env {
-    fn new(items: &[&str]) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let catalog = dir.path().join("catalog.toml");
-        std::fs::write(&catalog, catalog_toml(items)).unwrap();
-        let config = Config {
-            state_dir: dir.path().join("state"),
-            catalog,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            poll_interval: Duration::from_millis(50),
-            buy_timeout: Duration::from_secs(5),
-            shutdown_grace: Duration::from_secs(1),
-            stall_after: Some(Duration::from_secs(2)),
-            heartbeat_interval: Duration::from_millis(250),
-            heartbeat_timeout: Duration::from_secs(1),
-            ..Config::default()
-        };
-        Env { _dir: dir, config }
-    }
-
-    async fn start(&self, factory: Arc<ScriptedFactory>) -> Running {
-        server::start(&self.config, Parts::new(Arc::new(factory)))
-            .await
-            .unwrap()
-    }
-}
-
-async fn wait_for(rx: &mut broadcast::Receiver<Event>, pred: impl Fn(&Event) -> bool) -> Event {
-    let fut = async {
-        loop {
-            match rx.recv().await {
-                Ok(e) if pred(&e) => return e,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(e) => panic!("engine events closed: {e}"),
-            }
-        }
-    };
-    tokio::time::timeout(PATIENCE, fut)
-        .await
-        .expect("timed out waiting for an engine event")
-}
-
-async fn settled(rx: &mut broadcast::Receiver<Event>, id: i64) -> Status {
-    match wait_for(
-        rx,
-        |e| matches!(e, Event::Settled { id: i, .. } if *i == id),
-    )
-    .await
-    {
-        Event::Settled { status, .. } => status,
-        _ => unreachable!(),
-    }
+/// Runs the binary with `env`'s settings and `vars` on top: its exit code
+/// and everything it printed.
+fn run(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let out = env
+        .command()
+        .args(args)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), output_text(&out))
 }
 
 async fn enqueue(running: &Running, item: &str) -> i64 {
@@ -261,66 +86,35 @@ async fn enqueue(running: &Running, item: &str) -> i64 {
     }
 }
 
-async fn health(running: &Running) -> (u16, serde_json::Value) {
-    let resp = reqwest::get(format!("http://{}/health", running.addr))
-        .await
-        .unwrap();
-    let code = resp.status().as_u16();
-    (code, resp.json().await.unwrap())
-}
-
-/// Polls `/health` until it answers `code` (bounded).
-async fn health_becomes(running: &Running, code: u16) -> serde_json::Value {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let (c, body) = health(running).await;
-        if c == code {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "/health never answered {code}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// Waits until the switch's records satisfy `pred` (they change only when
-/// pings finish, so this polls them briefly).
+/// pings finish, so this polls them).
 async fn states_until(
     running: &Running,
     what: &str,
     pred: impl Fn(&[MonitorState]) -> bool,
 ) -> Vec<MonitorState> {
     let switch = running.heartbeat.as_ref().expect("a heartbeat switch");
-    let deadline = Instant::now() + PATIENCE;
-    loop {
+    poll(what, || async {
         let states = switch.states();
-        if pred(&states) {
-            return states;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {states:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        pred(&states).then_some(states)
+    })
+    .await
 }
 
-fn gaps(hits: &[Hit]) -> Vec<Duration> {
+fn gaps(hits: &[Recorded]) -> Vec<Duration> {
     hits.windows(2).map(|w| w[1].at - w[0].at).collect()
 }
 
 // ---------------------------------------------------------------------------
-// 1. Healthchecks and Uptime Kuma get success pings at the interval while
-//    idle and while paused, in their own protocol's shape.
+// Healthchecks and Uptime Kuma get success pings at the interval while idle
+// and while paused, in their own protocol's shape.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t1_idle_and_paused_pings_speak_each_protocol() {
-    let hc = Receiver::start(Answer::Ok).await;
-    let kuma = Receiver::start(Answer::Ok).await;
-    let mut env = Env::new(&["soap"]);
-    env.config.heartbeat_url = monitor_urls([
+async fn idle_and_paused_pings_speak_each_monitors_protocol() {
+    let hc = Receiver::spawn().await;
+    let kuma = Receiver::spawn().await;
+    let mut env = env(&["soap"]);
+    env.config.heartbeat_url = monitor_urls(&[
         hc.url(&format!("/ping/{HC_UUID}")),
         // As Kuma's UI copies it, with its own query to be replaced.
         kuma.url(&format!("/api/push/{KUMA_TOKEN}?status=up&msg=OK&ping=")),
@@ -336,7 +130,7 @@ async fn t1_idle_and_paused_pings_speak_each_protocol() {
         // The very first tick comes before the loop has read its state.
         let state = if i == 0 { "starting" } else { "idle" };
         assert!(
-            h.body
+            h.text()
                 .starts_with(&format!("restock: {state}\nqueue: 0 pending")),
             "{h:?}"
         );
@@ -363,7 +157,7 @@ async fn t1_idle_and_paused_pings_speak_each_protocol() {
             matches!(h.q("msg"), Some("idle, 0 pending" | "starting, 0 pending")),
             "{h:?}"
         );
-        assert_eq!(h.query.iter().filter(|(k, _)| k == "status").count(), 1);
+        assert_eq!(h.params.iter().filter(|(k, _)| k == "status").count(), 1);
         assert!(h.q("ping").is_some());
     }
     // `ping=` carries the previous round trip once there is one.
@@ -375,7 +169,7 @@ async fn t1_idle_and_paused_pings_speak_each_protocol() {
     running.handle.wake();
     let paused = hc
         .wait_n("paused Healthchecks pings", 3, |h| {
-            h.body.contains("paused: owner said so")
+            h.text().contains("paused: owner said so")
         })
         .await;
     assert!(paused
@@ -389,7 +183,7 @@ async fn t1_idle_and_paused_pings_speak_each_protocol() {
         .await;
     assert!(paused.iter().all(|h| h.q("status") == Some("up")));
 
-    let (code, body) = health(&running).await;
+    let (code, body) = health(running.addr).await;
     assert_eq!(code, 200);
     let monitors = body["heartbeat"]["monitors"].as_array().unwrap();
     assert_eq!(monitors.len(), 2);
@@ -404,23 +198,23 @@ async fn t1_idle_and_paused_pings_speak_each_protocol() {
 }
 
 // ---------------------------------------------------------------------------
-// 2. Slow, failing and unreachable monitors never slow the engine.
+// Slow, failing and unreachable monitors never slow the engine.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t2_failing_monitors_never_slow_the_engine() {
-    let slow = Receiver::start(Answer::Slow(Duration::from_secs(30))).await;
-    let broken = Receiver::start(Answer::Status(500)).await;
-    let kuma = Receiver::start(Answer::KumaFalse).await;
-    let dead = dead_port();
+async fn slow_failing_and_unreachable_monitors_never_slow_the_engine() {
+    let slow = Receiver::answering(Reply::Slow(Duration::from_secs(30))).await;
+    let broken = Receiver::answering(Reply::Status(500)).await;
+    let kuma = Receiver::answering(KUMA_UNKNOWN).await;
+    let dead = free_addr();
     let items = ["a", "b", "c", "d"];
-    let mut env = Env::new(&items);
+    let mut env = env(&items);
     env.config.heartbeat_interval = Duration::from_millis(100);
     env.config.heartbeat_timeout = Duration::from_millis(1500);
-    env.config.heartbeat_url = monitor_urls([
+    env.config.heartbeat_url = monitor_urls(&[
         slow.url(&format!("/ping/{HC_UUID}")),
         broken.url("/ping/0000aaaa-1111-2222-3333-444455556666"),
         kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
-        format!("http://127.0.0.1:{dead}/beat/abcdef123456"),
+        format!("http://{dead}/beat/abcdef123456"),
     ]);
     let started = Instant::now();
     let running = env.start(ScriptedFactory::noop()).await;
@@ -483,8 +277,8 @@ async fn t2_failing_monitors_never_slow_the_engine() {
 
     // At most one ping in flight to the slow monitor; the ones that found it
     // busy were skipped, not queued behind it.
-    assert_eq!(slow.max_active.load(Ordering::SeqCst), 1);
-    let slow_hits = slow.hits().len() as u32;
+    assert_eq!(slow.max_active(), 1);
+    let slow_hits = slow.requests().len() as u32;
     let bound = (elapsed.as_millis() / 1500) as u32 + 2;
     assert!(
         slow_hits <= bound,
@@ -493,7 +287,7 @@ async fn t2_failing_monitors_never_slow_the_engine() {
     // The clock advances on failed attempts too: a failing monitor is pinged
     // at the interval (100 ms), not at every turn (50 ms idle, more while
     // buying).
-    let broken_hits = broken.hits().len();
+    let broken_hits = broken.requests().len();
     let bound = (elapsed.as_millis() / 100) as usize + 2;
     assert!(
         broken_hits <= bound,
@@ -508,17 +302,17 @@ async fn t2_failing_monitors_never_slow_the_engine() {
 }
 
 // ---------------------------------------------------------------------------
-// 3. A buy that stops reporting progress stops the pings; they resume once
-//    the buy times out.
+// A buy that stops reporting progress stops the pings; they resume once the
+// buy times out.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t3_a_stalled_buy_stops_the_pings_until_it_times_out() {
-    let hc = Receiver::start(Answer::Ok).await;
-    let mut env = Env::new(&["coffee"]);
+async fn a_stalled_buy_stops_the_pings_until_it_times_out() {
+    let hc = Receiver::spawn().await;
+    let mut env = env(&["coffee"]);
     env.config.heartbeat_interval = Duration::from_millis(100);
     env.config.stall_after = Some(Duration::from_millis(400));
     env.config.buy_timeout = Duration::from_secs(3);
-    env.config.heartbeat_url = monitor_urls([hc.url(&format!("/ping/{HC_UUID}"))]);
+    env.config.heartbeat_url = monitor_urls(&[hc.url(&format!("/ping/{HC_UUID}"))]);
     // Progress every 150 ms for about a second, then silence.
     let mut steps = vec![Step::Enter(Phase::Browsing), Step::Progress];
     for _ in 0..6 {
@@ -539,9 +333,9 @@ async fn t3_a_stalled_buy_stops_the_pings_until_it_times_out() {
     hc.wait_n("an idle ping", 1, |_| true).await;
 
     let id = enqueue(&running, "coffee").await;
-    wait_for(&mut rx, |e| matches!(e, Event::Claimed { .. })).await;
+    event(&mut rx, "the claim", |e| matches!(e, Event::Claimed { .. })).await;
     let claimed = Instant::now();
-    wait_for(&mut rx, |e| {
+    event(&mut rx, "the cart", |e| {
         matches!(
             e,
             Event::Phase {
@@ -555,8 +349,8 @@ async fn t3_a_stalled_buy_stops_the_pings_until_it_times_out() {
     let stall_after = Duration::from_millis(400);
 
     // Beats while the buy makes progress.
-    let buying: Vec<Hit> = hc
-        .hits()
+    let buying: Vec<Recorded> = hc
+        .requests()
         .into_iter()
         .filter(|h| h.at > claimed && h.at <= last_progress)
         .collect();
@@ -568,22 +362,22 @@ async fn t3_a_stalled_buy_stops_the_pings_until_it_times_out() {
     assert!(
         buying
             .iter()
-            .any(|h| h.body.contains("buying order 1 (browsing)")),
+            .any(|h| h.text().contains("buying order 1 (browsing)")),
         "{buying:#?}"
     );
 
     // Stalled: /health turns 503 and nothing is sent.
-    let body = health_becomes(&running, 503).await;
+    let body = health_becomes(running.addr, 503).await;
     assert_eq!(body["status"], "stalled");
     assert_eq!(settled(&mut rx, id).await, Status::Failed);
     let timed_out = Instant::now();
     // The loop may turn and ping between the settle and this test seeing
     // it; such a ping already reports the failed order.
-    let stalled: Vec<Hit> = hc
-        .hits()
+    let stalled: Vec<Recorded> = hc
+        .requests()
         .into_iter()
         .filter(|h| h.at > last_progress + stall_after && h.at < timed_out)
-        .filter(|h| !h.body.contains("last order: 1 coffee failed"))
+        .filter(|h| !h.text().contains("last order: 1 coffee failed"))
         .collect();
     assert!(
         stalled.is_empty(),
@@ -599,12 +393,12 @@ async fn t3_a_stalled_buy_stops_the_pings_until_it_times_out() {
         .wait_n("pings after the timeout", 2, |h| h.at > timed_out)
         .await;
     assert!(after[0].at - timed_out < Duration::from_secs(1));
-    health_becomes(&running, 200).await;
+    health_becomes(running.addr, 200).await;
     running.stop().await;
 }
 
 // ---------------------------------------------------------------------------
-// 4. A wedged loop sends nothing, and /health says 503.
+// A wedged loop sends nothing, and /health says 503.
 
 /// A probe that blocks the loop while armed (the loop runs it right after
 /// its heartbeat tick).
@@ -629,13 +423,13 @@ impl Probe for Wedge {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t4_a_wedged_loop_falls_silent() {
-    let hc = Receiver::start(Answer::Ok).await;
-    let kuma = Receiver::start(Answer::Ok).await;
-    let mut env = Env::new(&["soap"]);
+async fn a_wedged_engine_falls_silent_and_health_is_503() {
+    let hc = Receiver::spawn().await;
+    let kuma = Receiver::spawn().await;
+    let mut env = env(&["soap"]);
     env.config.heartbeat_interval = Duration::from_millis(100);
     env.config.stall_after = Some(Duration::from_millis(400));
-    env.config.heartbeat_url = monitor_urls([
+    env.config.heartbeat_url = monitor_urls(&[
         hc.url(&format!("/ping/{HC_UUID}")),
         kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
     ]);
@@ -650,19 +444,17 @@ async fn t4_a_wedged_loop_falls_silent() {
     hc.wait_n("pings before the wedge", 3, |_| true).await;
 
     wedge.armed.store(true, Ordering::SeqCst);
-    tokio::time::timeout(PATIENCE, wedge.entered.notified())
-        .await
-        .expect("the loop never reached the wedge");
+    within("the loop to reach the wedge", wedge.entered.notified()).await;
     let wedged = Instant::now();
-    let body = health_becomes(&running, 503).await;
+    let body = health_becomes(running.addr, 503).await;
     assert_eq!(body["status"], "stalled");
     assert!(body["silent_ms"].as_i64().unwrap() >= 400);
     // Observe well past many intervals: nothing but a ping already in
     // flight when the loop wedged.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for r in [&hc, &kuma] {
-        let late: Vec<Hit> = r
-            .hits()
+        let late: Vec<Recorded> = r
+            .requests()
             .into_iter()
             .filter(|h| h.at > wedged + Duration::from_millis(150))
             .collect();
@@ -676,25 +468,25 @@ async fn t4_a_wedged_loop_falls_silent() {
         .await;
     kuma.wait_n("pings after the wedge", 1, |h| h.at > released)
         .await;
-    health_becomes(&running, 200).await;
+    health_becomes(running.addr, 200).await;
     running.stop().await;
 }
 
 // ---------------------------------------------------------------------------
-// 5. RESTOCK_HEARTBEAT_PAUSED=fail: /fail and status=down with the reason
-//    while paused, success again after resume.
+// RESTOCK_HEARTBEAT_PAUSED=fail: /fail and status=down with the reason while
+// paused, success again after resume.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
-    let hc = Receiver::start(Answer::Ok).await;
-    let kuma = Receiver::start(Answer::Ok).await;
-    let mut env = Env::new(&["soap"]);
+async fn paused_with_fail_says_down_with_the_reason_until_resumed() {
+    let hc = Receiver::spawn().await;
+    let kuma = Receiver::spawn().await;
+    let mut env = env(&["soap"]);
     env.config.heartbeat_paused = restock::config::PausedPing::Fail;
     // A long interval: what follows must arrive because the message changed,
     // not because the clock ran out.
     env.config.heartbeat_interval = Duration::from_secs(30);
     env.config.stall_after = Some(Duration::from_secs(60));
-    env.config.heartbeat_url = monitor_urls([
+    env.config.heartbeat_url = monitor_urls(&[
         hc.url(&format!("/ping/{HC_UUID}")),
         kuma.url(&format!("/api/push/{KUMA_TOKEN}")),
     ]);
@@ -718,10 +510,10 @@ async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
     assert_eq!(fail[0].method, "POST");
     assert!(
         fail[0]
-            .body
+            .text()
             .starts_with("restock: paused: order 1 (soap) ended as challenge: a captcha"),
         "{:?}",
-        fail[0].body
+        fail[0].text()
     );
     let down = kuma
         .wait_n("status=down while paused", 1, |h| {
@@ -736,7 +528,7 @@ async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
         s[0].last_said == Some(restock::model::Say::Down)
     })
     .await;
-    let (code, body) = health(&running).await;
+    let (code, body) = health(running.addr).await;
     assert_eq!(code, 200, "paused but alive: {body}");
     assert_eq!(body["heartbeat"]["monitors"][0]["last_said"], "down");
 
@@ -752,8 +544,8 @@ async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
             h.at > resumed && h.path == hc_path
         })
         .await;
-    assert!(ok[0].body.starts_with("restock: "), "{:?}", ok[0].body);
-    assert!(!ok[0].body.contains("paused"), "{:?}", ok[0].body);
+    assert!(ok[0].text().starts_with("restock: "), "{:?}", ok[0].text());
+    assert!(!ok[0].text().contains("paused"), "{:?}", ok[0].text());
     kuma.wait_n("status=up after resume", 1, |h| {
         h.at > resumed && h.q("status") == Some("up")
     })
@@ -762,12 +554,12 @@ async fn t5_paused_fail_says_down_with_the_reason_until_resumed() {
 }
 
 // ---------------------------------------------------------------------------
-// 6. The order check sees every buy start and end.
+// The order check sees every buy start and end.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t6_the_order_check_sees_each_buy_start_and_end() {
-    let orders = Receiver::start(Answer::Ok).await;
-    let mut env = Env::new(&["good", "bad"]);
+async fn the_order_check_sees_each_buy_start_and_end() {
+    let orders = Receiver::spawn().await;
+    let mut env = env(&["good", "bad"]);
     env.config.dry_run = false;
     env.config.order_check_url = Some(
         orders
@@ -791,7 +583,7 @@ async fn t6_the_order_check_sees_each_buy_start_and_end() {
 
     let hits = orders.wait_n("four order-check pings", 4, |_| true).await;
     assert!(hits.iter().all(|h| h.method == "POST"));
-    let rid = |h: &Hit| h.q("rid").unwrap().to_string();
+    let rid = |h: &Recorded| h.q("rid").unwrap().to_string();
     assert_eq!(hits[0].path, format!("{base}/start"));
     assert!(
         rid(&hits[0]).ends_with(&format!("-{good:012}")),
@@ -799,16 +591,16 @@ async fn t6_the_order_check_sees_each_buy_start_and_end() {
         hits[0]
     );
     assert!(
-        hits[0].body.starts_with(&format!("order {good} (good)")),
+        hits[0].text().starts_with(&format!("order {good} (good)")),
         "{:?}",
-        hits[0].body
+        hits[0].text()
     );
     assert_eq!(hits[1].path, base);
     assert_eq!(rid(&hits[1]), rid(&hits[0]));
     assert!(
-        hits[1].body.contains("placed") && hits[1].body.contains("total 9.99"),
+        hits[1].text().contains("placed") && hits[1].text().contains("total 9.99"),
         "{:?}",
-        hits[1].body
+        hits[1].text()
     );
     assert_eq!(hits[2].path, format!("{base}/start"));
     assert!(rid(&hits[2]).ends_with(&format!("-{bad:012}")));
@@ -816,9 +608,9 @@ async fn t6_the_order_check_sees_each_buy_start_and_end() {
     assert_eq!(hits[3].path, format!("{base}/fail"));
     assert_eq!(rid(&hits[3]), rid(&hits[2]));
     assert!(
-        hits[3].body.contains("unavailable") && hits[3].body.contains("out of stock"),
+        hits[3].text().contains("unavailable") && hits[3].text().contains("out of stock"),
         "{:?}",
-        hits[3].body
+        hits[3].text()
     );
     for h in &hits {
         let r = rid(h);
@@ -834,120 +626,19 @@ async fn t6_the_order_check_sees_each_buy_start_and_end() {
 }
 
 // ---------------------------------------------------------------------------
-// Child processes: the real binary, with its own environment.
-
-/// Kills the child if the test fails before it exits.
-struct Proc {
-    child: Child,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Proc {
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn terminate(&self) {
-        // SAFETY: sending a signal to our own child process.
-        unsafe {
-            libc::kill(self.pid(), libc::SIGTERM);
-        }
-    }
-
-    /// Waits (bounded) for the child to exit; returns whether it exited 0
-    /// and everything it wrote to stderr.
-    fn finish(mut self) -> (bool, String) {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "restock serve did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let stderr = self.stderr.take().unwrap().join().unwrap();
-        (status.success(), stderr)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    dead_port()
-}
-
-/// A state dir, a catalog and the environment for the binary.
-fn child_env(dir: &Path) -> Vec<(String, String)> {
-    let catalog = dir.join("catalog.toml");
-    std::fs::write(&catalog, catalog_toml(&["soap"])).unwrap();
-    vec![
-        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
-        ("HOME".into(), dir.display().to_string()),
-        (
-            "RESTOCK_STATE_DIR".into(),
-            dir.join("state").display().to_string(),
-        ),
-        ("RESTOCK_CATALOG".into(), catalog.display().to_string()),
-        (
-            "RESTOCK_LISTEN".into(),
-            format!("127.0.0.1:{}", free_port()),
-        ),
-        ("RESTOCK_POLL_INTERVAL".into(), "50ms".into()),
-    ]
-}
-
-fn command(args: &[&str], env: &[(String, String)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_restock"));
-    cmd.args(args).env_clear().envs(env.iter().cloned());
-    cmd
-}
-
-fn serve(env: &[(String, String)]) -> Proc {
-    let mut child = command(&["serve"], env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = pipe.read_to_string(&mut out);
-        out
-    });
-    Proc {
-        child,
-        stderr: Some(stderr),
-    }
-}
-
-fn run(args: &[&str], env: &[(String, String)]) -> (i32, String) {
-    let out = command(args, env).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
-// ---------------------------------------------------------------------------
-// 7. systemd: READY=1, periodic WATCHDOG=1 and STOPPING=1 on a real
-//    NOTIFY_SOCKET.
+// systemd: READY=1, periodic WATCHDOG=1 and STOPPING=1 on a real
+// NOTIFY_SOCKET.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t7_systemd_hears_ready_watchdog_and_stopping() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket_path: PathBuf = dir.path().join("notify.sock");
+async fn systemd_hears_ready_watchdog_and_stopping() {
+    let env = child_env();
+    let socket_path: PathBuf = env.path().join("notify.sock");
     let socket = tokio::net::UnixDatagram::bind(&socket_path).unwrap();
-    let mut env = child_env(dir.path());
-    env.push(("NOTIFY_SOCKET".into(), socket_path.display().to_string()));
-    env.push(("WATCHDOG_USEC".into(), "800000".into()));
-    let proc = serve(&env);
+    let socket_var = socket_path.display().to_string();
+    let mut serve = env.serve(
+        "systemd",
+        &[("NOTIFY_SOCKET", &socket_var), ("WATCHDOG_USEC", "800000")],
+    );
 
     let mut messages: Vec<(Instant, String)> = Vec::new();
     let next = || notification(&socket);
@@ -985,24 +676,26 @@ async fn t7_systemd_hears_ready_watchdog_and_stopping() {
         "{messages:#?}"
     );
 
-    proc.terminate();
+    serve.signal(libc::SIGTERM);
     loop {
         let (_, m) = next().await;
         if m.lines().any(|l| l == "STOPPING=1") {
             break;
         }
     }
-    let (ok, stderr) = proc.finish();
-    assert!(ok, "restock serve failed: {stderr}");
+    let status = serve.exit(PATIENCE).await;
+    assert!(status.success(), "restock serve failed: {}", serve.log());
 }
 
 /// The next datagram on the notify socket, with its arrival time.
 async fn notification(socket: &tokio::net::UnixDatagram) -> (Instant, String) {
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(PATIENCE, socket.recv(&mut buf))
-        .await
-        .expect("no message from restock on NOTIFY_SOCKET")
-        .unwrap();
+    let n = within(
+        "a message from restock on NOTIFY_SOCKET",
+        socket.recv(&mut buf),
+    )
+    .await
+    .unwrap();
     (
         Instant::now(),
         String::from_utf8_lossy(&buf[..n]).into_owned(),
@@ -1010,40 +703,39 @@ async fn notification(socket: &tokio::net::UnixDatagram) -> (Instant, String) {
 }
 
 // ---------------------------------------------------------------------------
-// 8. `restock status` and the logs never show a monitor URL whole.
+// `restock status`, the logs and the database never show a monitor URL
+// whole.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn t8_status_and_logs_never_show_a_monitor_secret() {
-    let hc = Receiver::start(Answer::Status(404)).await;
-    let kuma = Receiver::start(Answer::KumaFalse).await;
-    let orders = Receiver::start(Answer::Status(500)).await;
-    let dead = dead_port();
+async fn status_logs_and_database_never_show_a_monitor_secret() {
+    let hc = Receiver::answering(Reply::Status(404)).await;
+    let kuma = Receiver::answering(KUMA_UNKNOWN).await;
+    let orders = Receiver::answering(Reply::Status(500)).await;
+    let dead = free_addr();
     let get_token = "s3cr3tG3tT0k3nQwErTy";
     let secrets = [HC_UUID, KUMA_TOKEN, HC_ORDERS_UUID, get_token];
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = child_env(dir.path());
+    let env = child_env();
     let urls = [
         hc.url(&format!("/ping/{HC_UUID}")),
         kuma.url(&format!("/api/push/{KUMA_TOKEN}?status=up&msg=OK&ping=")),
-        format!("http://127.0.0.1:{dead}/beat?token={get_token}"),
+        format!("http://{dead}/beat?token={get_token}"),
+    ]
+    .join(",");
+    let order_check = orders.url(&format!("/ping/{HC_ORDERS_UUID}"));
+    let vars = [
+        ("RESTOCK_HEARTBEAT_URL", urls.as_str()),
+        ("RESTOCK_ORDER_CHECK_URL", order_check.as_str()),
+        ("RESTOCK_HEARTBEAT_INTERVAL", "100ms"),
+        ("RESTOCK_HEARTBEAT_TIMEOUT", "1s"),
+        ("RESTOCK_HEARTBEAT_PAUSED", "fail"),
+        ("RESTOCK_LOG", "debug"),
     ];
-    env.extend([
-        ("RESTOCK_HEARTBEAT_URL".into(), urls.join(",")),
-        (
-            "RESTOCK_ORDER_CHECK_URL".into(),
-            orders.url(&format!("/ping/{HC_ORDERS_UUID}")),
-        ),
-        ("RESTOCK_HEARTBEAT_INTERVAL".into(), "100ms".into()),
-        ("RESTOCK_HEARTBEAT_TIMEOUT".into(), "1s".into()),
-        ("RESTOCK_HEARTBEAT_PAUSED".into(), "fail".into()),
-        ("RESTOCK_LOG".into(), "debug".into()),
-    ]);
-    let proc = serve(&env);
+    let mut serve = env.serve("secrets", &vars);
     hc.wait_n("pings", 2, |_| true).await;
 
     // An order fails (no browser purchaser is built in yet) and pauses the
     // engine: the order check hears start and fail, the heartbeats /fail.
-    let (code, enqueued) = run(&["enqueue", "soap"], &env);
+    let (code, enqueued) = run(&env, &vars, &["enqueue", "soap"]);
     assert_eq!(code, 0, "{enqueued}");
     orders
         .wait_n("order check start and end", 2, |_| true)
@@ -1055,29 +747,27 @@ async fn t8_status_and_logs_never_show_a_monitor_secret() {
     })
     .await;
 
-    let (code, status) = run(&["status"], &env);
+    let (code, status) = run(&env, &vars, &["status"]);
     assert_eq!(code, 0, "{status}");
-    let (code, status_json) = run(&["status", "--json"], &env);
+    let (code, status_json) = run(&env, &vars, &["status", "--json"]);
     assert_eq!(code, 0, "{status_json}");
-    proc.terminate();
-    let (ok, logs) = proc.finish();
+    serve.signal(libc::SIGTERM);
+    let ok = serve.exit(PATIENCE).await.success();
+    let logs = serve.log();
     assert!(ok, "restock serve failed: {logs}");
 
     // A bad URL is refused at start-up without being printed whole.
-    let mut bad_env = env.clone();
-    bad_env.retain(|(k, _)| k != "RESTOCK_HEARTBEAT_URL");
-    bad_env.push((
-        "RESTOCK_HEARTBEAT_URL".into(),
-        format!("hc-ping.com/{HC_UUID}"),
-    ));
-    let (code, refused) = run(&["status"], &bad_env);
+    let bad_url = format!("hc-ping.com/{HC_UUID}");
+    let mut bad_vars = vars;
+    bad_vars[0] = ("RESTOCK_HEARTBEAT_URL", bad_url.as_str());
+    let (code, refused) = run(&env, &bad_vars, &["status"]);
     assert_eq!(code, 2, "{refused}");
     assert!(refused.contains("RESTOCK_HEARTBEAT_URL"), "{refused}");
 
     // What the owner sees: labels, failures, reasons.
     let hc_label = format!("{}/…/a1b2", hc.addr);
     let kuma_label = format!("{}/…/x9z0", kuma.addr);
-    let get_label = format!("127.0.0.1:{dead}/…/ErTy");
+    let get_label = format!("{dead}/…/ErTy");
     let orders_label = format!("{}/…/c3d4 (order check)", orders.addr);
     for label in [&hc_label, &kuma_label, &get_label, &orders_label] {
         assert!(status.contains(label.as_str()), "no {label} in:\n{status}");
@@ -1115,7 +805,7 @@ async fn t8_status_and_logs_never_show_a_monitor_secret() {
     // The database keeps labels only.
     let mut db = Vec::new();
     for file in ["restock.db", "restock.db-wal"] {
-        db.extend(std::fs::read(dir.path().join("state").join(file)).unwrap_or_default());
+        db.extend(std::fs::read(env.config.state_dir.join(file)).unwrap_or_default());
     }
     assert!(!db.is_empty());
     let db = String::from_utf8_lossy(&db);
@@ -1134,9 +824,9 @@ async fn t8_status_and_logs_never_show_a_monitor_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn good_pings_are_recorded_sparingly_failures_at_once() {
-    let r = Receiver::start(Answer::Ok).await;
-    let mut env = Env::new(&["soap"]);
-    env.config.heartbeat_url = monitor_urls([r.url("/beat")]);
+    let r = Receiver::spawn().await;
+    let mut env = env(&["soap"]);
+    env.config.heartbeat_url = monitor_urls(&[r.url("/beat")]);
     let running = env
         .start(ScriptedFactory::new(Script::placed(Money(100))))
         .await;
@@ -1159,23 +849,18 @@ async fn good_pings_are_recorded_sparingly_failures_at_once() {
     );
 
     // A failure is written with the next ping.
-    *r.answer.lock().unwrap() = Answer::Status(500);
-    let failing = r.hits().len();
+    r.set_default(Reply::Status(500));
+    let failing = r.requests().len();
     r.wait_n("two failed pings", failing + 2, |_| true).await;
     let failed = record().await.unwrap();
     assert!(failed.failures >= 1, "{failed:?}");
     assert!(failed.last_error.unwrap().contains("500"));
 
     // And so is the recovery.
-    *r.answer.lock().unwrap() = Answer::Ok;
-    let answering = r.hits().len();
+    r.set_default(Reply::Status(200));
+    let answering = r.requests().len();
     r.wait_n("two good pings", answering + 2, |_| true).await;
     let back = record().await.unwrap();
     assert_eq!((back.failures, back.last_error), (0, None));
     running.stop().await;
-}
-
-/// Monitor URLs as the config reads them.
-fn monitor_urls<const N: usize>(raw: [String; N]) -> Vec<restock::urls::MonitorUrl> {
-    raw.iter().map(|u| u.parse().unwrap()).collect()
 }

@@ -1,13 +1,16 @@
 //! The intake against a real server on 127.0.0.1 and a real SQLite file.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::*;
 use restock::model::{Money, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory};
 use serde_json::json;
+use support::db::dump;
+use support::env::{catalog_toml, Env};
+use support::intake::{get_json, post_json, url};
+use support::wait::{poll, settled};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_for_one_item_make_one_order() {
@@ -307,13 +310,9 @@ async fn items_answer_follows_every_change_while_cached() {
 
     // The clock: soap's debounce (1.5 s from its order) ends with nothing
     // else changing.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while items().await["soap"] != "ready" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "soap stayed debounced"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll("soap's debounce to end", || async {
+        (items().await["soap"] == "ready").then_some(())
+    })
+    .await;
     running.stop().await;
 }

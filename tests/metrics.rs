@@ -1,20 +1,21 @@
-//! `GET /metrics` (issue 8, "What it must show" item 5): it requires the
-//! intake token, parses as the Prometheus text format (checked by a strict
-//! parser of the exposition format below: prometheus-client only encodes),
-//! and its counters move with orders run through an in-process server with
-//! a scripted purchaser.
+//! `GET /metrics`: it requires the intake token, parses as the Prometheus
+//! text format (checked by a strict parser of the exposition format below:
+//! prometheus-client only encodes), and its counters move with orders run
+//! through an in-process server with a scripted purchaser.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use common::{settled, url, wait_for, Env, PATIENCE};
 use restock::engine::Event;
 use restock::model::{Money, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
+use support::env::{monitor_urls, Env};
+use support::intake::{reorder_with_token, url};
+use support::receivers::{free_addr, Receiver};
+use support::wait::{event, poll, settled};
 use tokio::sync::Notify;
 
 const TOKEN: &str = "metrics-test-token-7f3a9c";
@@ -285,32 +286,6 @@ fn the_parser_is_strict() {
 // ---------------------------------------------------------------------------
 // The server.
 
-/// A monitor that answers every ping.
-async fn live_monitor() -> (Arc<Mutex<usize>>, String) {
-    let hits = Arc::new(Mutex::new(0));
-    let h = Arc::clone(&hits);
-    let app = Router::new().fallback(move || {
-        let h = Arc::clone(&h);
-        async move {
-            *h.lock().unwrap() += 1;
-            "OK"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (hits, format!("http://{addr}/ping/{LIVE_UUID}"))
-}
-
-fn dead_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("http://127.0.0.1:{port}/ping/{DEAD_UUID}")
-}
-
 struct Scraper {
     client: reqwest::Client,
     url: String,
@@ -338,18 +313,11 @@ impl Scraper {
 
     /// Scrapes until `f` is satisfied (the event follower is another task).
     async fn until(&self, what: &str, f: impl Fn(&Families) -> bool) -> Families {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
+        poll(what, || async {
             let fams = self.scrape().await;
-            if f(&fams) {
-                return fams;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}: {fams:#?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            f(&fams).then_some(fams)
+        })
+        .await
     }
 }
 
@@ -372,33 +340,20 @@ fn kind<'a>(fams: &'a Families, family: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no TYPE for {family}"))
 }
 
-async fn reorder(client: &reqwest::Client, base: &str, item: &str) -> i64 {
-    let resp = client
-        .post(format!("{base}/reorder"))
-        .bearer_auth(TOKEN)
-        .json(&serde_json::json!({ "item": item }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 202);
-    resp.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_need_the_token_parse_and_move_with_orders() {
-    let (live_hits, live) = live_monitor().await;
+    let live_monitor = Receiver::spawn().await;
+    let dead = format!("http://{}/ping/{DEAD_UUID}", free_addr());
     let mut env = Env::new(&["towels", "soap", "paper", "milk"]);
     env.config.dry_run = false;
     env.config.intake_token = Some(TOKEN.into());
-    env.config.heartbeat_url = monitor_urls([live, dead_url()]);
+    env.config.heartbeat_url =
+        monitor_urls(&[live_monitor.url(&format!("/ping/{LIVE_UUID}")), dead]);
     env.config.heartbeat_timeout = Duration::from_secs(2);
     let factory = ScriptedFactory::new(Script::placed(Money(499)));
     let running = env.start(factory.clone()).await;
     let mut events = running.handle.subscribe();
     let client = reqwest::Client::new();
-    let base = url(&running, "");
     let metrics = url(&running, "/metrics");
 
     // The token is required, like every route but /health.
@@ -446,9 +401,9 @@ async fn metrics_need_the_token_parse_and_move_with_orders() {
     assert!((0.0..60.0).contains(&age), "{age}");
 
     // Two orders placed: the counter goes 0 -> 2, the histogram counts 2.
-    let a = reorder(&client, &base, "towels").await;
+    let a = reorder_with_token(running.addr, "towels", Some(TOKEN)).await;
     assert_eq!(settled(&mut events, a).await, Status::Placed);
-    let b = reorder(&client, &base, "soap").await;
+    let b = reorder_with_token(running.addr, "soap", Some(TOKEN)).await;
     assert_eq!(settled(&mut events, b).await, Status::Placed);
     let fams = scraper
         .until("two placed orders counted", |f| {
@@ -485,13 +440,14 @@ async fn metrics_need_the_token_parse_and_move_with_orders() {
         "demo",
         Script::until(Phase::Cart, Step::WaitFor(gate.clone())),
     );
-    let c = reorder(&client, &base, "paper").await;
-    wait_for(
+    let c = reorder_with_token(running.addr, "paper", Some(TOKEN)).await;
+    event(
         &mut events,
+        "the held buy at the cart",
         |e| matches!(e, Event::Phase { id, phase: Phase::Cart } if *id == c),
     )
     .await;
-    let d = reorder(&client, &base, "milk").await;
+    let d = reorder_with_token(running.addr, "milk", Some(TOKEN)).await;
     let fams = scraper.scrape().await;
     assert_eq!(sum(&fams, "restock_queue_depth", &[]), 1.0);
     assert_eq!(sum(&fams, "restock_orders", &[("status", "pending")]), 1.0);
@@ -545,7 +501,7 @@ async fn metrics_need_the_token_parse_and_move_with_orders() {
     let live = [("monitor", *live_label)];
     assert!(sum(&fams, "restock_heartbeat_sends_total", &live) >= 1.0);
     assert_eq!(sum(&fams, "restock_heartbeat_failures_total", &live), 0.0);
-    assert!(*live_hits.lock().unwrap() >= 1);
+    assert!(live_monitor.count() >= 1);
     let dead = [(
         "monitor",
         *labels.iter().find(|l| l.ends_with("/…/d4e5")).unwrap(),
@@ -565,9 +521,4 @@ async fn without_a_token_configured_metrics_are_open_like_the_rest() {
     };
     assert_eq!(code, 200);
     running.stop().await;
-}
-
-/// Monitor URLs as the config reads them.
-fn monitor_urls<const N: usize>(raw: [String; N]) -> Vec<restock::urls::MonitorUrl> {
-    raw.iter().map(|u| u.parse().unwrap()).collect()
 }

@@ -1,8 +1,8 @@
-//! Owner notifications against real HTTP receivers on 127.0.0.1 (issue 6,
-//! item 7): each scheme's request shape, screenshots as files, bounded
-//! retries, and the engine never waiting on a receiver.
+//! Owner notifications against real HTTP receivers on 127.0.0.1: each
+//! scheme's request shape, screenshots as files, bounded retries (three
+//! attempts, see [`notifier`]), and the engine never waiting on a receiver.
 
-mod rig;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,24 +11,13 @@ use restock::config::Config;
 use restock::engine::Event;
 use restock::model::Outcome;
 use restock::model::Status;
-use restock::notify::{Attachment, Message, Notifier, Priority, RetryPolicy};
+use restock::notify::{Attachment, Message, Priority};
 use restock::purchase::scripted::Script;
-use rig::{until, Receiver, Reply, TestFactory};
+use support::engine::{engine_on, Looping, TestFactory};
+use support::env::Env;
+use support::receivers::{free_addr, notifier, Receiver, Recorded, Reply};
+use support::wait::until;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-
-fn quick() -> RetryPolicy {
-    RetryPolicy {
-        attempts: 3,
-        backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(100),
-        timeout: Duration::from_secs(5),
-    }
-}
-
-fn notifier(urls: &[String]) -> Notifier {
-    Notifier::parse(urls).unwrap().with_retry(quick()).unwrap()
-}
 
 fn png() -> Attachment {
     Attachment {
@@ -72,9 +61,8 @@ async fn each_scheme_sends_its_request_shape() {
         }
     }
     let reqs = r.wait_for(6).await;
-    let find = |path: &str| -> Vec<rig::Recorded> {
-        reqs.iter().filter(|q| q.path == path).cloned().collect()
-    };
+    let find =
+        |path: &str| -> Vec<Recorded> { reqs.iter().filter(|q| q.path == path).cloned().collect() };
 
     let ntfy = &find("/restock-alerts")[0];
     assert_eq!(ntfy.method, "POST");
@@ -191,11 +179,9 @@ async fn a_failing_receiver_gets_bounded_retries() {
 
     // Nobody listening: connection errors are retried too, and the error
     // does not show the URL's secret.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = dead.local_addr().unwrap().port();
-    drop(dead);
     let n = notifier(&[format!(
-        "telegram://9:TopSecretToken@telegram?chats=1&api=http://127.0.0.1:{port}"
+        "telegram://9:TopSecretToken@telegram?chats=1&api=http://{}",
+        free_addr()
     )]);
     let d = &n.deliver(&Message::new("test", "t", "b")).await[0];
     assert_eq!((d.ok, d.attempts), (false, 3));
@@ -217,7 +203,7 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
             .message("the store shows a bot check")
             .screenshot(shot.clone()),
     ));
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
     let r = Receiver::spawn().await;
     let release = Arc::new(Notify::new());
     r.set_default(Reply::Hold(release.clone()));
@@ -225,17 +211,16 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
         "telegram://5:tok@telegram?chats=42&api={}",
         r.base()
     )]);
-    let handle = engine.handle();
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    restock::server::pauses::watch_pauses(handle.clone(), db.clone(), n, shutdown.clone());
-    let task = tokio::spawn(engine.run(shutdown.clone()));
+    let mut rig = Looping::start(engine);
+    let handle = rig.handle.clone();
+    restock::server::pauses::watch_pauses(handle.clone(), db.clone(), n, rig.shutdown.clone());
+    let events = &mut rig.events;
 
     db.enqueue("towels", Some("test"), Duration::ZERO)
         .await
         .unwrap();
     handle.wake();
-    until(&mut events, "the challenge", |e| {
+    until(events, "the challenge", |e| {
         matches!(
             e,
             Event::Settled {
@@ -245,17 +230,14 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
         )
     })
     .await;
-    until(&mut events, "the pause", |e| {
-        matches!(e, Event::Paused { .. })
-    })
-    .await;
+    until(events, "the pause", |e| matches!(e, Event::Paused { .. })).await;
     let reqs = r.wait_for(1).await;
     assert_eq!(r.answered(), 0, "the receiver still holds the request");
     // The engine goes on turning while the notification hangs.
     for _ in 0..3 {
         handle.wake();
-        until(&mut events, "a turn", |e| matches!(e, Event::Turn(_))).await;
-        until(&mut events, "paused again", |e| {
+        until(events, "a turn", |e| matches!(e, Event::Turn(_))).await;
+        until(events, "paused again", |e| {
             matches!(e, Event::Paused { .. })
         })
         .await;
@@ -274,10 +256,7 @@ async fn pauses_are_told_with_the_screenshot_and_the_engine_never_waits() {
         1,
         "a pause is told once, however often the loop sees it"
     );
-
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 }
 
 #[test]
@@ -313,14 +292,10 @@ fn test_notify_says_which_channels_answered() {
         bad.set_default(Reply::Status(404));
         (good, bad)
     });
-    let dir = tempfile::tempdir().unwrap();
+    let env = Env::new(&[]);
     let run = |notify: String| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+        env.command()
             .arg("test-notify")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", dir.path())
-            .env("RESTOCK_STATE_DIR", dir.path())
             .env("RESTOCK_NOTIFY", notify)
             .output()
             .unwrap()

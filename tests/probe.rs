@@ -1,11 +1,10 @@
-//! The session-freshness probe (issue 6, items 1-6) through the purchaser
-//! contract, with the scripted purchaser and real HTTP receivers on
-//! 127.0.0.1.
+//! The session-freshness probe through the purchaser contract, with the
+//! scripted purchaser and real HTTP receivers on 127.0.0.1.
 //!
 //! The same items against real Chromium and the demo store live in
 //! `tests/probe_browser.rs`.
 
-mod rig;
+mod support;
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -15,28 +14,21 @@ use std::time::{Duration, Instant};
 use chrono::NaiveTime;
 use restock::config::Config;
 use restock::db::Db;
-use restock::engine::Event;
+use restock::engine::{Event, Handle};
 use restock::model::{Money, Phase, Status};
 use restock::model::{SessionCheck, SessionState};
-use restock::notify::{Notifier, RetryPolicy};
+use restock::notify::Notifier;
 use restock::probe::schedule::{self, Schedule};
 use restock::probe::{Gate, ProbeSettings, SessionProbe, Stores, Window};
 use restock::purchase::scripted::{Script, Step};
-use rig::{until, Receiver, TestFactory, WAIT};
+use support::db::backdate_session_notices;
+use support::engine::{engine_on, Looping, TestFactory};
+use support::env::Env;
+use support::intake::{get_json, json_of};
+use support::receivers::{notifier, Receiver};
+use support::wait::{until, within};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-
-fn quick_notifier(r: &Receiver) -> Notifier {
-    Notifier::parse(&[format!("generic+http://{}/hook", r.addr)])
-        .unwrap()
-        .with_retry(RetryPolicy {
-            attempts: 2,
-            backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            timeout: Duration::from_secs(5),
-        })
-        .unwrap()
-}
 
 fn probe_settings() -> ProbeSettings {
     ProbeSettings {
@@ -50,7 +42,28 @@ fn fixed(stores: &[&str]) -> Stores {
     Stores::Fixed(stores.iter().map(|s| s.to_string()).collect())
 }
 
-/// Item 1: signed in -> signed out: one notification; further probes in
+/// A probe of store `demo` that tells nobody, on the engine with `handle`.
+fn probe_on(
+    handle: &Arc<Handle>,
+    db: Db,
+    factory: Arc<TestFactory>,
+    gate: Gate,
+    settings: ProbeSettings,
+) -> Arc<SessionProbe> {
+    Arc::new(
+        SessionProbe::new(
+            db,
+            factory,
+            Notifier::none(),
+            fixed(&["demo"]),
+            gate,
+            settings,
+        )
+        .with_handle(handle.clone()),
+    )
+}
+
+/// Signed in -> signed out: one notification; further probes in
 /// the remind period: none; after it: one reminder; back: one "back".
 #[tokio::test]
 async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
@@ -61,7 +74,7 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     let probe = SessionProbe::new(
         db.clone(),
         factory.clone(),
-        quick_notifier(&r),
+        notifier(&[format!("generic+http://{}/hook", r.addr)]),
         fixed(&["demo"]),
         Gate::open(),
         probe_settings(),
@@ -100,16 +113,7 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     assert_eq!(r.count(), 1, "no more within the remind period");
 
     // The remind period passes (moved back in the database, not waited).
-    let day = 24 * 3600 * 1000i64;
-    db.with_conn(move |c| {
-        c.execute(
-            "UPDATE store_sessions SET notified_at = notified_at - ?1",
-            [day],
-        )?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    backdate_session_notices(&db, Duration::from_secs(24 * 3600)).await;
     probe.probe_all(&none).await;
     probe.probe_all(&none).await;
     probe.flush().await;
@@ -125,8 +129,8 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     assert_eq!(factory.made(), factory.dropped(), "every purchaser closed");
 }
 
-/// Item 2: a probe that comes due during a buy runs after it; an order
-/// arriving during a probe is claimed after it.
+/// A probe that comes due during a buy runs after it; an order arriving
+/// during a probe is claimed after it.
 #[tokio::test]
 async fn the_probe_never_overlaps_a_buy() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,24 +139,18 @@ async fn the_probe_never_overlaps_a_buy() {
         Phase::Browsing,
         Step::WaitFor(hold_buy.clone()),
     ));
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
-    let probe = Arc::new(
-        SessionProbe::new(
-            db.clone(),
-            factory.clone(),
-            Notifier::none(),
-            fixed(&["demo"]),
-            Gate::open(),
-            probe_settings(),
-        )
-        .with_handle(handle.clone()),
+    let probe = probe_on(
+        &handle,
+        db.clone(),
+        factory.clone(),
+        Gate::open(),
+        probe_settings(),
     );
-    let engine = engine.with_probe(probe.clone());
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.run(shutdown.clone()));
-    until(&mut events, "idle", |e| *e == Event::Idle).await;
+    let mut rig = Looping::start(engine.with_probe(probe.clone()));
+    let events = &mut rig.events;
+    until(events, "idle", |e| *e == Event::Idle).await;
 
     // A buy is under way when the probe comes due.
     let id = match db.enqueue("towels", None, Duration::ZERO).await.unwrap() {
@@ -160,7 +158,7 @@ async fn the_probe_never_overlaps_a_buy() {
         other => panic!("{other:?}"),
     };
     handle.wake();
-    until(&mut events, "browsing", |e| {
+    until(events, "browsing", |e| {
         matches!(
             e,
             Event::Phase {
@@ -173,10 +171,7 @@ async fn the_probe_never_overlaps_a_buy() {
     probe.mark_due();
     assert_eq!(factory.made(), 1, "only the buy's purchaser");
     hold_buy.notify_one();
-    let seen = until(&mut events, "the probe", |e| {
-        matches!(e, Event::Probed { .. })
-    })
-    .await;
+    let seen = until(events, "the probe", |e| matches!(e, Event::Probed { .. })).await;
     let settled = seen
         .iter()
         .position(|e| matches!(e, Event::Settled { id: i, .. } if *i == id))
@@ -197,7 +192,7 @@ async fn the_probe_never_overlaps_a_buy() {
     handle.wake();
     hold_check.notify_one();
     let seen = until(
-        &mut events,
+        events,
         "the second order",
         |e| matches!(e, Event::Settled { id, .. } if *id == second),
     )
@@ -212,12 +207,10 @@ async fn the_probe_never_overlaps_a_buy() {
         .unwrap_or_else(|| panic!("claimed: {seen:?}"));
     assert!(probed < claimed, "{seen:?}");
 
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 }
 
-/// Item 3: cron and interval schedules mark the probe due at their time.
+/// Cron and interval schedules mark the probe due at their time.
 #[tokio::test]
 async fn cron_and_interval_schedules_mark_the_probe_due() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
@@ -234,14 +227,8 @@ async fn cron_and_interval_schedules_mark_the_probe_due() {
         .await
         .unwrap()
         .expect("scheduled");
-    let first = tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let second = tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let first = within("the first mark", rx.recv()).await.unwrap();
+    let second = within("the second mark", rx.recv()).await.unwrap();
     every.shutdown().await;
     let after = first - started;
     assert!(
@@ -264,10 +251,7 @@ async fn cron_and_interval_schedules_mark_the_probe_due() {
         .await
         .unwrap()
         .expect("scheduled");
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    within("the cron mark", rx.recv()).await.unwrap();
     let at = chrono::Local::now();
     cron.shutdown().await;
     let boundary = target.timestamp();
@@ -283,39 +267,23 @@ async fn cron_and_interval_schedules_mark_the_probe_due() {
     // Every second, through the probe into a running engine: probes follow.
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
-    let probe = Arc::new(
-        SessionProbe::new(
-            db,
-            factory.clone(),
-            Notifier::none(),
-            fixed(&["demo"]),
-            Gate::open(),
-            probe_settings(),
-        )
-        .with_handle(handle.clone()),
-    );
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.with_probe(probe.clone()).run(shutdown.clone()));
+    let probe = probe_on(&handle, db, factory.clone(), Gate::open(), probe_settings());
+    let mut rig = Looping::start(engine.with_probe(probe.clone()));
+    let events = &mut rig.events;
     let scheduled = probe
         .schedule(&Schedule::parse("*/1 * * * * *").unwrap())
         .await
         .unwrap()
         .unwrap();
-    until(&mut events, "a probe", |e| {
-        matches!(e, Event::Probed { .. })
-    })
-    .await;
-    until(&mut events, "another probe", |e| {
+    until(events, "a probe", |e| matches!(e, Event::Probed { .. })).await;
+    until(events, "another probe", |e| {
         matches!(e, Event::Probed { .. })
     })
     .await;
     scheduled.shutdown().await;
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 
     assert!(schedule::start(&Schedule::Off, mark)
         .await
@@ -336,7 +304,7 @@ impl Write for Logs {
     }
 }
 
-/// Item 4: outside the window the probe waits and runs within seconds of
+/// Outside the window the probe waits and runs within seconds of
 /// the window opening; a failing idle command counts as "not idle" and is
 /// logged.
 #[tokio::test]
@@ -364,28 +332,17 @@ async fn the_gate_holds_a_due_probe_until_it_opens() {
         Arc::new(move || *clock.lock().unwrap())
     });
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
     let handle = engine.handle();
-    let probe = Arc::new(
-        SessionProbe::new(
-            db,
-            factory.clone(),
-            Notifier::none(),
-            fixed(&["demo"]),
-            gate,
-            probe_settings(),
-        )
-        .with_handle(handle.clone()),
-    );
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.with_probe(probe.clone()).run(shutdown.clone()));
+    let probe = probe_on(&handle, db, factory.clone(), gate, probe_settings());
+    let mut rig = Looping::start(engine.with_probe(probe.clone()));
+    let events = &mut rig.events;
     probe.mark_due();
 
     // Outside the window: deferred, and re-checked on its own (no wake
     // from the test), without a purchaser being made.
     for _ in 0..3 {
-        let seen = until(&mut events, "a deferral", |e| {
+        let seen = until(events, "a deferral", |e| {
             matches!(e, Event::ProbeDeferred { .. })
         })
         .await;
@@ -403,7 +360,7 @@ async fn the_gate_holds_a_due_probe_until_it_opens() {
     // In the window, but the idle command fails (no file): not idle, logged.
     *clock.lock().unwrap() = NaiveTime::from_hms_opt(8, 0, 0).unwrap();
     for _ in 0..2 {
-        let seen = until(&mut events, "an idle deferral", |e| {
+        let seen = until(events, "an idle deferral", |e| {
             matches!(e, Event::ProbeDeferred { reason } if reason.contains("idle command failed"))
         })
         .await;
@@ -426,10 +383,7 @@ async fn the_gate_holds_a_due_probe_until_it_opens() {
     // Idle long enough: it runs within seconds, by itself.
     std::fs::write(&idle_file, "120000\n").unwrap();
     let opened = Instant::now();
-    until(&mut events, "the probe", |e| {
-        matches!(e, Event::Probed { .. })
-    })
-    .await;
+    until(events, "the probe", |e| matches!(e, Event::Probed { .. })).await;
     assert!(
         opened.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -438,19 +392,17 @@ async fn the_gate_holds_a_due_probe_until_it_opens() {
     assert!(!probe.is_due());
     assert_eq!(factory.made(), 1);
 
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 }
 
-/// Item 5: a probe that hangs is `unknown` after its timeout, its
+/// A probe that hangs is `unknown` after its timeout, its
 /// timestamp advances, its purchaser is dropped, and the engine carries on.
 #[tokio::test]
 async fn a_hanging_probe_is_unknown_after_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
     factory.hang.store(true, Ordering::SeqCst);
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
     db.record_session_check(
         "demo",
         SessionCheck {
@@ -466,23 +418,12 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
         timeout: Duration::from_millis(300),
         ..probe_settings()
     };
-    let probe = Arc::new(
-        SessionProbe::new(
-            db.clone(),
-            factory.clone(),
-            Notifier::none(),
-            fixed(&["demo"]),
-            Gate::open(),
-            settings,
-        )
-        .with_handle(handle.clone()),
-    );
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.with_probe(probe.clone()).run(shutdown.clone()));
+    let probe = probe_on(&handle, db.clone(), factory.clone(), Gate::open(), settings);
+    let mut rig = Looping::start(engine.with_probe(probe.clone()));
+    let events = &mut rig.events;
     let before = restock::model::now_ms();
     probe.mark_due();
-    until(&mut events, "the unknown result", |e| {
+    until(events, "the unknown result", |e| {
         *e == Event::Probed {
             store: "demo".into(),
             state: SessionState::Unknown,
@@ -512,7 +453,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     factory.hang.store(false, Ordering::SeqCst);
     db.enqueue("towels", None, Duration::ZERO).await.unwrap();
     handle.wake();
-    until(&mut events, "the order", |e| {
+    until(events, "the order", |e| {
         matches!(
             e,
             Event::Settled {
@@ -522,18 +463,16 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
         )
     })
     .await;
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 }
 
-/// Item 6: a buy for a store known signed out launches no browser; with a
+/// A buy for a store known signed out launches no browser; with a
 /// second source it moves on to that one.
 #[tokio::test]
 async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
     let out = SessionCheck {
         state: SessionState::SignedOut,
         detail: None,
@@ -541,26 +480,9 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     db.record_session_check("demo", out.clone(), Duration::from_secs(60))
         .await
         .unwrap();
-    let handle = engine.handle();
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.run(shutdown.clone()));
-    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
-    handle.wake();
-    let seen = until(&mut events, "settled", |e| {
-        matches!(e, Event::Settled { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::SigninRequired,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
+    let mut rig = Looping::start(engine);
+    let (status, seen) = rig.order(&db, "towels").await;
+    assert_eq!(status, Status::SigninRequired, "{seen:?}");
     assert_eq!(factory.made(), 0, "no browser for a store known signed out");
     let order = &db.recent(None, 1).await.unwrap()[0];
     assert!(
@@ -571,37 +493,18 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
             .contains("restock login demo"),
         "{order:?}"
     );
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 
     // Two sources: the signed-out one is skipped, the next one buys.
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo", "corner"]);
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo", "corner"]);
     db.record_session_check("demo", out, Duration::from_secs(60))
         .await
         .unwrap();
-    let handle = engine.handle();
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.run(shutdown.clone()));
-    db.enqueue("towels", None, Duration::ZERO).await.unwrap();
-    handle.wake();
-    let seen = until(&mut events, "settled", |e| {
-        matches!(e, Event::Settled { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::DryRun,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
+    let mut rig = Looping::start(engine);
+    let (status, seen) = rig.order(&db, "towels").await;
+    assert_eq!(status, Status::DryRun, "{seen:?}");
     assert_eq!(factory.made(), 1);
     assert_eq!(
         db.recent(None, 1).await.unwrap()[0].store.as_deref(),
@@ -614,9 +517,7 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
         db.session("demo").await.unwrap().unwrap().state,
         SessionState::SignedIn
     );
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 }
 
 /// A buy that meets the sign-in wall marks the store signed out, so the
@@ -627,14 +528,12 @@ async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
     let factory = TestFactory::new(Script::ends(
         restock::model::Outcome::new(Status::SigninRequired).message("the sign-in page"),
     ));
-    let (engine, db) = rig::engine(dir.path(), factory.clone(), &["demo"]);
-    let handle = engine.handle();
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.run(shutdown.clone()));
+    let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
+    let mut rig = Looping::start(engine);
+    let (handle, events) = (rig.handle.clone(), &mut rig.events);
     db.enqueue("towels", None, Duration::ZERO).await.unwrap();
     handle.wake();
-    until(&mut events, "settled", |e| {
+    until(events, "settled", |e| {
         matches!(
             e,
             Event::Settled {
@@ -651,7 +550,7 @@ async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
     db.resume().await.unwrap();
     db.retry(1).await.unwrap();
     handle.wake();
-    until(&mut events, "settled again", |e| {
+    until(events, "settled again", |e| {
         matches!(
             e,
             Event::Settled {
@@ -662,9 +561,7 @@ async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
     })
     .await;
     assert_eq!(factory.made(), 1, "no second browser");
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
 }
 
 /// The server wires it: due at start-up (never ran), probes the stores with
@@ -673,19 +570,15 @@ async fn a_buy_meeting_the_sign_in_wall_marks_the_store_signed_out() {
 /// (token-protected); `restock status` prints the Session line.
 #[tokio::test]
 async fn serve_probes_profiles_and_shows_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
+    let env = Env::with_catalog(
+        "[[item]]\nid = \"towels\"\nname = \"Towels\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:1/p/towels\"\n[[item.source]]\nstore = \"corner\"\nurl = \"http://127.0.0.1:1/p/towels\"\n",
+    );
+    let state = &env.config.state_dir;
     std::fs::create_dir_all(state.join("profiles/demo")).unwrap();
     let monitor = Receiver::spawn().await;
-    let catalog = dir.path().join("catalog.toml");
-    std::fs::write(
-        &catalog,
-        "[[item]]\nid = \"towels\"\nname = \"Towels\"\n[[item.source]]\nstore = \"demo\"\nurl = \"http://127.0.0.1:1/p/towels\"\n[[item.source]]\nstore = \"corner\"\nurl = \"http://127.0.0.1:1/p/towels\"\n",
-    )
-    .unwrap();
-    let env: Vec<(String, String)> = [
+    let vars: Vec<(String, String)> = [
         ("RESTOCK_STATE_DIR", state.display().to_string()),
-        ("RESTOCK_CATALOG", catalog.display().to_string()),
+        ("RESTOCK_CATALOG", env.config.catalog.display().to_string()),
         ("RESTOCK_LISTEN", "127.0.0.1:0".into()),
         ("RESTOCK_INTAKE_TOKEN", "sekrit".into()),
         ("RESTOCK_SESSION_CHECK", "1h".into()),
@@ -698,7 +591,7 @@ async fn serve_probes_profiles_and_shows_sessions() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let config = Config::load_from(None, &env).unwrap();
+    let config = Config::load_from(None, &vars).unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
     factory
         .scripted
@@ -719,39 +612,22 @@ async fn serve_probes_profiles_and_shows_sessions() {
     let base = format!("http://{}", running.addr);
     let denied = client.get(format!("{base}/stores")).send().await.unwrap();
     assert_eq!(denied.status(), 401);
-    let stores: serde_json::Value = client
-        .get(format!("{base}/stores"))
-        .bearer_auth("sekrit")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stores = json_of(client.get(format!("{base}/stores")).bearer_auth("sekrit")).await;
     assert_eq!(stores[0]["store"], "corner");
     assert_eq!(stores[0]["state"], "unknown");
     assert_eq!(stores[1]["store"], "demo");
     assert_eq!(stores[1]["state"], "signed_out");
-    let health: serde_json::Value = client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&client, &format!("{base}/health")).await;
     assert_eq!(
         health["sessions"]["demo"]["state"], "signed_out",
         "{health}"
     );
     running.stop().await;
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_restock"))
+    let out = env
+        .command()
         .arg("status")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

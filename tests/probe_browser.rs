@@ -1,33 +1,35 @@
-//! The session probe with real headless Chromium against the demo store
-//! (issue 6, items 1, 2, 5 and 6), notifications to a real HTTP receiver on
-//! 127.0.0.1. Every test ends by checking that no Chromium is left.
+//! The session probe with real headless Chromium against the demo store,
+//! notifications to a real HTTP receiver on 127.0.0.1. Every test ends by
+//! checking that no Chromium is left.
 //!
 //! The demo store's `hang` fault covers the checkout steps, not the account
-//! page the session check loads, so the hanging probe (item 5) points a
-//! second store definition at a listener that accepts connections and never
-//! answers — the same hang as far as the browser can tell.
+//! page the session check loads, so the hanging probe points a second store
+//! definition at a listener that accepts connections and never answers —
+//! the same hang as far as the browser can tell.
 
-mod rig;
+mod support;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use restock::catalog::{Catalog, Item, SharedCatalog, Source};
+use restock::catalog::SharedCatalog;
 use restock::db::Db;
-use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::demo::DemoStore;
 use restock::engine::{Engine, Event};
 use restock::model::SessionState;
 use restock::model::Status;
-use restock::notify::{Notifier, RetryPolicy};
 use restock::probe::{Gate, ProbeSettings, SessionProbe, Stores};
 use restock::purchase::{
-    sign_in_with_form, BrowserFactory, BrowserSettings, PurchaseError, Purchaser, PurchaserFactory,
-    StoreRegistry,
+    BrowserFactory, BrowserSettings, PurchaseError, Purchaser, PurchaserFactory,
 };
-use rig::{until, Receiver};
 use serde_json::json;
+use support::chromium::{assert_no_chromium, processes_under};
+use support::db::backdate_session_notices;
+use support::demo::{self, admin, browser_settings, sign_in};
+use support::engine::{one_item_catalog, settings, Looping};
+use support::receivers::{notifier, silent, Receiver};
+use support::wait::until;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -60,44 +62,23 @@ struct World {
 impl World {
     /// A demo store, a state dir, the real factory; with `silent`, a second
     /// store `silent` whose server never answers.
-    async fn new(silent: bool) -> World {
-        let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
+    async fn new(with_silent: bool) -> World {
+        let demo = demo::store().await;
         let dir = tempfile::tempdir().unwrap();
-        let stores_dir = dir.path().join("stores");
-        std::fs::create_dir_all(&stores_dir).unwrap();
-        let mut overrides = BTreeMap::new();
-        overrides.insert("demo".to_string(), Url::parse(&demo.base_url()).unwrap());
+        let mut extra = Vec::new();
         let mut held = None;
-        if silent {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
-            held = Some(tokio::spawn(async move {
-                let mut open = Vec::new();
-                while let Ok((conn, _)) = listener.accept().await {
-                    open.push(conn);
-                }
-            }));
-            let def = DEMO_DEFINITION.replacen("name = \"demo\"", "name = \"silent\"", 1);
-            std::fs::write(stores_dir.join("silent.toml"), def).unwrap();
-            overrides.insert("silent".to_string(), url);
+        let definition = DEMO_DEFINITION.replacen("name = \"demo\"", "name = \"silent\"", 1);
+        if with_silent {
+            let (addr, task) = silent().await;
+            held = Some(task);
+            extra.push((
+                "silent",
+                definition.as_str(),
+                Url::parse(&format!("http://{addr}/")).unwrap(),
+            ));
         }
-        let stores = StoreRegistry::load(Some(&stores_dir), &overrides).unwrap();
-        let mut settings = BrowserSettings::new(
-            dir.path().join("profiles"),
-            dir.path().join("shots"),
-            Arc::new(stores),
-        );
+        let mut settings = browser_settings(dir.path(), &demo, &extra);
         settings.step_timeout = Duration::from_secs(20);
-        settings.checkout = [
-            ("name", "Ada Lovelace"),
-            ("address", "1 Analytical Way"),
-            ("postal_code", "1234 AB"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
         let factory = Arc::new(Counting {
             inner: BrowserFactory::new(Arc::new(settings.clone())),
             made: AtomicUsize::new(0),
@@ -116,19 +97,10 @@ impl World {
     }
 
     fn probe(&self, timeout: Duration) -> SessionProbe {
-        let notifier = Notifier::parse(&[format!("generic+http://{}/hook", self.receiver.addr)])
-            .unwrap()
-            .with_retry(RetryPolicy {
-                attempts: 2,
-                backoff: Duration::from_millis(10),
-                max_backoff: Duration::from_millis(50),
-                timeout: Duration::from_secs(5),
-            })
-            .unwrap();
         SessionProbe::new(
             self.db.clone(),
             self.factory.clone(),
-            notifier,
+            notifier(&[format!("generic+http://{}/hook", self.receiver.addr)]),
             Stores::Profiles(self.settings.profiles_dir.clone()),
             Gate::open(),
             ProbeSettings {
@@ -140,48 +112,21 @@ impl World {
     }
 
     async fn sign_in(&self) {
-        let state = sign_in_with_form(&self.settings, "demo", DEMO_EMAIL, DEMO_PASSWORD)
-            .await
-            .unwrap();
-        assert_eq!(state, SessionState::SignedIn);
+        sign_in(&self.settings, "demo").await;
     }
 
     async fn admin(&self, path: &str, body: serde_json::Value) {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/admin/{path}", self.demo.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_success(),
-            "admin {path}: {}",
-            resp.status()
-        );
+        admin(&self.demo, path, body).await;
     }
 
     fn catalog(&self, stores: &[&str]) -> SharedCatalog {
-        let item = Item {
-            id: "soap".into(),
-            name: "Dish soap".into(),
-            quantity: 1,
-            cooldown: None,
-            max_price: None,
-            sources: stores
-                .iter()
-                .map(|s| Source {
-                    store: s.to_string(),
-                    url: Url::parse(&self.demo.product_url("dish-soap")).unwrap(),
-                    max_price: None,
-                    choose: Default::default(),
-                })
-                .collect(),
-        };
-        Arc::new(RwLock::new(Arc::new(Catalog { items: vec![item] })))
+        let url = Url::parse(&self.demo.product_url("dish-soap")).unwrap();
+        let sources: Vec<(&str, Url)> = stores.iter().map(|s| (*s, url.clone())).collect();
+        one_item_catalog("soap", "Dish soap", &sources)
     }
 
     fn engine(&self, stores: &[&str], buy_timeout: Duration) -> Engine {
-        let mut settings = rig::settings(self.dir.path());
+        let mut settings = settings(self.dir.path());
         settings.buy_timeout = buy_timeout;
         Engine::new(
             self.db.clone(),
@@ -199,30 +144,8 @@ impl World {
             .collect()
     }
 
-    fn chromium_processes(&self) -> Vec<String> {
-        let needle = self.dir.path().to_string_lossy().to_string();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&needle) && !cmdline.contains("probe_browser") {
-                found.push(cmdline.chars().take(120).collect());
-            }
-        }
-        found
-    }
-
-    /// Bounded wait for this test's Chromium processes to be gone.
     async fn assert_no_chromium(&self) {
-        for _ in 0..100 {
-            if self.chromium_processes().is_empty() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("Chromium left behind: {:#?}", self.chromium_processes());
+        assert_no_chromium(self.dir.path()).await;
     }
 
     async fn end(self) {
@@ -231,7 +154,7 @@ impl World {
     }
 }
 
-/// Item 1: signed in -> signs everyone out -> one notification; further
+/// Signed in -> signs everyone out -> one notification; further
 /// probes in the remind period: none; after it: one reminder; signing
 /// back in: one "back".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,16 +194,7 @@ async fn real_profile_out_remind_back() {
         "{told}"
     );
 
-    let day = 24 * 3600 * 1000i64;
-    w.db.with_conn(move |c| {
-        c.execute(
-            "UPDATE store_sessions SET notified_at = notified_at - ?1",
-            [day],
-        )?;
-        Ok(())
-    })
-    .await
-    .unwrap();
+    backdate_session_notices(&w.db, Duration::from_secs(24 * 3600)).await;
     probe.probe_all(&none).await;
     probe.flush().await;
     assert_eq!(w.notified(), ["signed_out", "reminder"]);
@@ -293,7 +207,7 @@ async fn real_profile_out_remind_back() {
     w.end().await;
 }
 
-/// Item 2 with a real browser: the probe comes due while a buy hangs in
+/// With a real browser, the probe comes due while a buy hangs in
 /// Chromium on the same profile; the buy ends (its timeout) before the
 /// probe launches its own browser on that profile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,14 +216,15 @@ async fn real_probe_waits_for_the_buy_on_the_same_profile() {
     w.sign_in().await;
     w.admin("faults", json!({"hang": "product"})).await;
     let engine = w.engine(&["demo"], Duration::from_secs(6));
-    let handle = engine.handle();
-    let probe = Arc::new(w.probe(Duration::from_secs(60)).with_handle(handle.clone()));
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.with_probe(probe.clone()).run(shutdown.clone()));
+    let probe = Arc::new(
+        w.probe(Duration::from_secs(60))
+            .with_handle(engine.handle()),
+    );
+    let mut rig = Looping::start(engine.with_probe(probe.clone()));
+    let events = &mut rig.events;
     w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
-    handle.wake();
-    until(&mut events, "browsing", |e| {
+    rig.handle.wake();
+    until(events, "browsing", |e| {
         matches!(
             e,
             Event::Phase {
@@ -320,10 +235,7 @@ async fn real_probe_waits_for_the_buy_on_the_same_profile() {
     })
     .await;
     probe.mark_due();
-    let seen = until(&mut events, "the probe", |e| {
-        matches!(e, Event::Probed { .. })
-    })
-    .await;
+    let seen = until(events, "the probe", |e| matches!(e, Event::Probed { .. })).await;
     let settled = seen
         .iter()
         .position(|e| matches!(e, Event::Settled { .. }))
@@ -337,13 +249,11 @@ async fn real_probe_waits_for_the_buy_on_the_same_profile() {
         }),
         "the profile was free for the probe"
     );
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
     w.end().await;
 }
 
-/// Item 5: a probe that hangs is `unknown` after its timeout, its
+/// A probe that hangs is `unknown` after its timeout, its
 /// timestamp advances, its browser is closed, and the engine carries on
 /// (a real buy on the demo store right after).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,16 +262,14 @@ async fn real_hanging_probe_is_unknown_and_closed() {
     w.sign_in().await;
     std::fs::create_dir_all(w.settings.profiles_dir.join("silent")).unwrap();
     let engine = w.engine(&["demo"], Duration::from_secs(60));
-    let handle = engine.handle();
-    let probe = Arc::new(w.probe(Duration::from_secs(4)).with_handle(handle.clone()));
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.with_probe(probe.clone()).run(shutdown.clone()));
+    let probe = Arc::new(w.probe(Duration::from_secs(4)).with_handle(engine.handle()));
+    let mut rig = Looping::start(engine.with_probe(probe.clone()));
+    let events = &mut rig.events;
     let before = restock::model::now_ms();
     let started = Instant::now();
     probe.mark_due();
     let seen = until(
-        &mut events,
+        events,
         "the silent store's result",
         |e| matches!(e, Event::Probed { store, .. } if store == "silent"),
     )
@@ -392,7 +300,7 @@ async fn real_hanging_probe_is_unknown_and_closed() {
     // last `Probed` event. The loop goes on to its pause check and claim
     // only once the probe returned, so its next step (`Idle` here: the
     // queue is empty) proves the timestamp is written.
-    until(&mut events, "the loop's step after the probe", |e| {
+    until(events, "the loop's step after the probe", |e| {
         matches!(
             e,
             Event::Idle | Event::Paused { .. } | Event::Claimed { .. }
@@ -402,29 +310,13 @@ async fn real_hanging_probe_is_unknown_and_closed() {
     assert!(w.db.probe_last_run().await.unwrap().unwrap() >= before);
     w.assert_no_chromium().await;
 
-    w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
-    handle.wake();
-    let seen = until(&mut events, "the buy", |e| {
-        matches!(e, Event::Settled { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::DryRun,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    let (status, seen) = rig.order(&w.db, "soap").await;
+    assert_eq!(status, Status::DryRun, "{seen:?}");
+    rig.stop().await;
     w.end().await;
 }
 
-/// Item 6: after the probe found the store signed out, a buy for it does
+/// After the probe found the store signed out, a buy for it does
 /// not launch Chromium.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_buy_for_a_signed_out_store_launches_no_browser() {
@@ -438,36 +330,16 @@ async fn real_buy_for_a_signed_out_store_launches_no_browser() {
     w.assert_no_chromium().await;
     let launches = w.factory.made.load(Ordering::SeqCst);
 
-    let engine = w.engine(&["demo"], Duration::from_secs(60));
-    let handle = engine.handle();
-    let mut events = handle.subscribe();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(engine.run(shutdown.clone()));
-    w.db.enqueue("soap", None, Duration::ZERO).await.unwrap();
-    handle.wake();
-    let seen = until(&mut events, "settled", |e| {
-        matches!(e, Event::Settled { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            seen.last(),
-            Some(Event::Settled {
-                status: Status::SigninRequired,
-                ..
-            })
-        ),
-        "{seen:?}"
-    );
+    let mut rig = Looping::start(w.engine(&["demo"], Duration::from_secs(60)));
+    let (status, seen) = rig.order(&w.db, "soap").await;
+    assert_eq!(status, Status::SigninRequired, "{seen:?}");
     assert_eq!(
         w.factory.made.load(Ordering::SeqCst),
         launches,
         "no purchaser, no browser"
     );
-    assert!(w.chromium_processes().is_empty());
+    assert!(processes_under(w.dir.path()).is_empty());
     assert!(w.demo.ledger().is_empty());
-    shutdown.cancel();
-    handle.wake();
-    task.await.unwrap();
+    rig.stop().await;
     w.end().await;
 }

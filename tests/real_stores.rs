@@ -8,18 +8,20 @@
 //! Every test has its own demo store and profiles directory and ends by
 //! proving no Chromium is left.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use restock::demo::{DemoStore, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::demo::{DemoStore, StoreOptions};
 use restock::model::{Money, Outcome, Phase, Pick, Status};
 use restock::purchase::{
-    factory, sign_in_with_form, BrowserSettings, BuyProgress, BuyRequest, PurchaseError, Refusal,
-    Report, StoreRegistry,
+    factory, BrowserSettings, BuyProgress, BuyRequest, PurchaseError, Refusal, Report,
 };
+use support::chromium::assert_no_chromium;
+use support::demo::{browser_settings, sign_in, store_with};
 use url::Url;
 
 const SPA_DEFINITION: &str = include_str!("../examples/stores/demo-spa.toml");
@@ -88,38 +90,17 @@ struct World {
 
 impl World {
     /// A demo store with `options`, the built-in `demo` definition and the
-    /// example `demo-spa` one (with `spa` rewritten by `edit`) pointed at
-    /// it.
+    /// example `demo-spa` one (rewritten by `edit`) pointed at it.
     async fn new(options: StoreOptions, edit: impl Fn(&str) -> String) -> World {
-        let demo = DemoStore::spawn_with("127.0.0.1:0".parse().unwrap(), options)
-            .await
-            .unwrap();
+        let demo = store_with(options).await;
         let dir = tempfile::tempdir().unwrap();
-        let stores_dir = dir.path().join("stores");
-        std::fs::create_dir_all(&stores_dir).unwrap();
-        std::fs::write(stores_dir.join("demo-spa.toml"), edit(SPA_DEFINITION)).unwrap();
-        let mut overrides = BTreeMap::new();
-        overrides.insert("demo".to_string(), Url::parse(&demo.base_url()).unwrap());
-        overrides.insert(
-            "demo-spa".to_string(),
-            Url::parse(&format!("{}/spa/", demo.base_url())).unwrap(),
-        );
-        let stores = StoreRegistry::load(Some(&stores_dir), &overrides).unwrap();
-        let mut settings = BrowserSettings::new(
-            dir.path().join("profiles"),
-            dir.path().join("shots"),
-            Arc::new(stores),
+        let spa = Url::parse(&format!("{}/spa/", demo.base_url())).unwrap();
+        let mut settings = browser_settings(
+            dir.path(),
+            &demo,
+            &[("demo-spa", &edit(SPA_DEFINITION), spa)],
         );
         settings.step_timeout = Duration::from_secs(10);
-        settings.checkout = [
-            ("name", "Ada Lovelace"),
-            ("address", "1 Analytical Way"),
-            ("postal_code", "10115"),
-            ("country", "Germany"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
         World {
             demo,
             dir,
@@ -128,10 +109,7 @@ impl World {
     }
 
     async fn sign_in(&self, store: &str) {
-        let state = sign_in_with_form(&self.settings, store, DEMO_EMAIL, DEMO_PASSWORD)
-            .await
-            .unwrap();
-        assert_eq!(state, restock::model::SessionState::SignedIn);
+        sign_in(&self.settings, store).await;
     }
 
     fn request(&self, store: &str, url: String, dry_run: bool) -> BuyRequest {
@@ -353,24 +331,4 @@ fn assert_page_saved(outcome: &Outcome) {
             .contains(&html.display().to_string()),
         "{outcome:?}"
     );
-}
-
-/// Fails unless every Chromium whose profile is under `dir` is gone within
-/// a few seconds.
-async fn assert_no_chromium(dir: &Path) {
-    let needle = format!("--user-data-dir={}", dir.display());
-    for _ in 0..50 {
-        let left: Vec<String> = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-            .filter(|c| c.contains(&needle))
-            .collect();
-        if left.is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("Chromium processes left behind under {}", dir.display());
 }

@@ -1,30 +1,21 @@
 //! Money safety without a browser: automatic retry, a database that cannot
 //! take writes, a wall clock that jumps, and load on the intake.
 
-mod common;
+mod support;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
 use restock::engine::Event;
 use restock::model::Outcome;
 use restock::model::{Clock, Money, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::server::Parts;
 use serde_json::json;
-
-async fn enqueue(running: &restock::server::Running, item: &str) -> i64 {
-    let (code, body) = post_json(
-        &reqwest::Client::new(),
-        &url(running, "/reorder"),
-        json!({"item": item}),
-    )
-    .await;
-    assert_eq!(code, 202, "{body}");
-    body["id"].as_i64().unwrap()
-}
+use support::env::Env;
+use support::intake::{get_json, post_json, reorder, url};
+use support::wait::{event, settled};
 
 #[tokio::test]
 async fn retryable_failures_before_submit_are_retried_with_backoff_then_fail() {
@@ -40,11 +31,12 @@ async fn retryable_failures_before_submit_are_retried_with_backoff_then_fail() {
     }
     let running = env.start(factory.clone()).await;
     let mut events = running.handle.subscribe();
-    let soap = enqueue(&running, "soap").await;
+    let soap = reorder(running.addr, "soap").await;
     let mut retry_times = Vec::new();
     for _ in 0..2 {
-        match wait_for(
+        match event(
             &mut events,
+            "a retry",
             |e| matches!(e, Event::Retrying { id, .. } if *id == soap),
         )
         .await
@@ -67,7 +59,7 @@ async fn retryable_failures_before_submit_are_retried_with_backoff_then_fail() {
     let mut after_submit = Script::until(Phase::Submitted, Step::Progress);
     after_submit.outcome = Outcome::failed("lost the page", true);
     factory.push("demo", after_submit);
-    let tea = enqueue(&running, "tea").await;
+    let tea = reorder(running.addr, "tea").await;
     assert_eq!(settled(&mut events, tea).await, Status::NeedsReview);
     assert_eq!(running.db.get(tea).await.unwrap().unwrap().retries, 0);
     running.db.resume().await.unwrap();
@@ -76,7 +68,7 @@ async fn retryable_failures_before_submit_are_retried_with_backoff_then_fail() {
         Script::ends(Outcome::new(Status::Challenge).message("captcha")),
     );
     running.handle.wake();
-    let milk = enqueue(&running, "milk").await;
+    let milk = reorder(running.addr, "milk").await;
     assert_eq!(settled(&mut events, milk).await, Status::Challenge);
     assert_eq!(running.db.get(milk).await.unwrap().unwrap().retries, 0);
     running.stop().await;
@@ -102,8 +94,8 @@ async fn an_unwritable_database_gets_503_holds_the_engine_and_loses_nothing() {
     );
     let running = env.start(factory).await;
     let mut events = running.handle.subscribe();
-    let soap = enqueue(&running, "soap").await;
-    wait_for(&mut events, |e| {
+    let soap = reorder(running.addr, "soap").await;
+    event(&mut events, "submitted", |e| {
         matches!(
             e,
             Event::Phase {
@@ -128,17 +120,16 @@ async fn an_unwritable_database_gets_503_holds_the_engine_and_loses_nothing() {
 
     // The placed order's outcome cannot be written yet: the engine holds it.
     gate.notify_one();
-    let reason = match wait_for(&mut events, |e| matches!(e, Event::StorageFailing { .. })).await {
+    let reason = match event(&mut events, "the storage failure", |e| {
+        matches!(e, Event::StorageFailing { .. })
+    })
+    .await
+    {
         Event::StorageFailing { reason } => reason,
         _ => unreachable!(),
     };
     assert!(reason.contains("readonly"), "{reason}");
-    let health: serde_json::Value = reqwest::get(url(&running, "/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&reqwest::Client::new(), &url(&running, "/health")).await;
     assert_eq!(health["engine"]["state"], "paused");
     assert!(health["engine"]["pause"]["reason"]
         .as_str()
@@ -175,32 +166,32 @@ async fn cooldown_and_cap_window_survive_clock_jumps() {
     parts.clock = Clock::manual(now.clone());
     let running = restock::server::start(&env.config, parts).await.unwrap();
     let mut events = running.handle.subscribe();
-    let first = enqueue(&running, "soap").await;
+    let first = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, first).await, Status::Placed);
 
     // The clock goes back a day: the cooldown still holds (a placed time
     // in the future counts as now, so a backward jump never shortens it).
     now.store(t0 - 24 * 3600 * 1000, Ordering::SeqCst);
-    let id = enqueue(&running, "soap").await;
+    let id = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, id).await, Status::SkippedCooldown);
     let msg = running.db.get(id).await.unwrap().unwrap().message.unwrap();
     assert!(msg.contains("1h") || msg.contains("59m"), "{msg}");
 
     // Forward past the cooldown: bought again.
     now.store(t0 + 2 * 3600 * 1000, Ordering::SeqCst);
-    let id = enqueue(&running, "soap").await;
+    let id = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, id).await, Status::Placed);
 
     // Two placed in the window: the count cap holds, even with the clock
     // moved back (orders "from the future" still count).
     now.store(t0 - 3600 * 1000, Ordering::SeqCst);
-    let id = enqueue(&running, "tea").await;
+    let id = reorder(running.addr, "tea").await;
     assert_eq!(settled(&mut events, id).await, Status::SpendCapped);
     running.db.resume().await.unwrap();
     // A day and more later the window has moved on.
     now.store(t0 + 27 * 3600 * 1000, Ordering::SeqCst);
     running.handle.wake();
-    let id = enqueue(&running, "tea").await;
+    let id = reorder(running.addr, "tea").await;
     assert_eq!(settled(&mut events, id).await, Status::Placed);
     running.stop().await;
 }

@@ -10,21 +10,20 @@
 //! the NixOS module carries the same hardening, and every value in
 //! `examples/restock.env` is one restock accepts.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use restock::config::Config;
+use support::env::{binary, repo_file};
+use support::receivers::free_addr;
+use support::serve::Serve;
+use support::wait::{poll, PATIENCE};
 
-const PATIENCE: Duration = Duration::from_secs(20);
 const TOKEN: &str = "s3cret token";
-
-fn repo_file(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// The `[Service]` section as (key, value) pairs in file order; a key may
 /// repeat (`Environment=`, `SystemCallFilter=`).
@@ -153,19 +152,10 @@ fn parse_env_file(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The binary started as the unit starts it, in a temp "machine".
 struct Service {
     dir: tempfile::TempDir,
-    child: Child,
-    port: u16,
+    serve: Serve,
     state_dir: PathBuf,
     notify: UnixDatagram,
 }
@@ -193,13 +183,13 @@ impl Service {
         // Environment=RESTOCK_CATALOG, as systemd's EnvironmentFile= does.
         let catalog = dir.path().join("catalog.toml");
         std::fs::write(&catalog, repo_file("examples/catalog.toml")).unwrap();
-        let port = free_port();
+        let addr = free_addr();
         let env_file = dir.path().join("restock.env");
         std::fs::write(
             &env_file,
             format!(
                 "# /etc/restock/restock.env\n\
-                 RESTOCK_LISTEN=127.0.0.1:{port}\n\
+                 RESTOCK_LISTEN={addr}\n\
                  RESTOCK_INTAKE_TOKEN=\"{TOKEN}\"\n\
                  RESTOCK_CATALOG='{}'\n\
                  ; a comment in the other style\n\
@@ -252,80 +242,49 @@ impl Service {
         let args: Vec<&str> = words.collect();
         assert_eq!(args, ["serve"]);
 
-        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_restock"))
-            .args(&args)
-            .env_clear()
-            .envs(&env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut cmd = binary();
+        cmd.args(&args).envs(&env);
+        let serve = Serve::spawn(cmd, addr, dir.path().join("stderr.log"));
         Service {
             dir,
-            child,
-            port,
+            serve,
             state_dir,
             notify,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://{}{path}", self.serve.addr)
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+        self.serve.log()
     }
 
     /// Polls `/health` until it answers 200; the process must stay up.
     async fn wait_healthy(&mut self, client: &reqwest::Client) -> serde_json::Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("restock serve exited early ({status}):\n{}", self.stderr());
+        let url = self.url("/health");
+        let serve = &mut self.serve;
+        poll("/health to answer 200", || {
+            if let Some(status) = serve.exited() {
+                panic!("restock serve exited early ({status}):\n{}", serve.log());
             }
-            if let Ok(resp) = client.get(self.url("/health")).send().await {
-                if resp.status() == 200 {
-                    return resp.json().await.unwrap();
-                }
+            let get = client.get(&url).send();
+            async move {
+                let resp = get.await.ok().filter(|r| r.status() == 200)?;
+                Some(resp.json().await.unwrap())
             }
-            assert!(
-                Instant::now() < deadline,
-                "/health did not answer 200 within {PATIENCE:?}:\n{}",
-                self.stderr()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// SIGTERM, as `systemctl stop` sends it (KillMode=mixed: to the main
     /// process only); returns the exit code.
-    fn stop(mut self) -> i32 {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: signalling our own child process.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status
-                    .code()
-                    .unwrap_or_else(|| panic!("killed by a signal: {status}"));
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("restock did not exit within {PATIENCE:?} of SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    async fn stop(mut self) -> i32 {
+        let status = self.serve.sigterm().await;
+        status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {status}"))
     }
 }
 
@@ -360,7 +319,7 @@ async fn starts_like_the_unit_and_stops_cleanly_on_sigterm() {
     assert!(service.state_dir.join("restock.db").exists());
 
     let stderr_path = service.dir.path().join("stderr.log");
-    let code = service.stop();
+    let code = service.stop().await;
     assert_eq!(
         code,
         0,
@@ -400,7 +359,7 @@ async fn sends_ready_on_the_notify_socket() {
 
     // `systemctl stop`: STOPPING=1, then exit 0.
     let notify = service.notify.try_clone().unwrap();
-    assert_eq!(service.stop(), 0);
+    assert_eq!(service.stop().await, 0);
     notify
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
