@@ -131,6 +131,23 @@ pub struct Config {
     /// generic+https://); comma-separated in the environment.
     #[serde(deserialize_with = "string_list::deserialize")]
     pub notify: Vec<String>,
+
+    // --- signing in from anywhere (src/signin) ---
+    /// The address people reach restock's HTTP server at (e.g.
+    /// `https://restock.home.example`), used in sign-in links; unset: the
+    /// listen address. With it set, signed-out and challenge notifications
+    /// carry a fresh sign-in link.
+    pub public_url: Option<String>,
+    /// A sign-in link (and the live session behind it) ends this long after
+    /// it was made.
+    #[serde(with = "human_duration")]
+    pub signin_link_ttl: Duration,
+    /// An opened sign-in page ends after this long without input.
+    #[serde(with = "human_duration")]
+    pub signin_idle: Duration,
+    /// Serve an address that is not loopback without `intake_token` anyway
+    /// (logged as a warning at every start). Off: `serve` refuses.
+    pub intake_open: bool,
 }
 
 /// Settings that carry secrets (tokens, monitor and notification URLs) or
@@ -208,6 +225,10 @@ impl Default for Config {
             session_check_timeout: Duration::from_secs(60),
             session_remind: Duration::from_secs(24 * 3600),
             notify: Vec::new(),
+            public_url: None,
+            signin_link_ttl: Duration::from_secs(600),
+            signin_idle: Duration::from_secs(300),
+            intake_open: false,
         }
     }
 }
@@ -300,6 +321,8 @@ impl Config {
             ("step_timeout", self.step_timeout),
             ("session_check_timeout", self.session_check_timeout),
             ("session_remind", self.session_remind),
+            ("signin_link_ttl", self.signin_link_ttl),
+            ("signin_idle", self.signin_idle),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -328,6 +351,10 @@ impl Config {
             return Err(invalid(p.key, &p.value, &p.expected));
         }
         self.validate_probe()?;
+        if let Some(url) = self.public_url.as_deref() {
+            crate::signin::check_public_url(url)
+                .map_err(|expected| invalid("public_url", url, &expected))?;
+        }
         for (store, url) in &self.store_urls {
             let parsed = url::Url::parse(url)
                 .ok()
@@ -495,6 +522,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("max_recoveries", "a whole number like `3`"),
     ("max_orders_per_day", "a whole number like `10`"),
     ("auto_retry", "`true` or `false`"),
+    ("intake_open", "`true` or `false`"),
     ("screenshot_max_count", "a whole number like `200`"),
     ("auto_retry_max", "a whole number like `2`"),
     (

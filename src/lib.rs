@@ -18,3 +18,4 @@ pub mod purchase;
 pub mod queue;
 pub mod screenshots;
 pub mod server;
+pub mod signin;

@@ -64,8 +64,16 @@ fn init_logs(config: &Config, quiet: bool) {
         config.log.clone()
     };
     if !directives.contains("chromiumoxide") {
-        directives.push_str(",chromiumoxide::handler=error,chromiumoxide::conn=error");
+        directives.push_str(",chromiumoxide::handler=error");
     }
+    // chromiumoxide::conn traces every CDP message, which carries what an
+    // owner types on the sign-in page and imported cookies: never logged,
+    // whatever the filter asks for (src/signin).
+    let directives: Vec<&str> = directives
+        .split(',')
+        .filter(|d| !d.trim().starts_with("chromiumoxide::conn"))
+        .collect();
+    let directives = format!("{},chromiumoxide::conn=error", directives.join(","));
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -20,6 +20,7 @@
 mod admin;
 mod alt;
 mod catalog;
+mod challenge;
 mod classic;
 mod faults;
 mod flow;
@@ -201,5 +202,6 @@ fn router(store: Arc<Store>) -> Router {
         .fallback(flow::fallback)
         .layer(middleware::from_fn_with_state(store.clone(), flow::gate))
         .nest("/admin", admin::routes())
+        .merge(challenge::routes())
         .with_state(store)
 }

@@ -21,7 +21,7 @@ pub mod browser;
 mod flow;
 pub mod scripted;
 pub mod store;
-mod tab;
+pub(crate) mod tab;
 
 use std::collections::BTreeMap;
 use std::future::Future;

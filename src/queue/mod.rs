@@ -22,6 +22,7 @@ use crate::model::{Clock, Money, Phase, Status};
 use crate::purchase::Outcome;
 
 pub mod checkpoint;
+mod defer;
 mod enqueue;
 
 /// Schema versions, applied in order and recorded in `PRAGMA user_version`.
