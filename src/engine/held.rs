@@ -27,10 +27,13 @@ impl Engine {
         match self.holds.try_hold(store, Holder::Buy { order_id }) {
             Ok(hold) => Ok(Some(hold)),
             Err(Holder::Live) => {
-                let why = crate::signin::holds::held_by_live(&self.holds, store)
-                    .unwrap_or_else(|| format!("store `{store}` is held by a live sign-in session"));
+                let why =
+                    crate::signin::holds::held_by_live(&self.holds, store).unwrap_or_else(|| {
+                        format!("store `{store}` is held by a live sign-in session")
+                    });
                 tracing::info!(store, "{why}; trying the next source");
-                Err(Outcome::new(Status::Unavailable).message(format!("{why}; trying the next source")))
+                Err(Outcome::new(Status::Unavailable)
+                    .message(format!("{why}; trying the next source")))
             }
             Err(_) => Ok(None),
         }

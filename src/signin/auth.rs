@@ -75,7 +75,9 @@ pub fn may_mint(token_configured: bool, peer: Option<SocketAddr>) -> bool {
 pub fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -131,7 +133,10 @@ mod tests {
             Err(TokenRefused::Missing)
         );
         assert_eq!(
-            check_token(Some("t0ken"), &headers(&[("authorization", "Bearer t0ken")])),
+            check_token(
+                Some("t0ken"),
+                &headers(&[("authorization", "Bearer t0ken")])
+            ),
             Ok(())
         );
         assert_eq!(
@@ -139,7 +144,10 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            check_token(Some("t0ken"), &headers(&[("x-restock-token", "t0ken-but-longer")])),
+            check_token(
+                Some("t0ken"),
+                &headers(&[("x-restock-token", "t0ken-but-longer")])
+            ),
             Err(TokenRefused::Wrong)
         );
     }

@@ -122,7 +122,10 @@ async fn ask_server(config: &Config, store: &str) -> Asked {
 fn print_address(minted: &Minted, config: &Config) {
     let ttl = humantime::format_duration(Duration::from_secs(minted.expires_in_s));
     let idle = humantime::format_duration(Duration::from_secs(minted.idle_after_s));
-    println!("Open this address on your phone (or any browser) to sign in to {}:\n", minted.store);
+    println!(
+        "Open this address on your phone (or any browser) to sign in to {}:\n",
+        minted.store
+    );
     println!("  {}\n", minted.url);
     println!("It works once, in one browser, for {ttl} ({idle} without input ends it).");
     if let Some(why) = &minted.why {
@@ -155,7 +158,11 @@ async fn stop_signal() {
 }
 
 /// A link from the running `serve`: print it, then follow its state.
-async fn follow_server(config: &Config, store: &str, minted: &Minted) -> Result<String, CommandError> {
+async fn follow_server(
+    config: &Config,
+    store: &str,
+    minted: &Minted,
+) -> Result<String, CommandError> {
     print_address(minted, config);
     let Some(client) = client() else {
         return Err(CommandError::Refused("cannot make an HTTP client".into()));
@@ -221,8 +228,14 @@ async fn serve_own(
     let notifier = crate::notify::Notifier::from_config(config)
         .map_err(|e| CommandError::Config(e.to_string()))?;
     let svc = Arc::new(
-        SignIn::new(config, addr, Some(Arc::new(settings)), ProfileHolds::new(), notifier)
-            .with_queue(queue),
+        SignIn::new(
+            config,
+            addr,
+            Some(Arc::new(settings)),
+            ProfileHolds::new(),
+            notifier,
+        )
+        .with_queue(queue),
     );
     let minted = svc
         .mint(store)
@@ -234,8 +247,7 @@ async fn serve_own(
         .ok_or_else(|| CommandError::Refused("the link ended at once".into()))?;
     print_address(&minted, config);
     let done = link.cancel.clone();
-    let app = routes::public(svc.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = routes::public(svc.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { done.cancelled().await })
@@ -287,7 +299,11 @@ async fn resume_hint(config: &Config) -> Option<String> {
 }
 
 /// `restock login STORE --cookies FILE`.
-pub async fn import_cookies(config: &Config, store: &str, file: &Path) -> Result<String, CommandError> {
+pub async fn import_cookies(
+    config: &Config,
+    store: &str,
+    file: &Path,
+) -> Result<String, CommandError> {
     let settings = settings(config, store)?;
     let def = settings.stores.get(store).expect("checked by settings()");
     let name = file.display().to_string();

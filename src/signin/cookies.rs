@@ -132,7 +132,10 @@ fn parse_netscape(text: &str) -> Result<Vec<Cookie>, String> {
         let flag = |v: &str, what: &str| match v.to_ascii_uppercase().as_str() {
             "TRUE" => Ok(true),
             "FALSE" => Ok(false),
-            _ => Err(format!("line {}: {what} is `{v}`, expected TRUE or FALSE", n + 1)),
+            _ => Err(format!(
+                "line {}: {what} is `{v}`, expected TRUE or FALSE",
+                n + 1
+            )),
         };
         let expiry: f64 = fields[4]
             .trim()
@@ -186,9 +189,8 @@ struct JsonCookie {
 }
 
 fn parse_json(text: &str) -> Result<Vec<Cookie>, String> {
-    let file: JsonFile = serde_json::from_str(text).map_err(|e| {
-        format!("not a list of {{domain, name, value, ...}} cookies ({e})")
-    })?;
+    let file: JsonFile = serde_json::from_str(text)
+        .map_err(|e| format!("not a list of {{domain, name, value, ...}} cookies ({e})"))?;
     let list = match file {
         JsonFile::List(l) | JsonFile::Wrapped { cookies: l } => l,
     };
@@ -205,7 +207,12 @@ fn parse_json(text: &str) -> Result<Vec<Cookie>, String> {
                 expires: if c.session { None } else { expiry },
                 name: c.name,
                 value: c.value,
-                same_site: match c.same_site.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                same_site: match c
+                    .same_site
+                    .as_deref()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
                     Some("strict") => Some(CookieSameSite::Strict),
                     Some("lax") => Some(CookieSameSite::Lax),
                     Some("none" | "no_restriction") => Some(CookieSameSite::None),
@@ -238,13 +245,13 @@ pub fn belongs_to(cookie: &Cookie, base: &Url) -> bool {
     if d.is_empty() {
         return false;
     }
+    let under_site = d == site || d.ends_with(&format!(".{site}"));
     if cookie.host_only {
-        return d == host;
+        return d == host || under_site;
     }
     let parent_of_host = host == d || host.ends_with(&format!(".{d}"));
     // A bare top-level name (`com`) is never a cookie domain.
     let parent_ok = parent_of_host && (d.contains('.') || d == host);
-    let under_site = d == site || d.ends_with(&format!(".{site}"));
     parent_ok || under_site
 }
 
@@ -270,7 +277,11 @@ pub fn select(
             format!(
                 " (it holds cookies for {}{})",
                 shown.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             )
         };
         return Err(CookieError::Foreign {
@@ -304,7 +315,11 @@ pub fn select(
 pub fn to_param(cookie: &Cookie, base: &Url) -> CookieParam {
     let mut p = CookieParam::new(cookie.name.clone(), cookie.value.clone());
     if cookie.host_only {
-        let scheme = if cookie.secure { "https" } else { base.scheme() };
+        let scheme = if cookie.secure {
+            "https"
+        } else {
+            base.scheme()
+        };
         p.url = Some(format!("{scheme}://{}{}", cookie.domain, cookie.path));
     } else {
         p.domain = Some(format!(".{}", cookie.domain));
@@ -373,11 +388,17 @@ mod tests {
         let mine = select(all, "shop", &base(), "f").unwrap();
         let names: Vec<&str> = mine.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["sid", "cart", "sso"]);
-        assert!(!format!("{mine:?}").contains("SECRET1"), "values never shown");
+        assert!(
+            !format!("{mine:?}").contains("SECRET1"),
+            "values never shown"
+        );
         let p = to_param(&mine[1], &base());
         assert_eq!(p.url.as_deref(), Some("https://www.shop.example/"));
         assert!(p.expires.is_some(), "a session cookie is kept for a while");
-        assert_eq!(to_param(&mine[0], &base()).domain.as_deref(), Some(".shop.example"));
+        assert_eq!(
+            to_param(&mine[0], &base()).domain.as_deref(),
+            Some(".shop.example")
+        );
     }
 
     #[test]
@@ -395,7 +416,10 @@ mod tests {
         let demo = Url::parse("http://127.0.0.1:8724/").unwrap();
         let kept = select(all, "demo", &demo, "f").unwrap();
         assert_eq!(kept.len(), 1);
-        assert_eq!(to_param(&kept[0], &demo).url.as_deref(), Some("http://127.0.0.1/"));
+        assert_eq!(
+            to_param(&kept[0], &demo).url.as_deref(),
+            Some("http://127.0.0.1/")
+        );
     }
 
     #[test]
@@ -403,10 +427,17 @@ mod tests {
         assert!(parse("hello world").unwrap_err().contains("expected 7"));
         assert!(parse("[]").unwrap_err().contains("no cookies"));
         assert!(parse("{\"a\":1}").is_err());
-        assert!(parse("x\tTRUE\t/\tMAYBE\t0\tn\tv").unwrap_err().contains("TRUE or FALSE"));
+        assert!(parse("x\tTRUE\t/\tMAYBE\t0\tn\tv")
+            .unwrap_err()
+            .contains("TRUE or FALSE"));
         let foreign = parse(".other.example\tTRUE\t/\tFALSE\t0\tn\tv\n").unwrap();
-        let err = select(foreign, "shop", &base(), "c.txt").unwrap_err().to_string();
-        assert!(err.contains("no cookie for shop's domain www.shop.example"), "{err}");
+        let err = select(foreign, "shop", &base(), "c.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no cookie for shop's domain www.shop.example"),
+            "{err}"
+        );
         assert!(err.contains("other.example"), "{err}");
         let old = parse(".shop.example\tTRUE\t/\tFALSE\t1000\tn\tv\n").unwrap();
         assert!(matches!(

@@ -122,12 +122,16 @@ mod tests {
         let holds = ProfileHolds::new();
         let live = holds.try_hold("demo", Holder::Live).unwrap();
         assert_eq!(
-            holds.try_hold("demo", Holder::Buy { order_id: 3 }).unwrap_err(),
+            holds
+                .try_hold("demo", Holder::Buy { order_id: 3 })
+                .unwrap_err(),
             Holder::Live
         );
         let other = holds.try_hold("other", Holder::Probe).unwrap();
         assert_eq!(holds.holder("other"), Some(Holder::Probe));
-        assert!(held_by_live(&holds, "demo").unwrap().contains("live sign-in"));
+        assert!(held_by_live(&holds, "demo")
+            .unwrap()
+            .contains("live sign-in"));
         drop(live);
         assert_eq!(holds.holder("demo"), None);
         assert!(held_by_live(&holds, "demo").is_none());

@@ -12,9 +12,8 @@
 //! store's sign-in form.
 
 use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams,
-    DispatchMouseEventType, DispatchTouchEventParams, DispatchTouchEventType, InsertTextParams,
-    MouseButton, TouchPoint,
+    DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
+    DispatchTouchEventParams, DispatchTouchEventType, InsertTextParams, MouseButton, TouchPoint,
 };
 use serde::Deserialize;
 
@@ -72,9 +71,13 @@ pub enum ClientMsg {
         m: i64,
     },
     /// Typed or pasted text, inserted as the keyboard's IME would.
-    Text { text: String },
+    Text {
+        text: String,
+    },
     /// `back` or `reload`.
-    Nav { to: String },
+    Nav {
+        to: String,
+    },
 }
 
 fn one() -> f64 {
@@ -117,7 +120,13 @@ impl Viewport {
     }
 
     fn clamp(&self, x: f64, y: f64) -> (f64, f64) {
-        let c = |v: f64, max: f64| if v.is_finite() { v.clamp(0.0, max) } else { 0.0 };
+        let c = |v: f64, max: f64| {
+            if v.is_finite() {
+                v.clamp(0.0, max)
+            } else {
+                0.0
+            }
+        };
         (c(x, self.width - 1.0), c(y, self.height - 1.0))
     }
 }
@@ -166,7 +175,13 @@ pub fn commands(msg: &ClientMsg, view: &Viewport) -> Result<Vec<Command>, Reject
         }
         ClientMsg::Wheel { x, y, dx, dy } => {
             let (x, y) = view.clamp(*x, *y);
-            let d = |v: f64| if v.is_finite() { v.clamp(-5000.0, 5000.0) } else { 0.0 };
+            let d = |v: f64| {
+                if v.is_finite() {
+                    v.clamp(-5000.0, 5000.0)
+                } else {
+                    0.0
+                }
+            };
             let mut p = DispatchMouseEventParams::new(DispatchMouseEventType::MouseWheel, x, y);
             p.delta_x = Some(d(*dx));
             p.delta_y = Some(d(*dy));
@@ -299,8 +314,20 @@ mod tests {
     #[test]
     fn pointer_input_is_clamped_to_the_viewport() {
         let view = Viewport::fit(390.0, 700.0);
-        assert_eq!(view, Viewport { width: 390.0, height: 700.0 });
-        assert_eq!(Viewport::fit(5000.0, 10.0), Viewport { width: 1280.0, height: 400.0 });
+        assert_eq!(
+            view,
+            Viewport {
+                width: 390.0,
+                height: 700.0
+            }
+        );
+        assert_eq!(
+            Viewport::fit(5000.0, 10.0),
+            Viewport {
+                width: 1280.0,
+                height: 400.0
+            }
+        );
         let msg = parse(r#"{"t":"mouse","e":"down","x":9999,"y":-5,"b":"left","n":1}"#);
         let Command::Mouse(p) = &commands(&msg, &view).unwrap()[0] else {
             panic!()
@@ -338,10 +365,16 @@ mod tests {
             panic!()
         };
         assert!(down.text.is_none());
-        assert_eq!(down.commands.as_deref(), Some(&["selectAll".to_string()][..]));
+        assert_eq!(
+            down.commands.as_deref(),
+            Some(&["selectAll".to_string()][..])
+        );
         assert!(commands(&parse(r#"{"t":"key","key":"Launch"}"#), &view).is_err());
         let text = commands(&parse(r#"{"t":"text","text":"demo@example.com"}"#), &view).unwrap();
-        assert_eq!(text, vec![Command::Text(InsertTextParams::new("demo@example.com"))]);
+        assert_eq!(
+            text,
+            vec![Command::Text(InsertTextParams::new("demo@example.com"))]
+        );
         let long = format!(r#"{{"t":"text","text":"{}"}}"#, "x".repeat(MAX_TEXT + 1));
         assert!(commands(&parse(&long), &view).is_err());
         assert!(serde_json::from_str::<ClientMsg>(r#"{"t":"eval","js":"1"}"#).is_err());

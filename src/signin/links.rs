@@ -213,8 +213,12 @@ impl<P> Link<P> {
 
     /// The person did something (a tap, a key): resets the idle clock.
     pub fn touch(&self) {
+        self.touch_at(Instant::now());
+    }
+
+    fn touch_at(&self, now: Instant) {
         if let Phase::Open { last_input, .. } = &mut *self.lock() {
-            *last_input = Instant::now();
+            *last_input = now;
         }
     }
 
@@ -308,7 +312,10 @@ impl<P> OneTimeLinks<P> {
     /// A new link for `payload`. An unopened link it replaces ends as
     /// [`End::Replaced`]; an open one makes this fail.
     pub fn mint(&self, payload: P) -> Result<Arc<Link<P>>, MintRefused> {
-        let now = Instant::now();
+        self.mint_at(payload, Instant::now())
+    }
+
+    fn mint_at(&self, payload: P, now: Instant) -> Result<Arc<Link<P>>, MintRefused> {
         let mut slots = self.lock();
         if let Some(current) = slots.current.clone() {
             match current.overdue(now) {
@@ -338,16 +345,22 @@ impl<P> OneTimeLinks<P> {
     /// owner secret), lets its owner back in (`owner` is the cookie the
     /// request carries), refuses everyone else and says why.
     pub fn open(&self, token: &str, owner: Option<&str>) -> Result<Opened<P>, Refused> {
-        self.find(token, owner, true)
+        self.find(token, owner, true, Instant::now())
     }
 
     /// The WebSocket request: only the owner of an opened link.
     pub fn connect(&self, token: &str, owner: Option<&str>) -> Result<Arc<Link<P>>, Refused> {
-        self.find(token, owner, false).map(|o| o.link)
+        self.find(token, owner, false, Instant::now())
+            .map(|o| o.link)
     }
 
-    fn find(&self, token: &str, owner: Option<&str>, may_claim: bool) -> Result<Opened<P>, Refused> {
-        let now = Instant::now();
+    fn find(
+        &self,
+        token: &str,
+        owner: Option<&str>,
+        may_claim: bool,
+        now: Instant,
+    ) -> Result<Opened<P>, Refused> {
         let mut slots = self.lock();
         if let Some(current) = slots.current.clone().filter(|c| c.token.matches(token)) {
             if let Some(end) = current.overdue(now) {
@@ -401,9 +414,13 @@ impl<P> OneTimeLinks<P> {
 
     /// Ends the current link if a limit has passed; returns how it ended.
     pub fn expire_due(&self) -> Option<End> {
+        self.expire_due_at(Instant::now())
+    }
+
+    fn expire_due_at(&self, now: Instant) -> Option<End> {
         let mut slots = self.lock();
         let current = slots.current.clone()?;
-        let end = current.overdue(Instant::now())?;
+        let end = current.overdue(now)?;
         end_in(&mut slots, &current, end.clone());
         Some(end)
     }
@@ -416,11 +433,7 @@ impl<P> OneTimeLinks<P> {
 
 fn end_in<P>(slots: &mut Slots<P>, link: &Arc<Link<P>>, end: End) {
     *link.lock() = Phase::Ended(end.clone());
-    if slots
-        .current
-        .as_ref()
-        .is_some_and(|c| Arc::ptr_eq(c, link))
-    {
+    if slots.current.as_ref().is_some_and(|c| Arc::ptr_eq(c, link)) {
         slots.current = None;
     }
     if slots.ended.len() == REMEMBER {
@@ -468,8 +481,8 @@ mod tests {
         assert!(!format!("{a:?}").contains(a.expose()));
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_link_works_once_for_its_first_browser() {
+    #[test]
+    fn a_link_works_once_for_its_first_browser() {
         let reg = links();
         let link = reg.mint("demo").unwrap();
         let token = link.token().expose().to_string();
@@ -477,62 +490,92 @@ mod tests {
         let opened = reg.open(&token, None).unwrap();
         let owner = opened.new_owner.unwrap();
         // The owner comes back (a reload); anyone else is refused.
-        assert!(reg.open(&token, Some(owner.expose())).unwrap().new_owner.is_none());
+        assert!(reg
+            .open(&token, Some(owner.expose()))
+            .unwrap()
+            .new_owner
+            .is_none());
         assert!(reg.connect(&token, Some(owner.expose())).is_ok());
         assert_eq!(reg.open(&token, None).unwrap_err(), Refused::Used);
-        assert_eq!(reg.open(&token, Some("0".repeat(32).as_str())).unwrap_err(), Refused::Used);
-        assert_eq!(reg.open(&"f".repeat(32), None).unwrap_err(), Refused::Unknown);
+        let stranger = "0".repeat(32);
+        assert_eq!(
+            reg.open(&token, Some(stranger.as_str())).unwrap_err(),
+            Refused::Used
+        );
+        assert_eq!(
+            reg.open(&"f".repeat(32), None).unwrap_err(),
+            Refused::Unknown
+        );
         // Open: a new link is refused; done: the old one is "used".
         assert!(matches!(reg.mint("demo"), Err(MintRefused::Busy { .. })));
         assert!(reg.end(&link, End::Done));
         assert!(link.cancel.is_cancelled());
         assert!(!reg.end(&link, End::Cancelled));
-        assert_eq!(reg.open(&token, Some(owner.expose())).unwrap_err(), Refused::Used);
+        assert_eq!(
+            reg.open(&token, Some(owner.expose())).unwrap_err(),
+            Refused::Used
+        );
         reg.mint("demo").unwrap();
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn links_expire_absolutely_and_when_idle() {
+    #[test]
+    fn links_expire_absolutely_and_when_idle() {
         let reg = links();
-        let a = reg.mint("demo").unwrap();
-        let b = reg.mint("demo").unwrap();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let a = reg.mint_at("demo", t0).unwrap();
+        let b = reg.mint_at("demo", t0).unwrap();
         assert_eq!(a.ended(), Some(End::Replaced));
-        assert_eq!(reg.open(a.token().expose(), None).unwrap_err(), Refused::Replaced);
-        // Unopened: only the absolute limit.
-        tokio::time::advance(Duration::from_secs(400)).await;
-        assert_eq!(reg.expire_due(), None);
-        tokio::time::advance(Duration::from_secs(200)).await;
-        assert_eq!(reg.expire_due(), Some(End::Expired));
-        assert_eq!(reg.open(b.token().expose(), None).unwrap_err(), Refused::Expired);
-        // Opened: idle after 5 minutes without input; input resets it.
-        let c = reg.mint("demo").unwrap();
-        let owner = reg.open(c.token().expose(), None).unwrap().new_owner.unwrap();
-        tokio::time::advance(Duration::from_secs(200)).await;
-        c.touch();
-        tokio::time::advance(Duration::from_secs(200)).await;
-        assert_eq!(reg.expire_due(), None);
-        c.touch();
-        assert_eq!(c.deadline(), c.minted + Duration::from_secs(600));
-        tokio::time::advance(Duration::from_secs(150)).await;
-        assert!(reg.connect(c.token().expose(), Some(owner.expose())).is_ok());
-        let d = reg.mint("x");
-        assert!(d.is_err());
-        tokio::time::advance(Duration::from_secs(100)).await;
         assert_eq!(
-            reg.connect(c.token().expose(), Some(owner.expose())).unwrap_err(),
+            reg.find(a.token().expose(), None, true, t0).unwrap_err(),
+            Refused::Replaced
+        );
+        // Unopened: only the absolute limit.
+        assert_eq!(reg.expire_due_at(at(400)), None);
+        assert_eq!(reg.expire_due_at(at(600)), Some(End::Expired));
+        assert_eq!(
+            reg.find(b.token().expose(), None, true, at(600))
+                .unwrap_err(),
             Refused::Expired
         );
-        let e = reg.mint("demo").unwrap();
-        let owner = reg.open(e.token().expose(), None).unwrap().new_owner.unwrap();
-        tokio::time::advance(Duration::from_secs(301)).await;
+        // Opened: idle after 5 minutes without input; input resets it.
+        let c = reg.mint_at("demo", at(1000)).unwrap();
+        let tok = c.token().expose().to_string();
+        let owner = reg
+            .find(&tok, None, true, at(1000))
+            .unwrap()
+            .new_owner
+            .unwrap();
+        let owner = Some(owner.expose());
+        c.touch_at(at(1200));
+        assert_eq!(reg.expire_due_at(at(1400)), None);
+        c.touch_at(at(1400));
+        assert_eq!(c.deadline(), at(1600), "the absolute limit comes first");
+        assert!(reg.find(&tok, owner, false, at(1550)).is_ok());
+        assert!(matches!(
+            reg.mint_at("x", at(1550)),
+            Err(MintRefused::Busy { .. })
+        ));
         assert_eq!(
-            reg.connect(e.token().expose(), Some(owner.expose())).unwrap_err(),
+            reg.find(&tok, owner, false, at(1650)).unwrap_err(),
+            Refused::Expired
+        );
+        let e = reg.mint_at("demo", at(2000)).unwrap();
+        let tok = e.token().expose().to_string();
+        let owner = reg
+            .find(&tok, None, true, at(2000))
+            .unwrap()
+            .new_owner
+            .unwrap();
+        assert_eq!(
+            reg.find(&tok, Some(owner.expose()), false, at(2301))
+                .unwrap_err(),
             Refused::Idle
         );
         assert!(e.cancel.is_cancelled());
         let limits = reg.limits();
         assert!(Refused::Idle.explain(&limits).contains("5m without input"));
-        assert!(Refused::Expired.explain(&limits).contains("expired"));
+        assert!(Refused::Expired.explain(&limits).contains("link expired"));
         assert!(Refused::Used.explain(&limits).contains("already used"));
         assert!(Refused::Unknown.explain(&limits).contains("unknown"));
     }

@@ -152,7 +152,11 @@ pub(super) async fn run(svc: Arc<SignIn>, link: Arc<Link<Target>>, socket: WebSo
     match stop {
         Stop::Verified => {
             svc.links.end(&link, End::Done);
-            tracing::info!(store, link = prefix, "live sign-in: signed in, profile saved");
+            tracing::info!(
+                store,
+                link = prefix,
+                "live sign-in: signed in, profile saved"
+            );
             svc.signed_in(&store).await;
             out.status("signed_in", "signed in: profile saved").await;
         }
@@ -163,16 +167,28 @@ pub(super) async fn run(svc: Arc<SignIn>, link: Arc<Link<Target>>, socket: WebSo
         }
         Stop::Ended(end) => {
             let end = link.ended().unwrap_or(end);
-            tracing::info!(store, link = prefix, how = end.state(), "live sign-in ended");
+            tracing::info!(
+                store,
+                link = prefix,
+                how = end.state(),
+                "live sign-in ended"
+            );
             let text = Refused::from_end(&end).explain(&svc.limits());
             out.status(end.state(), &text).await;
         }
         Stop::Disconnected => {
-            tracing::info!(store, link = prefix, "live sign-in page disconnected; its browser is closed");
+            tracing::info!(
+                store,
+                link = prefix,
+                "live sign-in page disconnected; its browser is closed"
+            );
         }
         Stop::Moved => {
-            out.status("moved", "this page was opened again; carry on in the newer one")
-                .await;
+            out.status(
+                "moved",
+                "this page was opened again; carry on in the newer one",
+            )
+            .await;
         }
         Stop::SignedIn => unreachable!("serve verifies a sign-in before returning"),
     }
@@ -227,8 +243,7 @@ async fn hello(rx: &mut Rx) -> Result<(Viewport, f64, bool), Stop> {
         loop {
             match rx.next().await {
                 Some(Ok(Message::Text(t))) => {
-                    if let Ok(ClientMsg::Viewport { w, h, dpr, touch }) = serde_json::from_str(&t)
-                    {
+                    if let Ok(ClientMsg::Viewport { w, h, dpr, touch }) = serde_json::from_str(&t) {
                         return Ok((Viewport::fit(w, h), dpr, touch));
                     }
                 }
@@ -306,7 +321,18 @@ async fn browse(
         Err(e) => return Stop::Failed(format!("could not start the browser: {e}")),
     };
     let page = session.page().clone();
-    let stop = drive(svc, link, conn, out, rx, view, &page, &def, settings.step_timeout).await;
+    let stop = drive(
+        svc,
+        link,
+        conn,
+        out,
+        rx,
+        view,
+        &page,
+        &def,
+        settings.step_timeout,
+    )
+    .await;
     let _ = tokio::time::timeout(CDP, page.execute(StopScreencastParams::default())).await;
     session.close().await;
     stop
@@ -342,11 +368,12 @@ async fn drive(
     step_timeout: Duration,
 ) -> Stop {
     let store = link.payload.store.as_str();
-    let mut frames = match tokio::time::timeout(CDP, page.event_listener::<EventScreencastFrame>()).await {
-        Ok(Ok(frames)) => frames,
-        Ok(Err(e)) => return Stop::Failed(format!("the browser refused the screencast: {e}")),
-        Err(_) => return Stop::Failed("the browser did not answer".into()),
-    };
+    let mut frames =
+        match tokio::time::timeout(CDP, page.event_listener::<EventScreencastFrame>()).await {
+            Ok(Ok(frames)) => frames,
+            Ok(Err(e)) => return Stop::Failed(format!("the browser refused the screencast: {e}")),
+            Err(_) => return Stop::Failed("the browser did not answer".into()),
+        };
     apply_view(page, view, dpr, touch).await;
     let mut cast = StartScreencastParams::default();
     cast.format = Some(StartScreencastFormat::Jpeg);
@@ -361,8 +388,11 @@ async fn drive(
     }
     let start = link.payload.start.as_str();
     if let Err(why) = cdp(page, NavigateParams::new(start), step_timeout).await {
-        out.status("live", &format!("could not open {start} ({why}); use Reload"))
-            .await;
+        out.status(
+            "live",
+            &format!("could not open {start} ({why}); use Reload"),
+        )
+        .await;
     }
     let (seen_tx, mut seen_rx) = mpsc::channel(8);
     let _watcher = AbortOnDrop(tokio::spawn(watch(page.clone(), Arc::clone(def), seen_tx)));
@@ -430,13 +460,13 @@ fn ask(store: &str, marker: Option<&str>) -> String {
 
 /// The viewport and touch support the page asked for.
 async fn apply_view(page: &Page, view: Viewport, dpr: f64, touch: bool) {
-    let dsf = if dpr.is_finite() { dpr.clamp(1.0, 2.0) } else { 1.0 };
-    let metrics = SetDeviceMetricsOverrideParams::new(
-        view.width as i64,
-        view.height as i64,
-        dsf,
-        false,
-    );
+    let dsf = if dpr.is_finite() {
+        dpr.clamp(1.0, 2.0)
+    } else {
+        1.0
+    };
+    let metrics =
+        SetDeviceMetricsOverrideParams::new(view.width as i64, view.height as i64, dsf, false);
     let _ = cdp(page, metrics, CDP).await;
     let mut emulate = SetTouchEmulationEnabledParams::new(touch);
     emulate.max_touch_points = touch.then_some(5);

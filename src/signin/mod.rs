@@ -177,12 +177,17 @@ impl SignIn {
         holds: Arc<ProfileHolds>,
         notifier: Notifier,
     ) -> SignIn {
-        let (base, public) = match config.public_url.as_deref().and_then(|u| Url::parse(u).ok()) {
+        let (base, public) = match config
+            .public_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+        {
             Some(url) => (with_slash(url), true),
             None => {
                 let local = auth::local_address(listen);
                 (
-                    Url::parse(&format!("http://{local}/")).expect("a socket address is a URL host"),
+                    Url::parse(&format!("http://{local}/"))
+                        .expect("a socket address is a URL host"),
                     false,
                 )
             }
@@ -327,7 +332,11 @@ impl SignIn {
     pub fn cancel(&self, store: &str) -> bool {
         match self.links.current().filter(|l| l.payload.store == store) {
             Some(link) => {
-                tracing::info!(store, link = link.token().prefix(), "sign-in link cancelled");
+                tracing::info!(
+                    store,
+                    link = link.token().prefix(),
+                    "sign-in link cancelled"
+                );
                 self.links.end(&link, End::Cancelled)
             }
             None => false,
@@ -410,7 +419,10 @@ impl SignIn {
         )
         .data("store", store.to_string());
         let send = self.notifier.send(msg);
-        self.sends.lock().unwrap_or_else(|e| e.into_inner()).push(send);
+        self.sends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(send);
         if let Some(engine) = &self.engine {
             engine.wake();
         }
@@ -418,7 +430,8 @@ impl SignIn {
 
     /// Waits for the notifications sent so far (a CLI before it exits).
     pub async fn flush(&self) {
-        let sends: Vec<_> = std::mem::take(&mut *self.sends.lock().unwrap_or_else(|e| e.into_inner()));
+        let sends: Vec<_> =
+            std::mem::take(&mut *self.sends.lock().unwrap_or_else(|e| e.into_inner()));
         for send in sends {
             let _ = send.await;
         }

@@ -92,6 +92,9 @@ mod tests {
             .data("status", "spend_capped")
             .data("store", "demo");
         assert_eq!(wants_link(&capped), None);
-        assert_eq!(wants_link(&Message::new("signed_in", "t", "b").data("store", "demo")), None);
+        assert_eq!(
+            wants_link(&Message::new("signed_in", "t", "b").data("store", "demo")),
+            None
+        );
     }
 }

@@ -20,17 +20,18 @@ const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; im
 
 /// Escapes text for HTML content and double-quoted attributes.
 pub fn esc(text: &str) -> String {
-    text.chars().fold(String::with_capacity(text.len()), |mut out, c| {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-        out
-    })
+    text.chars()
+        .fold(String::with_capacity(text.len()), |mut out, c| {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+            out
+        })
 }
 
 /// The live page for `store`; `note` is the small print under it.
@@ -87,7 +88,10 @@ pub fn script() -> Response {
 /// content sniffing.
 pub fn secure_headers(headers: &mut axum::http::HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -105,7 +109,10 @@ mod tests {
         assert!(page.contains("sign in to demo&lt;x&gt;"));
         assert!(page.contains(r#"data-state="open""#));
         assert!(page.contains("/signin-assets/page.js"));
-        assert!(!page.contains("http://") && !page.contains("https://"), "nothing from elsewhere");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "nothing from elsewhere"
+        );
         let gone = refused(Some("demo"), "expired", "link expired");
         assert!(gone.contains(r#"data-state="expired""#) && gone.contains("link expired"));
         assert!(!gone.contains("{{"));

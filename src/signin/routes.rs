@@ -177,11 +177,7 @@ async fn socket_route(
             .max_message_size(MAX_MESSAGE)
             .max_frame_size(MAX_MESSAGE)
             .on_upgrade(move |socket| super::live::run(svc, link, socket)),
-        Err(refused) => (
-            refusal_status(&refused),
-            refused.explain(&svc.limits()),
-        )
-            .into_response(),
+        Err(refused) => (refusal_status(&refused), refused.explain(&svc.limits())).into_response(),
     }
 }
 
