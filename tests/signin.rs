@@ -174,10 +174,10 @@ impl Phone {
         ))
         .await
         .unwrap();
-        page.execute(DispatchTouchEventParams::new(
-            DispatchTouchEventType::TouchEnd,
-            vec![],
-        ))
+        page.execute(restock::signin::input::TouchEvent {
+            kind: DispatchTouchEventType::TouchEnd,
+            touch_points: vec![],
+        })
         .await
         .unwrap();
     }
@@ -376,15 +376,16 @@ async fn a_phone_signs_the_profile_in_through_the_live_page_while_the_engine_wai
         SessionState::SignedIn,
         "the signed-out state cleared"
     );
+    // The order that waited goes through now (before the probe below,
+    // which would otherwise take the profile from under it).
+    let status = settled(&mut events, id).await;
+    assert_eq!(status, Status::Placed, "{:?}", running.queue.get(id).await);
+    assert_eq!(demo.ledger().len(), 1);
     assert_eq!(
         probe(&env).await,
         SessionState::SignedIn,
         "a fresh probe agrees"
     );
-
-    // The order that waited goes through now.
-    assert_eq!(settled(&mut events, id).await, Status::Placed);
-    assert_eq!(demo.ledger().len(), 1);
 
     // The address works once.
     let again = client().get(&link).send().await.unwrap();

@@ -13,9 +13,11 @@
 
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchMouseEventParams, DispatchMouseEventType,
-    DispatchTouchEventParams, DispatchTouchEventType, InsertTextParams, MouseButton, TouchPoint,
+    DispatchTouchEventParams, DispatchTouchEventReturns, DispatchTouchEventType, InsertTextParams,
+    MouseButton, TouchPoint,
 };
-use serde::Deserialize;
+use chromiumoxide::types::{Method, MethodId};
+use serde::{Deserialize, Serialize};
 
 /// The longest text one message may insert (a pasted password fits).
 pub const MAX_TEXT: usize = 4096;
@@ -131,11 +133,32 @@ impl Viewport {
     }
 }
 
+/// `Input.dispatchTouchEvent` that always sends `touchPoints`:
+/// chromiumoxide's generated parameters leave an empty list out, and
+/// Chromium refuses a `touchEnd` without the (empty) list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TouchEvent {
+    #[serde(rename = "type")]
+    pub kind: DispatchTouchEventType,
+    #[serde(rename = "touchPoints")]
+    pub touch_points: Vec<TouchPoint>,
+}
+
+impl Method for TouchEvent {
+    fn identifier(&self) -> MethodId {
+        DispatchTouchEventParams::IDENTIFIER.into()
+    }
+}
+
+impl chromiumoxide::types::Command for TouchEvent {
+    type Response = DispatchTouchEventReturns;
+}
+
 /// One CDP command to run for a message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Mouse(DispatchMouseEventParams),
-    Touch(DispatchTouchEventParams),
+    Touch(TouchEvent),
     Key(DispatchKeyEventParams),
     Text(InsertTextParams),
     /// A history step or a reload, done by script.
@@ -217,7 +240,10 @@ pub fn commands(msg: &ClientMsg, view: &Viewport) -> Result<Vec<Command>, Reject
                     })
                     .collect()
             };
-            vec![Command::Touch(DispatchTouchEventParams::new(kind, points))]
+            vec![Command::Touch(TouchEvent {
+                kind,
+                touch_points: points,
+            })]
         }
         ClientMsg::Key { key, m } => key_commands(key, m & 0xF)?,
         ClientMsg::Text { text } => {
@@ -344,6 +370,8 @@ mod tests {
             panic!()
         };
         assert!(t.touch_points.is_empty(), "touchEnd carries no points");
+        let sent = serde_json::to_value(t).unwrap();
+        assert_eq!(sent["touchPoints"], serde_json::json!([]), "but says so");
     }
 
     #[test]
