@@ -449,6 +449,54 @@ async fn cli_login_remote_serves_its_own_page_when_no_server_runs() {
     demo.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_remote_asks_the_running_server_and_ctrl_c_cancels_the_link() {
+    let mut env = Env::new(&["soap"]);
+    env.config.listen = free_addr();
+    env.config.intake_token = Some("t0ken".into());
+    let mut parts = env.browser_parts();
+    parts.known_stores = None; // the catalog's second store is not defined
+    let running = restock::server::start(&env.config, parts).await.unwrap();
+    let mut child = env
+        .command()
+        .args(["login", "demo", "--remote"])
+        .env("RESTOCK_INTAKE_TOKEN", "t0ken")
+        .env("RESTOCK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = read_lines(&mut child);
+    let link = eventually("the printed address", || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains("/signin/"))
+            .map(|l| l.trim().to_string())
+    })
+    .await;
+    assert!(
+        link.starts_with(&format!("http://{}/signin/", running.addr)),
+        "{link}"
+    );
+    assert_eq!(
+        link_state(&running, "demo").await,
+        "waiting",
+        "the server made it"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let (code, out) = wait_child(child).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("cancelled"), "{out}");
+    assert_eq!(link_state(&running, "demo").await, "cancelled");
+    let r = client().get(&link).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 410);
+    assert!(r.text().await.unwrap().contains("cancelled"));
+    running.stop().await;
+    assert_no_chromium(env.path()).await;
+}
+
 /// Collects the child's stdout lines as they come.
 fn read_lines(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
     let stdout = child.stdout.take().unwrap();
@@ -658,13 +706,24 @@ async fn refused_links_say_why_and_only_the_token_mints_them() {
     assert_eq!(code, 410);
     assert!(text.contains("replaced"), "{text}");
 
-    // Used: the first browser claims it; anyone else is refused, the owner
-    // gets back in; the page and its script come with strict headers.
+    // Looking (a chat app's link preview) does not use it; the page's
+    // script claims it for the first browser; anyone else is refused, the
+    // owner gets back in; the page and its script come with strict headers.
     let link = second["url"].as_str().unwrap().to_string();
-    let (code, cookie, text) = page(link.clone(), None).await;
-    assert_eq!(code, 200);
-    assert!(text.contains("sign in to demo"));
-    let cookie = cookie.expect("the first browser gets the owner cookie");
+    for _ in 0..2 {
+        let (code, cookie, text) = page(link.clone(), None).await;
+        assert_eq!(code, 200);
+        assert!(text.contains("sign in to demo"));
+        assert!(cookie.is_none(), "looking claims nothing");
+    }
+    let claim = http.post(format!("{link}/claim")).send().await.unwrap();
+    assert_eq!(claim.status().as_u16(), 200);
+    let cookie = claim.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let other = http.post(format!("{link}/claim")).send().await.unwrap();
+    assert_eq!(other.status().as_u16(), 410);
+    assert!(other.text().await.unwrap().contains("already used"));
     let (code, _, text) = page(link.clone(), None).await;
     assert_eq!(code, 410);
     assert!(text.contains("already used"), "{text}");

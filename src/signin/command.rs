@@ -58,12 +58,16 @@ fn settings(config: &Config, store: &str) -> Result<BrowserSettings, CommandErro
 /// `restock login STORE --remote`.
 pub async fn remote(config: &Config, store: &str) -> Result<String, CommandError> {
     let settings = settings(config, store)?;
+    // Taken before the address is printed: a Ctrl-C right after it must
+    // cancel the link, not kill the command.
+    let stop = StopSignal::new()
+        .map_err(|e| CommandError::Config(format!("cannot watch for Ctrl-C: {e}")))?;
     match ask_server(config, store).await {
-        Asked::Minted(minted) => follow_server(config, store, &minted).await,
+        Asked::Minted(minted) => follow_server(config, store, &minted, stop).await,
         Asked::Refused(why) => Err(CommandError::Refused(format!(
             "the running restock refused a sign-in link for {store}: {why}"
         ))),
-        Asked::NoServer => serve_own(config, store, settings).await,
+        Asked::NoServer => serve_own(config, store, settings, stop).await,
     }
 }
 
@@ -143,16 +147,25 @@ fn print_address(minted: &Minted, config: &Config) {
     println!("Waiting for you to sign in (Ctrl-C to give up)…");
 }
 
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        },
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// Ctrl-C or SIGTERM, listened for from creation on.
+struct StopSignal {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn new() -> std::io::Result<StopSignal> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignal {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
     }
 }
@@ -162,18 +175,17 @@ async fn follow_server(
     config: &Config,
     store: &str,
     minted: &Minted,
+    mut stop: StopSignal,
 ) -> Result<String, CommandError> {
     print_address(minted, config);
     let Some(client) = client() else {
         return Err(CommandError::Refused("cannot make an HTTP client".into()));
     };
     let url = login_url(config, store);
-    let stop = stop_signal();
-    tokio::pin!(stop);
     let mut misses = 0;
     loop {
         tokio::select! {
-            _ = &mut stop => {
+            _ = stop.recv() => {
                 let _ = with_token(client.delete(&url), config).send().await;
                 return Err(CommandError::Refused(format!("{store}: cancelled; the link no longer works")));
             }
@@ -203,6 +215,7 @@ async fn serve_own(
     config: &Config,
     store: &str,
     settings: BrowserSettings,
+    mut stop: StopSignal,
 ) -> Result<String, CommandError> {
     if let Some(warning) = auth::check_exposure(
         config.listen,
@@ -255,7 +268,7 @@ async fn serve_own(
     });
     tokio::select! {
         _ = link.cancel.cancelled() => {}
-        _ = stop_signal() => { svc.cancel(store); }
+        _ = stop.recv() => { svc.cancel(store); }
     }
     // The live session closes its browser and reports before this returns.
     svc.shutdown().await;

@@ -17,7 +17,8 @@
 //!   second secret, the *owner* secret, as an `HttpOnly` cookie, and only a
 //!   request carrying that cookie may use the link from then on (a reload
 //!   on the same phone works; the same address on any other device is
-//!   "already used").
+//!   "already used"). Fetching the page does not claim it (a chat app's
+//!   link preview would); the page's script does, with a `POST`.
 //! - **Expires.** A link ends `ttl` after it was minted, whatever happens
 //!   (the absolute limit), and, once opened, after `idle` without input.
 //!   An unopened link has only the absolute limit (a link in a notification
@@ -346,6 +347,19 @@ impl<P> OneTimeLinks<P> {
     /// request carries), refuses everyone else and says why.
     pub fn open(&self, token: &str, owner: Option<&str>) -> Result<Opened<P>, Refused> {
         self.find(token, owner, true, Instant::now())
+    }
+
+    /// Looking without using: the page for a link nobody claimed yet, or
+    /// for its owner. A link preview (a chat app fetching the address) gets
+    /// the page but does not claim the link; the page's script claims it.
+    pub fn peek(&self, token: &str, owner: Option<&str>) -> Result<Arc<Link<P>>, Refused> {
+        match self.find(token, owner, false, Instant::now()) {
+            Err(Refused::NotOpened) => {
+                let current = self.current().filter(|c| c.token.matches(token));
+                current.ok_or(Refused::Unknown)
+            }
+            other => other.map(|o| o.link),
+        }
     }
 
     /// The WebSocket request: only the owner of an opened link.

@@ -36,8 +36,26 @@
       dpr: window.devicePixelRatio || 1, touch: (navigator.maxTouchPoints || 0) > 0 });
   }
 
+  var base = location.pathname.replace(/\/+$/, '');
+
+  // Opening the page does not use the link (a chat app's preview may fetch
+  // it); this claims it for this browser, then connects.
+  function claim() {
+    fetch(base + '/claim', { method: 'POST', credentials: 'same-origin' })
+      .then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      })
+      .then(function (res) {
+        if (res.ok) { connect(); return; }
+        ended = true;
+        $('controls').classList.add('hidden');
+        setStatus(res.body.state === 'used' ? 'refused' : res.body.state, res.body.error);
+      })
+      .catch(function () { setStatus('failed', 'cannot reach restock: reload this page'); });
+  }
+
   function connect() {
-    var path = location.pathname.replace(/\/+$/, '') + '/ws';
+    var path = base + '/ws';
     ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path);
     ws.onopen = function () { retries = 0; sendViewport(); };
     ws.onmessage = function (ev) {
@@ -208,5 +226,5 @@
     }, 300);
   });
 
-  connect();
+  claim();
 })();

@@ -2,7 +2,8 @@
 //!
 //! | route | who | answer |
 //! |---|---|---|
-//! | `GET /signin/{token}` | anyone with the address | the live page (the first browser claims the link: an `HttpOnly` cookie), or a page that says why not (`404` unknown, `410` used / expired / idle / replaced / cancelled) |
+//! | `GET /signin/{token}` | anyone with the address | the live page, or a page that says why not (`404` unknown, `410` used / expired / idle / replaced / cancelled); looking does not use the link |
+//! | `POST /signin/{token}/claim` | the page's script | claims the link for this browser (an `HttpOnly` cookie); `410` when another browser has it |
 //! | `GET /signin/{token}/ws` | the browser that claimed the link | the WebSocket the page talks over |
 //! | `GET /signin-assets/page.js` | anyone | the page's script |
 //! | `POST /stores/{store}/login` | the intake token (without one: this machine only) | `201` with the address; `404` unknown store, `409` a buy in progress or a page open, `503` no browser |
@@ -38,6 +39,7 @@ const MAX_MESSAGE: usize = 64 * 1024;
 pub fn public(svc: Arc<SignIn>) -> Router {
     Router::new()
         .route("/signin/{token}", get(page_route))
+        .route("/signin/{token}/claim", axum::routing::post(claim_route))
         .route("/signin/{token}/ws", get(socket_route))
         .route("/signin-assets/page.js", get(|| async { page::script() }))
         .with_state(svc)
@@ -129,19 +131,9 @@ async fn page_route(
     headers: HeaderMap,
 ) -> Response {
     let cookie = owner_cookie(&headers);
-    match svc.links.open(&token, cookie.as_deref()) {
-        Ok(opened) => {
-            let link = &opened.link;
+    match svc.links.peek(&token, cookie.as_deref()) {
+        Ok(link) => {
             let store = &link.payload.store;
-            let set_cookie = opened.new_owner.map(|owner| {
-                tracing::info!(store = %store, link = link.token().prefix(), "sign-in page opened");
-                let secure = if svc.base.scheme() == "https" { "; Secure" } else { "" };
-                format!(
-                    "{OWNER_COOKIE}={}; Path=/signin/{token}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-                    owner.expose(),
-                    svc.limits().ttl.as_secs()
-                )
-            });
             let limits = svc.limits();
             let note = format!(
                 "This page drives restock's browser on your {store} profile. It works in this browser only, \
@@ -149,15 +141,58 @@ async fn page_route(
                 humantime::format_duration(limits.ttl),
                 humantime::format_duration(limits.idle)
             );
-            page::respond(StatusCode::OK, page::live(store, &note), set_cookie)
+            page::respond(StatusCode::OK, page::live(store, &note), None)
+        }
+        Err(refused) => refused_page(&svc, &refused),
+    }
+}
+
+fn refused_page(svc: &SignIn, refused: &Refused) -> Response {
+    let message = refused.explain(&svc.limits());
+    page::respond(
+        refusal_status(refused),
+        page::refused(None, refused.state(), &message),
+        None,
+    )
+}
+
+/// The page's script claims the link for its browser: the owner cookie.
+async fn claim_route(
+    State(svc): State<Arc<SignIn>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers, &svc.base) {
+        return (StatusCode::FORBIDDEN, "cross-origin claim refused").into_response();
+    }
+    let cookie = owner_cookie(&headers);
+    match svc.links.open(&token, cookie.as_deref()) {
+        Ok(opened) => {
+            let link = &opened.link;
+            let set_cookie = opened.new_owner.map(|owner| {
+                tracing::info!(store = %link.payload.store, link = link.token().prefix(), "sign-in page opened");
+                let secure = if svc.base.scheme() == "https" { "; Secure" } else { "" };
+                format!(
+                    "{OWNER_COOKIE}={}; Path=/signin/{token}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+                    owner.expose(),
+                    svc.limits().ttl.as_secs()
+                )
+            });
+            let mut response = Json(json!({ "claimed": true })).into_response();
+            page::secure_headers(response.headers_mut());
+            if let Some(c) = set_cookie.and_then(|c| c.parse().ok()) {
+                response.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            response
         }
         Err(refused) => {
-            let message = refused.explain(&svc.limits());
-            page::respond(
+            let mut response = (
                 refusal_status(&refused),
-                page::refused(None, refused.state(), &message),
-                None,
+                Json(json!({ "state": refused.state(), "error": refused.explain(&svc.limits()) })),
             )
+                .into_response();
+            page::secure_headers(response.headers_mut());
+            response
         }
     }
 }
