@@ -375,12 +375,13 @@ async fn drive(
             Err(_) => return Stop::Failed("the browser did not answer".into()),
         };
     apply_view(page, view, dpr, touch).await;
-    let mut cast = StartScreencastParams::default();
-    cast.format = Some(StartScreencastFormat::Jpeg);
-    cast.quality = Some(70);
-    cast.max_width = Some(2560);
-    cast.max_height = Some(2560);
-    cast.every_nth_frame = Some(1);
+    let cast = StartScreencastParams {
+        format: Some(StartScreencastFormat::Jpeg),
+        quality: Some(70),
+        max_width: Some(2560),
+        max_height: Some(2560),
+        every_nth_frame: Some(1),
+    };
     match tokio::time::timeout(CDP, page.execute(cast)).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Stop::Failed(format!("the browser refused the screencast: {e}")),
