@@ -187,6 +187,20 @@ impl Phone {
         self.page().click(Point { x, y }).await.unwrap();
     }
 
+    /// A small scroll over the screen: input, which keeps a link alive.
+    async fn nudge(&self) {
+        use chromiumoxide::cdp::browser_protocol::input::{
+            DispatchMouseEventParams, DispatchMouseEventType,
+        };
+        let (x, y): (f64, f64) = self
+            .eval("(() => { const r = document.getElementById('screen').getBoundingClientRect(); return [r.left + 10, r.top + 10]; })()")
+            .await;
+        let mut wheel = DispatchMouseEventParams::new(DispatchMouseEventType::MouseWheel, x, y);
+        wheel.delta_x = Some(0.0);
+        wheel.delta_y = Some(1.0);
+        self.page().execute(wheel).await.unwrap();
+    }
+
     /// Typing, as a phone keyboard inserts text.
     async fn type_text(&self, text: &str) {
         self.page()
@@ -391,6 +405,80 @@ async fn a_phone_signs_the_profile_in_through_the_live_page_while_the_engine_wai
     let again = client().get(&link).send().await.unwrap();
     assert_eq!(again.status().as_u16(), 410);
     assert!(again.text().await.unwrap().contains("already used"));
+
+    phone.close().await;
+    running.stop().await;
+    assert_no_chromium(env.path()).await;
+    demo.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_browser_closes_on_disconnect_cancel_and_idle_expiry() {
+    let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut env = Env::new(&[]);
+    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
+    env.config.signin_idle = Duration::from_secs(8);
+    let running = restock::server::start(&env.config, env.browser_parts())
+        .await
+        .unwrap();
+    let profiles = env.config.profiles_dir();
+    let phone = Phone::launch(&env.path().join("phone")).await;
+
+    // Disconnect: the page goes away, its browser closes, the profile is
+    // free; the link stays for this phone, which comes back to a new one.
+    let (_, minted) = mint(&running, "demo").await;
+    let link = minted["url"].as_str().unwrap().to_string();
+    phone.open(&link).await;
+    until_state(&running, "demo", "live").await;
+    assert!(
+        !chromium_under(&profiles).is_empty(),
+        "the live browser runs"
+    );
+    phone.goto("about:blank").await;
+    assert_no_chromium(&profiles).await;
+    eventually("the profile released", || {
+        running.holds.holder("demo").is_none().then_some(())
+    })
+    .await;
+    assert_eq!(link_state(&running, "demo").await, "open");
+    phone.open(&link).await;
+    phone.nudge().await;
+    until_state(&running, "demo", "live").await;
+
+    // Cancelled (DELETE, or `restock login` given up): the page says so and
+    // the browser closes.
+    let r = client()
+        .delete(url(&running, "/stores/demo/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    phone
+        .wait_until(
+            "the page to say it was cancelled",
+            "document.body.getAttribute('data-state') === 'cancelled'",
+        )
+        .await;
+    assert_no_chromium(&profiles).await;
+
+    // No input for the idle limit: "link expired", the browser closes.
+    let (_, minted) = mint(&running, "demo").await;
+    phone.open(minted["url"].as_str().unwrap()).await;
+    phone
+        .wait_until(
+            "the page to say the link expired",
+            "document.body.getAttribute('data-state') === 'idle'",
+        )
+        .await;
+    let (_, text) = phone.status().await;
+    assert!(
+        text.contains("link expired after 8s without input"),
+        "{text}"
+    );
+    assert_no_chromium(&profiles).await;
+    assert_eq!(running.holds.holder("demo"), None);
 
     phone.close().await;
     running.stop().await;

@@ -108,7 +108,10 @@ mod tests {
         let page = live("demo<x>", "valid for 10m");
         assert!(page.contains("sign in to demo&lt;x&gt;"));
         assert!(page.contains(r#"data-state="open""#));
-        assert!(page.contains("/signin-assets/page.js"));
+        assert!(
+            page.contains("\"../signin-assets/page.js\""),
+            "relative: works behind a path prefix"
+        );
         assert!(
             !page.contains("http://") && !page.contains("https://"),
             "nothing from elsewhere"

@@ -172,9 +172,11 @@ async fn claim_route(
             let set_cookie = opened.new_owner.map(|owner| {
                 tracing::info!(store = %link.payload.store, link = link.token().prefix(), "sign-in page opened");
                 let secure = if svc.base.scheme() == "https" { "; Secure" } else { "" };
+                // The path the browser sees: behind a proxy, RESTOCK_PUBLIC_URL's.
                 format!(
-                    "{OWNER_COOKIE}={}; Path=/signin/{token}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+                    "{OWNER_COOKIE}={}; Path={}signin/{token}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
                     owner.expose(),
+                    svc.base.path(),
                     svc.limits().ttl.as_secs()
                 )
             });
