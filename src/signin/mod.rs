@@ -42,10 +42,14 @@
 //!   socket and are acknowledged; typed text goes from the socket to
 //!   Chromium. Neither is logged, stored or kept after it is passed on;
 //!   log lines carry the store, a 6-digit link prefix and counts.
-//! - **One live session at a time**, process-wide: a new link replaces one
-//!   nobody opened yet and is refused while one is open; a buy in progress
-//!   on the store refuses a new link; a live session keeps buys and the
-//!   probe off its profile ([`holds`]).
+//! - **One link, so one live session, at a time**, process-wide: a new
+//!   link replaces one nobody opened yet and is refused while one is open;
+//!   a buy in progress on the store refuses a new link; a live session
+//!   keeps buys and the probe off its profile ([`holds`]).
+//! - **Reuse.** [`links`] (generic over what a link is for), [`auth`] and
+//!   [`page::secure_headers`] are what a later page for the household
+//!   (`GET /`) needs: mint a link with the token, let one browser claim it,
+//!   expire it, and serve it with the same headers.
 
 pub mod auth;
 pub mod command;

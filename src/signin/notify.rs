@@ -9,7 +9,10 @@
 //! phone reading the notification cannot reach, so nothing is added.
 //!
 //! A link that cannot be made (a page is open, a buy is running) leaves
-//! the message as it was. The link is a secret that goes to the
+//! the message as it was. There is one link at a time: when two stores
+//! sign out in the same probe run, the second message's link replaces the
+//! first's (which then says "replaced"); `restock login STORE` or `POST
+//! /stores/{store}/login` makes a new one. The link is a secret that goes to the
 //! notification channel like the message itself; it works once and ends
 //! after `RESTOCK_SIGNIN_LINK_TTL`.
 
