@@ -105,6 +105,15 @@ let
   # StateDirectory=restock gives it the same $STATE_DIRECTORY. Exit codes
   # are passed through (--wait); on a terminal it gets a pty, otherwise its
   # output is piped, so `restock status --json | jq` works.
+  #
+  # Signing in works through it too: the unit has no display, so
+  # `restock login STORE` prints a one-time sign-in address for a phone. It
+  # asks the running service for it (POST /stores/STORE/login on the
+  # service's listen address, with the token from the environment file),
+  # so the browser runs inside the service as its user on its profiles;
+  # with the service stopped, the command serves the sign-in page itself on
+  # that address, as the same user on the same profiles. When the command
+  # ends, systemd stops the unit and whatever it started (Chromium too).
   cli = pkgs.writeShellScriptBin "restock" ''
     set -eu
     if [ -t 0 ] && [ -t 1 ]; then io=--pty; else io=--pipe; fi
@@ -161,6 +170,7 @@ in
       example = literalExpression ''
         {
           listen = "0.0.0.0:8723";
+          public_url = "https://restock.home.example";
           dry_run = false;
           daily_cap = "60.00";
           heartbeat_interval = "60s";
@@ -299,7 +309,7 @@ in
       optional (cfg.openFirewall && helpers.isLoopback cfg.settings.listen)
         "services.restock.openFirewall is set, but settings.listen = ${cfg.settings.listen} only accepts connections from this machine; set it to e.g. 0.0.0.0:${toString port}."
       ++ optional (cfg.openFirewall && cfg.environmentFile == null)
-        "services.restock.openFirewall is set without an environmentFile: make sure RESTOCK_INTAKE_TOKEN is set, or anyone on the network can order.";
+        "services.restock.openFirewall is set without an environmentFile: restock refuses to serve an address other machines reach without RESTOCK_INTAKE_TOKEN (set it in an environmentFile, or settings.intake_open = true to serve it open).";
 
     environment.systemPackages = [ cli ];
 

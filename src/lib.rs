@@ -17,5 +17,6 @@ pub mod probe;
 pub mod purchase;
 pub mod screenshots;
 pub mod server;
+pub mod signin;
 pub mod text;
 pub mod urls;

@@ -76,7 +76,8 @@ fn init_logs(config: &Config, quiet: bool) {
 /// journal is not filled with their start-up chatter (the cron scheduler's
 /// `Job creator created`, ...). A filter that names targets is taken as
 /// written. chromiumoxide logs every CDP event newer than its protocol
-/// bindings as a warning; those are noise unless the owner names it.
+/// bindings as a warning; those are noise unless the owner names its
+/// handler. Its connection's message trace is never let through.
 fn log_directives(log: &str, quiet: bool) -> String {
     let log = log.trim();
     let mut directives = if quiet {
@@ -87,10 +88,17 @@ fn log_directives(log: &str, quiet: bool) -> String {
         let level = if log.is_empty() { "info" } else { log };
         format!("warn,restock={level}")
     };
-    if !directives.contains("chromiumoxide") {
-        directives.push_str(",chromiumoxide::handler=error,chromiumoxide::conn=error");
+    if !directives.contains("chromiumoxide::handler") {
+        directives.push_str(",chromiumoxide::handler=error");
     }
-    directives
+    // chromiumoxide::conn traces every CDP message, which carries what an
+    // owner types on the sign-in page and imported cookies: never logged,
+    // whatever the filter asks for (src/signin).
+    let kept: Vec<&str> = directives
+        .split(',')
+        .filter(|d| !d.trim().starts_with("chromiumoxide::conn"))
+        .collect();
+    format!("{},chromiumoxide::conn=error", kept.join(","))
 }
 
 #[cfg(test)]
@@ -105,7 +113,11 @@ mod tests {
         );
         assert!(log_directives("debug", false).starts_with("warn,restock=debug,"));
         assert!(log_directives("info,reqwest=debug", false).starts_with("info,reqwest=debug,"));
-        assert!(log_directives("chromiumoxide=debug", false).ends_with("chromiumoxide=debug"));
+        assert!(log_directives("chromiumoxide=debug", false)
+            .starts_with("chromiumoxide=debug,chromiumoxide::handler=error,"));
+        assert!(log_directives("chromiumoxide::conn=trace", false)
+            .ends_with(",chromiumoxide::conn=error"));
+        assert!(!log_directives("chromiumoxide::conn=trace", false).contains("trace"));
         assert!(log_directives("debug", true).starts_with("warn,"));
     }
 }

@@ -25,7 +25,8 @@ fn wrong_value(key: &str, dir: &Path) -> Result<String, &'static str> {
         "session_check_idle_cmd" => {
             return Err("any command line; a failing one counts as not idle")
         }
-        "dry_run" | "headless" | "auto_retry" => "maybe".into(),
+        "dry_run" | "headless" | "auto_retry" | "intake_open" => "maybe".into(),
+        "public_url" => "not a url".into(),
         "max_recoveries" | "max_orders_per_day" | "auto_retry_max" | "screenshot_max_count" => {
             "-1".into()
         }

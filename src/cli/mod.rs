@@ -14,6 +14,7 @@ mod dump_dom;
 mod enqueue;
 mod failures;
 mod login;
+mod login_remote;
 mod probe;
 mod progress;
 mod queue;
@@ -88,8 +89,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Sign a store's profile in, in a visible browser window.
-    Login { store: String },
+    /// Sign a store's profile in: a visible browser window, or (--remote,
+    /// the default without a display) a one-time sign-in page on restock's
+    /// own HTTP server, or (--cookies) cookies from a file.
+    Login {
+        store: String,
+        /// Serve a live sign-in page for a phone or another computer.
+        #[arg(long)]
+        remote: bool,
+        /// Import the store's cookies from a Netscape cookies.txt or a JSON export.
+        #[arg(long, value_name = "FILE", conflicts_with = "remote")]
+        cookies: Option<PathBuf>,
+    },
     /// One dry run of an item now, printing each phase and the total.
     DryRun { item: String },
     /// Save the rendered HTML and a screenshot of a store page.
@@ -181,7 +192,11 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Catalog { json } => catalog::run(&config, json),
         Command::Failures { limit, json } => failures::run(&config, limit, json).await,
         Command::Demo => demo::run(&config).await,
-        Command::Login { store } => login::run(&config, &store).await,
+        Command::Login {
+            store,
+            remote,
+            cookies,
+        } => login::run(&config, &store, remote, cookies.as_deref()).await,
         Command::DryRun { item } => dry_run::run(&config, &item).await,
         Command::DumpDom { store, url, out } => dump_dom::run(&config, &store, &url, out).await,
         Command::DemoStore {

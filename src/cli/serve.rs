@@ -19,8 +19,10 @@ pub async fn run(config: Config) -> Result<(), CliError> {
         CliError::Config(format!("{var}{e}"))
     })?;
     let known: Vec<String> = settings.stores.names().map(str::to_string).collect();
-    let mut parts = Parts::new(Arc::new(BrowserFactory::new(Arc::new(settings))));
+    let settings = Arc::new(settings);
+    let mut parts = Parts::new(Arc::new(BrowserFactory::new(settings.clone())));
     parts.known_stores = Some(known);
+    parts.browser = Some(settings);
     parts.session_probe = true;
     let running = server::start(&config, parts)
         .await

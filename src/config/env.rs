@@ -92,6 +92,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("max_recoveries", "a whole number like `3`"),
     ("max_orders_per_day", "a whole number like `10`"),
     ("auto_retry", "`true` or `false`"),
+    ("intake_open", "`true` or `false`"),
     ("screenshot_max_count", "a whole number like `200`"),
     ("auto_retry_max", "a whole number like `2`"),
     (

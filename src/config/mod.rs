@@ -16,7 +16,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Money, MonitorKind};
-use crate::urls::{MonitorUrl, NotifyUrl};
+use crate::urls::{MonitorUrl, NotifyUrl, PublicUrl};
 
 mod env;
 pub mod formats;
@@ -149,6 +149,24 @@ pub struct Config {
     /// generic+https://); comma-separated in the environment.
     #[serde(deserialize_with = "list::deserialize")]
     pub notify: Vec<NotifyUrl>,
+
+    // --- signing in from anywhere (src/signin) ---
+    /// The address people reach restock's HTTP server at (e.g.
+    /// `https://restock.home.example`), used in sign-in links; unset: the
+    /// listen address. With it set, signed-out and challenge notifications
+    /// carry a fresh sign-in link.
+    #[serde(with = "optional")]
+    pub public_url: Option<PublicUrl>,
+    /// A sign-in link (and the live session behind it) ends this long after
+    /// it was made.
+    #[serde(with = "human_duration")]
+    pub signin_link_ttl: Duration,
+    /// An opened sign-in page ends after this long without input.
+    #[serde(with = "human_duration")]
+    pub signin_idle: Duration,
+    /// Serve an address that is not loopback without `intake_token` anyway
+    /// (logged as a warning at every start). Off: `serve` refuses.
+    pub intake_open: bool,
 }
 
 /// Settings that carry secrets (tokens, monitor and notification URLs) or
@@ -226,6 +244,10 @@ impl Default for Config {
             session_check_timeout: Duration::from_secs(60),
             session_remind: Duration::from_secs(24 * 3600),
             notify: Vec::new(),
+            public_url: None,
+            signin_link_ttl: Duration::from_secs(600),
+            signin_idle: Duration::from_secs(300),
+            intake_open: false,
         }
     }
 }
@@ -319,6 +341,8 @@ impl Config {
             ("step_timeout", self.step_timeout),
             ("session_check_timeout", self.session_check_timeout),
             ("session_remind", self.session_remind),
+            ("signin_link_ttl", self.signin_link_ttl),
+            ("signin_idle", self.signin_idle),
         ];
         for (key, value) in positive {
             if value.is_zero() {

@@ -24,6 +24,7 @@
 
 pub mod checkpoint;
 mod connection;
+mod defer;
 mod enqueue;
 mod histories;
 mod monitors;

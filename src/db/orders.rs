@@ -452,7 +452,7 @@ fn retry_refusal(order: &Order) -> Option<String> {
     None
 }
 
-fn expect_one(n: usize, id: i64) -> Result<(), DbError> {
+pub(super) fn expect_one(n: usize, id: i64) -> Result<(), DbError> {
     if n == 1 {
         Ok(())
     } else {

@@ -111,10 +111,14 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// Every store response is marked `no-store`: a browser must see the stock,
 /// price and faults of this moment, never a cached page from before.
 pub async fn gate(State(store): App, req: Request, next: Next) -> Response {
-    let mut response = match fault_page(&store.faults().global) {
-        Some(page) => page,
-        None => next.run(req).await,
-    };
+    let (headers, path) = (req.headers().clone(), req.uri().to_string());
+    let mut response = super::challenge::scope(&headers, path, async {
+        match fault_page(&store.faults().global) {
+            Some(page) => page,
+            None => next.run(req).await,
+        }
+    })
+    .await;
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -134,9 +138,8 @@ pub fn fault_page(faults: &FaultSet) -> Option<Response> {
     if faults.blocked {
         return Some((StatusCode::FORBIDDEN, Html(layout::blocked_page())).into_response());
     }
-    faults
-        .challenge
-        .then(|| Html(layout::challenge_page()).into_response())
+    // A browser that clicked "Verify you are human" passes (challenge.rs).
+    (faults.challenge && !super::challenge::passed()).then(super::challenge::page)
 }
 
 /// A request that never gets an answer — until the server shuts down, so a

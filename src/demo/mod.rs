@@ -37,6 +37,7 @@
 mod admin;
 mod alt;
 mod catalog;
+mod challenge;
 mod checkout;
 mod classic;
 mod faults;
@@ -245,5 +246,6 @@ fn router(store: Arc<Store>) -> Router {
         .fallback(flow::fallback)
         .layer(middleware::from_fn_with_state(store.clone(), flow::gate))
         .nest("/admin", admin::routes())
+        .merge(challenge::routes())
         .with_state(store)
 }

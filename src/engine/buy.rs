@@ -38,6 +38,10 @@ impl Engine {
             });
             let ctx = Arc::new(BuyCtx::new(self.clone(), order.id));
             match self.guarded_buy(&order, &ctx, shutdown).await {
+                // A live sign-in session holds a store it needs (see held.rs).
+                Some(outcome) if ctx.held() && super::held::waits(&outcome, ctx.submitted()) => {
+                    self.wait_for_hold(&order, &outcome).await
+                }
                 Some(outcome) => match self.retry_at(&order, &outcome, ctx.submitted()) {
                     Some(at) => self.requeue(&order, outcome, at).await,
                     None => self.settle(&order, outcome, shutdown).await,
@@ -140,6 +144,14 @@ impl Engine {
         for source in &item.sources {
             ctx.set_store(&source.store);
             let req = BuyRequest::for_source(order.id, item, source, self.settings.dry_run);
+            let _hold = match self.hold_for_buy(&source.store, order.id) {
+                Ok(hold) => hold,
+                Err(held) => {
+                    ctx.set_held();
+                    skipped.push(held);
+                    continue;
+                }
+            };
             // A store the probe (or an earlier buy) found signed out is
             // skipped without launching a doomed browser.
             if let Some(why) = self.known_signed_out(&source.store).await {
@@ -359,6 +371,8 @@ struct BuyCtx {
     submitted: AtomicBool,
     phase: Mutex<Phase>,
     store: Mutex<Option<String>>,
+    /// A source was skipped because a live sign-in session held its store.
+    held: AtomicBool,
 }
 
 impl BuyCtx {
@@ -369,7 +383,16 @@ impl BuyCtx {
             submitted: AtomicBool::new(false),
             phase: Mutex::new(Phase::Claimed),
             store: Mutex::new(None),
+            held: AtomicBool::new(false),
         }
+    }
+
+    fn held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    fn set_held(&self) {
+        self.held.store(true, Ordering::SeqCst);
     }
 
     fn submitted(&self) -> bool {

@@ -16,6 +16,7 @@
 //! [`recovery`].
 
 mod buy;
+mod held;
 pub mod hooks;
 pub mod recovery;
 mod thread;
@@ -208,6 +209,8 @@ pub struct Engine {
     probe: Arc<dyn Probe>,
     settings: Arc<Settings>,
     handle: Arc<Handle>,
+    /// Who uses which store profile (live sign-in sessions; see `held`).
+    holds: Arc<crate::signin::ProfileHolds>,
 }
 
 impl Engine {
@@ -225,7 +228,14 @@ impl Engine {
             probe: Arc::new(NoProbe),
             settings: Arc::new(settings),
             handle: Handle::new(),
+            holds: crate::signin::ProfileHolds::new(),
         }
+    }
+
+    /// Shares the profile holds with the sign-in service and the probe.
+    pub fn with_holds(mut self, holds: Arc<crate::signin::ProfileHolds>) -> Engine {
+        self.holds = holds;
+        self
     }
 
     pub fn with_heartbeat(mut self, heartbeat: Arc<dyn Heartbeat>) -> Engine {

@@ -20,7 +20,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use subtle::ConstantTimeEq;
 
 use crate::catalog::SharedCatalog;
 use crate::db::{Db, DbError, Enqueued};
@@ -121,25 +120,10 @@ async fn require_token(
     req: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = &intake.token else {
-        return next.run(req).await;
-    };
-    let given = headers
-        .get("x-restock-token")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| {
-            headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-        });
-    match given {
-        Some(t) if bool::from(t.as_bytes().ct_eq(expected.as_bytes())) => next.run(req).await,
-        Some(_) => error(StatusCode::UNAUTHORIZED, "wrong token"),
-        None => error(
-            StatusCode::UNAUTHORIZED,
-            "missing token: send `Authorization: Bearer <RESTOCK_INTAKE_TOKEN>` or `X-Restock-Token`",
-        ),
+    // One token rule for every route (src/signin/auth.rs).
+    match crate::signin::auth::check_token(intake.token.as_deref(), &headers) {
+        Ok(()) => next.run(req).await,
+        Err(refused) => error(StatusCode::UNAUTHORIZED, refused.message()),
     }
 }
 

@@ -184,7 +184,15 @@ struct Inner {
     channels: Vec<Channel>,
     client: Client,
     retry: RetryPolicy,
+    /// Rewrites each message before it is sent (see [`Notifier::set_decorator`]).
+    decorate: std::sync::OnceLock<Decorator>,
 }
+
+/// Rewrites a message before it is sent: the sign-in service adds a fresh
+/// one-time link to messages that ask the owner to sign in
+/// (`crate::signin::notify`).
+pub type Decorator =
+    Arc<dyn Fn(Message) -> futures::future::BoxFuture<'static, Message> + Send + Sync>;
 
 impl std::fmt::Debug for Notifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -217,6 +225,7 @@ impl Notifier {
                 channels: Vec::new(),
                 client: Client::new(),
                 retry: RetryPolicy::default(),
+                decorate: Default::default(),
             }),
         }
     }
@@ -232,6 +241,7 @@ impl Notifier {
                 channels,
                 client,
                 retry,
+                decorate: Default::default(),
             }),
         })
     }
@@ -256,7 +266,19 @@ impl Notifier {
     /// not). Must be called inside a tokio runtime.
     pub fn send(&self, msg: Message) -> JoinHandle<Vec<Delivery>> {
         let me = self.clone();
-        tokio::spawn(async move { me.deliver(&msg).await })
+        tokio::spawn(async move {
+            let msg = match me.inner.decorate.get() {
+                Some(decorate) if !me.is_empty() => decorate(msg).await,
+                _ => msg,
+            };
+            me.deliver(&msg).await
+        })
+    }
+
+    /// Installs the one [`Decorator`] every later [`Notifier::send`] runs
+    /// (clones share it); a second call is ignored.
+    pub fn set_decorator(&self, decorate: Decorator) {
+        let _ = self.inner.decorate.set(decorate);
     }
 
     /// Delivers to every channel concurrently and waits for all of them

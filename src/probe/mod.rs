@@ -127,6 +127,8 @@ pub struct SessionProbe {
     recheck_armed: Arc<AtomicBool>,
     last_deferral: Mutex<Option<String>>,
     sends: Mutex<Vec<JoinHandle<Vec<Delivery>>>>,
+    /// Store profiles in use (a live sign-in session is never probed).
+    holds: Option<Arc<crate::signin::ProfileHolds>>,
 }
 
 impl SessionProbe {
@@ -150,7 +152,15 @@ impl SessionProbe {
             recheck_armed: Arc::new(AtomicBool::new(false)),
             last_deferral: Mutex::new(None),
             sends: Mutex::new(Vec::new()),
+            holds: None,
         }
+    }
+
+    /// Shares the profile holds with the engine and the sign-in service: a
+    /// store a live sign-in session holds is skipped, and says so.
+    pub fn with_holds(mut self, holds: Arc<crate::signin::ProfileHolds>) -> SessionProbe {
+        self.holds = Some(holds);
+        self
     }
 
     /// The probe `serve` runs: stores from the profiles directory, gate and
@@ -251,6 +261,13 @@ impl SessionProbe {
     /// Checks one store: purchaser from the factory, bounded by the
     /// timeout, dropped (browser closed) before the result is recorded.
     pub async fn probe_store(&self, store: &str) -> StoreResult {
+        let _hold = match &self.holds {
+            Some(holds) => match holds.try_hold(store, crate::signin::Holder::Probe) {
+                Ok(hold) => Some(hold),
+                Err(holder) => return self.skipped(store, holder).await,
+            },
+            None => None,
+        };
         let timeout = self.settings.timeout;
         let check = tokio::time::timeout(timeout, async {
             match self.factory.purchaser(store) {
@@ -300,6 +317,22 @@ impl SessionProbe {
             check,
             session,
             told,
+        }
+    }
+
+    /// A store whose profile is in use is not checked now (nothing is
+    /// recorded; the next probe checks it).
+    async fn skipped(&self, store: &str, holder: crate::signin::Holder) -> StoreResult {
+        let detail = format!("not checked: {holder} is using the profile");
+        tracing::info!(store, "session probe skipped: {detail}");
+        StoreResult {
+            store: store.to_string(),
+            check: SessionCheck {
+                state: SessionState::Unknown,
+                detail: Some(detail),
+            },
+            session: self.db.session(store).await.ok().flatten(),
+            told: None,
         }
     }
 

@@ -26,8 +26,8 @@ pub mod scripted;
 mod session;
 mod signin;
 pub mod store;
-mod tab;
-mod wait;
+pub(crate) mod tab;
+pub(crate) mod wait;
 
 use std::collections::BTreeMap;
 use std::future::Future;

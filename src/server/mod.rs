@@ -54,6 +54,9 @@ pub enum ServeError {
     Schedule(#[from] crate::probe::schedule::ScheduleError),
     #[error("cannot start the engine thread: {0}")]
     EngineThread(std::io::Error),
+    /// A listen address other machines reach, without a token.
+    #[error("{0}")]
+    Exposed(String),
 }
 
 impl ServeError {
@@ -61,7 +64,10 @@ impl ServeError {
     pub fn is_config(&self) -> bool {
         matches!(
             self,
-            ServeError::Catalog(_) | ServeError::Listen { .. } | ServeError::Heartbeat(_)
+            ServeError::Catalog(_)
+                | ServeError::Listen { .. }
+                | ServeError::Heartbeat(_)
+                | ServeError::Exposed(_)
         )
     }
 }
@@ -78,6 +84,9 @@ pub struct Parts {
     /// Run the session probe from the config (`RESTOCK_SESSION_CHECK`,
     /// schedule, gate) through `factory`, replacing `probe`. `serve` sets it.
     pub session_probe: bool,
+    /// The real browser, for the live sign-in page (`src/signin`); `None`
+    /// (a scripted purchaser) refuses sign-in links.
+    pub browser: Option<Arc<crate::purchase::BrowserSettings>>,
 }
 
 impl Parts {
@@ -89,6 +98,7 @@ impl Parts {
             known_stores: None,
             clock: crate::model::Clock::system(),
             session_probe: false,
+            browser: None,
         }
     }
 }
@@ -110,10 +120,24 @@ pub struct Running {
     order_check: Option<JoinHandle<()>>,
     order_check_grace: Duration,
     checkpointer: Checkpointer,
+    /// Who uses which store profile (sign-in sessions, buys, the probe).
+    pub holds: Arc<crate::signin::ProfileHolds>,
+    /// The sign-in page's service (links, the live session).
+    pub signin: Arc<crate::signin::SignIn>,
     _lock: std::fs::File,
 }
 
 pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError> {
+    // No token on an address other machines reach: refuse (src/signin/auth.rs).
+    let open = crate::signin::auth::check_exposure(
+        config.listen,
+        config.intake_token.as_deref(),
+        config.intake_open,
+    )
+    .map_err(ServeError::Exposed)?;
+    if let Some(warning) = open {
+        tracing::warn!("{warning}");
+    }
     let catalog = Catalog::load(&config.catalog)?;
     if let Some(known) = &parts.known_stores {
         catalog.check_stores(known, &config.catalog)?;
@@ -152,16 +176,24 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let known_stores = parts.known_stores.map(Arc::new);
     let notifier = crate::notify::Notifier::from_config(config)?;
+    let holds = crate::signin::ProfileHolds::new();
     let engine = Engine::new(
         db.clone(),
         catalog.clone(),
         parts.factory.clone(),
         Settings::from_config(config),
     )
-    .with_heartbeat(beats);
+    .with_heartbeat(beats)
+    .with_holds(holds.clone());
     let handle = engine.handle();
+    let signin = Arc::new(
+        crate::signin::SignIn::new(config, addr, parts.browser, holds.clone(), notifier.clone())
+            .with_queue(db.clone())
+            .with_engine(handle.clone()),
+    );
+    notifier.set_decorator(crate::signin::notify::decorator(Arc::downgrade(&signin)));
     let (probe, schedule) = if parts.session_probe {
-        session_probe(config, &db, parts.factory, &notifier, &handle).await?
+        session_probe(config, &db, parts.factory, &notifier, &handle, &holds).await?
     } else {
         (parts.probe, None)
     };
@@ -202,9 +234,15 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         .spawn_thread(shutdown.clone())
         .map_err(ServeError::EngineThread)?;
     let stop = shutdown.clone();
-    let intake = tokio::spawn(intake::serve(listener, intake, async move {
-        stop.cancelled().await
-    }));
+    let app = intake::router(intake)
+        .merge(crate::signin::routes::public(signin.clone()))
+        .merge(crate::signin::routes::api(signin.clone()))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let intake = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+    });
     tracing::info!(%addr, dry_run = config.dry_run, "restock is serving");
     Ok(Running {
         addr,
@@ -220,6 +258,8 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         order_check,
         order_check_grace: config.heartbeat_timeout + Duration::from_secs(1),
         checkpointer,
+        holds,
+        signin,
         _lock: lock,
     })
 }
@@ -251,11 +291,13 @@ async fn session_probe(
     factory: Arc<dyn PurchaserFactory>,
     notifier: &crate::notify::Notifier,
     handle: &Arc<Handle>,
+    holds: &Arc<crate::signin::ProfileHolds>,
 ) -> Result<(Arc<dyn Probe>, Option<crate::probe::Scheduled>), ServeError> {
     use crate::probe::SessionProbe;
     let schedule = &config.session_check;
     let probe = SessionProbe::from_config(config, db.clone(), factory, notifier.clone())
-        .with_handle(handle.clone());
+        .with_handle(handle.clone())
+        .with_holds(holds.clone());
     let probe = Arc::new(probe);
     probe.catch_up(schedule).await;
     let scheduled = probe.schedule(schedule).await?;
@@ -313,6 +355,8 @@ impl Running {
         if let Err(e) = self.engine.join().await {
             tracing::error!(error = %e, "the engine loop ended abnormally");
         }
+        // A live sign-in page ends; its browser closes.
+        self.signin.shutdown().await;
         if let Some(schedule) = self.schedule {
             schedule.shutdown().await;
         }

@@ -12,9 +12,11 @@
 
 pub mod monitor;
 pub mod notify;
+pub mod public;
 
 pub use monitor::{BadMonitorUrl, MonitorUrl};
 pub use notify::{BadNotifyUrl, Channel, NotifyUrl};
+pub use public::{BadPublicUrl, PublicUrl};
 
 use url::Url;
 

@@ -146,8 +146,10 @@ impl Env {
     pub fn browser_parts(&self) -> Parts {
         let settings = restock::purchase::settings_from_config(&self.config).unwrap();
         let known = settings.stores.names().map(str::to_string).collect();
-        let mut parts = Parts::new(Arc::new(BrowserFactory::new(Arc::new(settings))));
+        let settings = Arc::new(settings);
+        let mut parts = Parts::new(Arc::new(BrowserFactory::new(settings.clone())));
         parts.known_stores = Some(known);
+        parts.browser = Some(settings);
         parts
     }
 }
