@@ -102,7 +102,12 @@ pub enum Command {
         cookies: Option<PathBuf>,
     },
     /// One dry run of an item now, printing each phase and the total.
-    DryRun { item: String },
+    DryRun {
+        item: String,
+        /// For every step, what it looked for and what the page had.
+        #[arg(long)]
+        explain: bool,
+    },
     /// Save the rendered HTML and a screenshot of a store page.
     DumpDom {
         store: String,
@@ -197,7 +202,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
             remote,
             cookies,
         } => login::run(&config, &store, remote, cookies.as_deref()).await,
-        Command::DryRun { item } => dry_run::run(&config, &item).await,
+        Command::DryRun { item, explain } => dry_run::run(&config, &item, explain).await,
         Command::DumpDom { store, url, out } => dump_dom::run(&config, &store, &url, out).await,
         Command::DemoStore {
             listen,

@@ -660,3 +660,7 @@ mod tests {
         assert_eq!(json_ld_price(&[r#"{"@type":"Organization"}"#.into()]), None);
     }
 }
+
+#[cfg(test)]
+#[path = "tab_tests.rs"]
+mod real_browser;

@@ -157,7 +157,8 @@ pub enum MarkerState {
 }
 
 impl MarkerState {
-    fn describe(self) -> &'static str {
+    /// In words, for reports.
+    pub fn describe(self) -> &'static str {
         match self {
             MarkerState::Fresh => "shown",
             MarkerState::Stale => "shown, but from the page before",
