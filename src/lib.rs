@@ -1,7 +1,7 @@
 //! restock: reorders household staples through a real browser, safely.
 //!
-//! Data flows one way: [`intake`] -> [`queue`] -> [`engine`] -> [`purchase`]
-//! -> result -> [`queue`] / notify.
+//! Data flows one way: [`intake`] (and the home page, [`web`]) -> [`db`] ->
+//! [`engine`] -> [`purchase`] -> result -> [`db`] / notify.
 
 pub mod catalog;
 pub mod config;
@@ -20,3 +20,4 @@ pub mod server;
 pub mod signin;
 pub mod text;
 pub mod urls;
+pub mod web;

@@ -11,12 +11,23 @@ use crate::model::now_ms;
 
 /// `45s`, `3m`, `2h`, `6d`: a duration rounded down to its largest unit.
 pub fn span(ms: i64) -> String {
-    let secs = (ms.max(0) / 1000) as u64;
-    match secs {
-        0..=59 => format!("{secs}s"),
-        60..=3599 => format!("{}m", secs / 60),
-        3600..=86399 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
+    Span(ms).to_string()
+}
+
+/// [`span`] as a `Display`, to write into a buffer without a `String` of
+/// its own (the home page writes thousands).
+#[derive(Debug, Clone, Copy)]
+pub struct Span(pub i64);
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = (self.0.max(0) / 1000) as u64;
+        match secs {
+            0..=59 => write!(f, "{secs}s"),
+            60..=3599 => write!(f, "{}m", secs / 60),
+            3600..=86399 => write!(f, "{}h", secs / 3600),
+            _ => write!(f, "{}d", secs / 86400),
+        }
     }
 }
 

@@ -167,6 +167,13 @@ pub struct Config {
     /// Serve an address that is not loopback without `intake_token` anyway
     /// (logged as a warning at every start). Off: `serve` refuses.
     pub intake_open: bool,
+
+    // --- the home page (src/web) ---
+    /// How long a browser stays signed in to the home page after entering
+    /// the token (the session cookie's lifetime; changing the token ends
+    /// every session at once).
+    #[serde(with = "human_duration")]
+    pub home_session_ttl: Duration,
 }
 
 /// Settings that carry secrets (tokens, monitor and notification URLs) or
@@ -248,6 +255,7 @@ impl Default for Config {
             signin_link_ttl: Duration::from_secs(600),
             signin_idle: Duration::from_secs(300),
             intake_open: false,
+            home_session_ttl: Duration::from_secs(30 * 86400),
         }
     }
 }
@@ -343,6 +351,7 @@ impl Config {
             ("session_remind", self.session_remind),
             ("signin_link_ttl", self.signin_link_ttl),
             ("signin_idle", self.signin_idle),
+            ("home_session_ttl", self.home_session_ttl),
         ];
         for (key, value) in positive {
             if value.is_zero() {

@@ -288,7 +288,7 @@ impl Db {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let order = get_order(&tx, id)?.ok_or(DbError::NotFound(id))?;
-            if let Some(why) = retry_refusal(&order) {
+            if let Some(why) = order.retry_refusal() {
                 return Err(DbError::Refused(why));
             }
             tx.exec_cached(
@@ -430,7 +430,15 @@ fn recover_row(
     Ok(Status::Pending)
 }
 
-/// Why `retry` must refuse this order, if it must.
+impl Order {
+    /// Why [`Db::retry`] refuses this order, if it does: anything that
+    /// reached Place Order or was placed (it may have moved money), and
+    /// anything not finished.
+    pub fn retry_refusal(&self) -> Option<String> {
+        retry_refusal(self)
+    }
+}
+
 fn retry_refusal(order: &Order) -> Option<String> {
     let id = order.id;
     if order.reached_submit()

@@ -43,6 +43,13 @@ pub use thread::EngineThread;
 pub enum Event {
     /// A loop turn began (after the heartbeat tick).
     Turn(u64),
+    /// An order was queued through the intake (`POST /reorder`, the home
+    /// page). Orders the CLI writes straight into the database are first
+    /// seen when claimed.
+    Queued {
+        id: i64,
+        item: String,
+    },
     Claimed {
         id: i64,
     },
@@ -185,6 +192,14 @@ impl Handle {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Tells observers an order was queued (the intake calls it).
+    pub(crate) fn queued(&self, id: i64, item: &str) {
+        self.emit(Event::Queued {
+            id,
+            item: item.to_string(),
+        });
     }
 
     pub(crate) fn emit(&self, event: Event) {

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{queue_error, Intake};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Item};
 use crate::db::{Histories, ItemHistory, Order};
 use crate::model::{now_ms, Status};
 
@@ -93,39 +93,122 @@ pub(super) async fn items(State(intake): State<Intake>) -> Response {
 }
 
 fn render(intake: &Intake, histories: Arc<Histories>, catalog: Arc<Catalog>, now: i64) -> Rendered {
-    let by_item: HashMap<&str, &ItemHistory> = histories
-        .items
-        .iter()
-        .map(|h| (h.item.as_str(), h))
-        .collect();
-    let mut valid_until: Option<i64> = None;
-    let views: Vec<ItemView> = catalog
-        .items
-        .iter()
-        .map(|item| {
-            let h = by_item.get(item.id.as_str()).copied();
-            let cooldown = item.cooldown.unwrap_or(intake.cooldown);
-            let windows = Windows::of(h, intake.debounce, cooldown);
-            if let Some(t) = windows.next_change(now) {
-                valid_until = Some(valid_until.map_or(t, |v| v.min(t)));
-            }
-            let (state, ready_at) = item_state(h, &windows, now);
-            ItemView {
-                id: &item.id,
-                name: &item.name,
-                state,
-                ready_at,
-                last_order: h.and_then(|h| h.last.as_ref()),
-            }
-        })
-        .collect();
-    let body = serde_json::to_vec(&views).expect("item views serialise");
+    let (body, valid_until) = {
+        let states = ItemStates::of(&catalog, &histories, intake.debounce, intake.cooldown, now);
+        let views: Vec<ItemView> = states
+            .items
+            .iter()
+            .map(|s| ItemView {
+                id: &s.item.id,
+                name: &s.item.name,
+                state: s.state.as_str(),
+                ready_at: s.ready_at,
+                last_order: s.last,
+            })
+            .collect();
+        let body = serde_json::to_vec(&views).expect("item views serialise");
+        (body, states.valid_until)
+    };
     Rendered {
-        histories: Arc::clone(&histories),
-        catalog: Arc::clone(&catalog),
+        histories,
+        catalog,
         rendered_at: now,
         valid_until,
         body: Bytes::from(body),
+    }
+}
+
+/// An item's state as dashboards show it (`GET /items`' `state`, the home
+/// page's groups), derived from its last order and the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ItemState {
+    /// A request now would be queued.
+    Ready,
+    /// Its last order waits in the queue.
+    Queued,
+    /// Its last order is being bought.
+    Buying,
+    /// Ordered within the debounce window: a request now is not queued.
+    Debounced,
+    /// Placed within its cooldown.
+    Cooldown,
+}
+
+impl ItemState {
+    /// Every state, in the order the home page groups them.
+    pub const ALL: [ItemState; 5] = [
+        ItemState::Buying,
+        ItemState::Queued,
+        ItemState::Ready,
+        ItemState::Debounced,
+        ItemState::Cooldown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemState::Ready => "ready",
+            ItemState::Queued => "queued",
+            ItemState::Buying => "buying",
+            ItemState::Debounced => "debounced",
+            ItemState::Cooldown => "cooldown",
+        }
+    }
+}
+
+/// One catalog item with its state.
+pub struct ItemStatus<'a> {
+    pub item: &'a Item,
+    pub state: ItemState,
+    /// When a new request would be queued again, ms since the epoch.
+    pub ready_at: Option<i64>,
+    pub last: Option<&'a Order>,
+}
+
+/// Every catalog item's state at one moment, in catalog order.
+pub struct ItemStates<'a> {
+    pub items: Vec<ItemStatus<'a>>,
+    /// The first moment after `now` an item's state changes by the clock
+    /// alone (a cooldown or debounce ending): until then these states hold
+    /// unless the histories or the catalog change.
+    pub valid_until: Option<i64>,
+}
+
+impl<'a> ItemStates<'a> {
+    /// The states of `catalog`'s items at `now`, with the intake's
+    /// `debounce` and default `cooldown`: what `GET /items` answers and
+    /// the home page shows.
+    pub fn of(
+        catalog: &'a Catalog,
+        histories: &'a Histories,
+        debounce: Duration,
+        cooldown: Duration,
+        now: i64,
+    ) -> ItemStates<'a> {
+        let by_item: HashMap<&str, &ItemHistory> = histories
+            .items
+            .iter()
+            .map(|h| (h.item.as_str(), h))
+            .collect();
+        let mut valid_until: Option<i64> = None;
+        let items = catalog
+            .items
+            .iter()
+            .map(|item| {
+                let h = by_item.get(item.id.as_str()).copied();
+                let windows = Windows::of(h, debounce, item.cooldown.unwrap_or(cooldown));
+                if let Some(t) = windows.next_change(now) {
+                    valid_until = Some(valid_until.map_or(t, |v| v.min(t)));
+                }
+                let (state, ready_at) = item_state(h, &windows, now);
+                ItemStatus {
+                    item,
+                    state,
+                    ready_at,
+                    last: h.and_then(|h| h.last.as_ref()),
+                }
+            })
+            .collect();
+        ItemStates { items, valid_until }
     }
 }
 
@@ -159,20 +242,22 @@ impl Windows {
 }
 
 /// Derives an item's dashboard state from its last order.
-fn item_state(h: Option<&ItemHistory>, w: &Windows, now: i64) -> (&'static str, Option<i64>) {
-    let Some(h) = h else { return ("ready", None) };
+fn item_state(h: Option<&ItemHistory>, w: &Windows, now: i64) -> (ItemState, Option<i64>) {
+    let Some(h) = h else {
+        return (ItemState::Ready, None);
+    };
     if let Some(last) = &h.last {
         match last.status {
-            Status::Pending => return ("queued", None),
-            Status::InProgress => return ("buying", None),
+            Status::Pending => return (ItemState::Queued, None),
+            Status::InProgress => return (ItemState::Buying, None),
             _ => {}
         }
     }
     if let Some(t) = w.cooldown_end.filter(|&t| t > now) {
-        return ("cooldown", Some(t));
+        return (ItemState::Cooldown, Some(t));
     }
     match w.debounce_end.filter(|&t| t > now) {
-        Some(t) => ("debounced", Some(t)),
-        None => ("ready", None),
+        Some(t) => (ItemState::Debounced, Some(t)),
+        None => (ItemState::Ready, None),
     }
 }

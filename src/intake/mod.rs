@@ -28,7 +28,7 @@ use crate::model::Status;
 
 mod items;
 
-pub use items::ItemsCache;
+pub use items::{ItemState, ItemStates, ItemStatus, ItemsCache};
 
 pub const BODY_LIMIT: usize = 16 * 1024;
 
@@ -96,11 +96,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-fn queue_error(e: DbError) -> Response {
+pub(crate) fn queue_error(e: DbError) -> Response {
     if e.is_unwritable() {
         tracing::error!(error = %e, "database cannot take writes");
         return error(
@@ -172,43 +172,73 @@ struct ReorderBody {
 }
 
 async fn reorder(State(intake): State<Intake>, Body(body): Body<ReorderBody>) -> Response {
-    if body.requester.as_ref().is_some_and(|r| r.len() > 200) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "requester is longer than 200 characters",
-        );
-    }
-    let known = intake
-        .catalog
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&body.item)
-        .is_some();
-    if !known {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!(
-                "unknown item `{}`; `GET /items` lists the catalog",
-                body.item
-            ),
-        );
-    }
-    match intake
-        .db
-        .enqueue(&body.item, body.requester.as_deref(), intake.debounce)
-        .await
-    {
-        Ok(Enqueued::Queued { id }) => {
-            intake.handle.wake();
-            tracing::info!(order = id, item = %body.item, requester = body.requester.as_deref().unwrap_or(""), "queued");
-            (
-                StatusCode::ACCEPTED,
-                Json(json!({ "result": "queued", "id": id })),
-            )
-                .into_response()
-        }
+    match intake.reorder(&body.item, body.requester.as_deref()).await {
+        Ok(Enqueued::Queued { id }) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "result": "queued", "id": id })),
+        )
+            .into_response(),
         Ok(other) => (StatusCode::OK, Json(other)).into_response(),
-        Err(e) => queue_error(e),
+        Err(ReorderError::Db(e)) => queue_error(e),
+        Err(e @ ReorderError::UnknownItem(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ ReorderError::RequesterTooLong) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// Why a reorder was refused before anything was decided in the database.
+#[derive(Debug, thiserror::Error)]
+pub enum ReorderError {
+    #[error("requester is longer than 200 characters")]
+    RequesterTooLong,
+    #[error("unknown item `{0}`; `GET /items` lists the catalog")]
+    UnknownItem(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl Intake {
+    /// A request for `item`: `POST /reorder`'s path, and the home page's
+    /// Reorder button's (`src/web`), so both refuse alike. The item must be
+    /// in the catalog; pause and debounce are decided in the insert's
+    /// transaction ([`Db::enqueue`]). A queued order wakes the engine and
+    /// is told to its observers ([`crate::engine::Event::Queued`]).
+    pub async fn reorder(
+        &self,
+        item: &str,
+        requester: Option<&str>,
+    ) -> Result<Enqueued, ReorderError> {
+        if requester.is_some_and(|r| r.len() > 200) {
+            return Err(ReorderError::RequesterTooLong);
+        }
+        let known = self
+            .catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(item)
+            .is_some();
+        if !known {
+            return Err(ReorderError::UnknownItem(item.to_string()));
+        }
+        let enqueued = self.db.enqueue(item, requester, self.debounce).await?;
+        if let Enqueued::Queued { id } = enqueued {
+            self.handle.wake();
+            self.handle.queued(id, item);
+            tracing::info!(
+                order = id,
+                item,
+                requester = requester.unwrap_or(""),
+                "queued"
+            );
+        }
+        Ok(enqueued)
+    }
+
+    /// Clears a pause and wakes the engine: `POST /resume`'s path and the
+    /// home page's Resume button's. Returns the pause it cleared.
+    pub async fn resume(&self) -> Result<Option<crate::db::Pause>, DbError> {
+        let was = self.db.resume().await?;
+        self.handle.wake();
+        Ok(was)
     }
 }
 
@@ -282,11 +312,8 @@ async fn reload(State(intake): State<Intake>) -> Response {
 }
 
 async fn resume(State(intake): State<Intake>) -> Response {
-    match intake.db.resume().await {
-        Ok(was) => {
-            intake.handle.wake();
-            Json(json!({ "result": "resumed", "was_paused": was })).into_response()
-        }
+    match intake.resume().await {
+        Ok(was) => Json(json!({ "result": "resumed", "was_paused": was })).into_response(),
         Err(e) => queue_error(e),
     }
 }
@@ -315,24 +342,40 @@ async fn stores(State(intake): State<Intake>) -> Response {
         Ok(rows) => rows,
         Err(e) => return queue_error(e),
     };
-    let mut names: Vec<String> = intake
+    let catalog = intake
         .catalog
         .read()
         .unwrap_or_else(|e| e.into_inner())
-        .items
-        .iter()
-        .flat_map(|i| i.sources.iter().map(|s| s.store.clone()))
-        .collect();
-    names.extend(known.iter().map(|r| r.store.clone()));
-    names.sort();
-    names.dedup();
-    let views: Vec<Value> = names
+        .clone();
+    let views: Vec<Value> = store_sessions(&catalog, known)
         .into_iter()
-        .map(|name| match known.iter().find(|r| r.store == name) {
+        .map(|(name, row)| match row {
             Some(row) => json!(row),
             None => json!({ "store": name, "state": "unknown", "since": null, "checked_at": null,
                             "last_result": null, "last_error": null, "notified_at": null }),
         })
         .collect();
     Json(views).into_response()
+}
+
+/// Every store the catalog uses or the session records know, by name, with
+/// its record when there is one: `GET /stores`' list, and the home page's.
+pub fn store_sessions(
+    catalog: &crate::catalog::Catalog,
+    mut known: Vec<crate::model::StoreSession>,
+) -> Vec<(String, Option<crate::model::StoreSession>)> {
+    let mut names = catalog.stores();
+    names.extend(known.iter().map(|r| r.store.clone()));
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| {
+            let row = known
+                .iter()
+                .position(|r| r.store == name)
+                .map(|i| known.swap_remove(i));
+            (name, row)
+        })
+        .collect()
 }

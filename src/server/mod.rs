@@ -2,7 +2,9 @@
 //! long-lived process, and takes them down in order on a signal. This is
 //! where the parts meet, so policy that joins two of them lives here too:
 //! [`pauses`] tells the owner of every pause for a human (the engine's
-//! events, the database's pause, the notifier).
+//! events, the database's pause, the notifier). The HTTP server is the
+//! intake's API, the home page ([`crate::web`]) and the sign-in routes on
+//! one listener.
 //!
 //! Start-up order is chosen so a bad setting changes nothing: the catalog is
 //! parsed and the listen address bound before the database is opened.
@@ -186,6 +188,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     .with_heartbeat(beats)
     .with_holds(holds.clone());
     let handle = engine.handle();
+    let browser_runs = parts.browser.is_some();
     let signin = Arc::new(
         crate::signin::SignIn::new(config, addr, parts.browser, holds.clone(), notifier.clone())
             .with_queue(db.clone())
@@ -233,8 +236,12 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let engine = engine
         .spawn_thread(shutdown.clone())
         .map_err(ServeError::EngineThread)?;
+    let mut web = crate::web::Web::new(config, addr, intake.clone(), shutdown.clone());
+    web.signin = Some(signin.clone()).filter(|_| browser_runs);
+    web.monitors = switch.clone();
     let stop = shutdown.clone();
     let app = intake::router(intake)
+        .merge(crate::web::router(Arc::new(web)))
         .merge(crate::signin::routes::public(signin.clone()))
         .merge(crate::signin::routes::api(signin.clone()))
         .into_make_service_with_connect_info::<SocketAddr>();

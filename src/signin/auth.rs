@@ -2,8 +2,8 @@
 //! "is this caller on this machine" rule, and the refusal to serve an
 //! address other machines reach without a token.
 //!
-//! Shared by the intake's routes, the sign-in routes and, later, any page
-//! served to the household, so all of them answer the same way:
+//! Shared by the intake's routes, the sign-in routes and the home page
+//! (`src/web`), so all of them answer the same way:
 //! - with `RESTOCK_INTAKE_TOKEN` set, a protected route needs it, as
 //!   `Authorization: Bearer <token>` or `X-Restock-Token: <token>`,
 //!   compared in constant time;
@@ -13,11 +13,13 @@
 //! - minting a sign-in link is stricter: without a token only a caller on
 //!   this machine (a loopback peer) may do it, even when the owner opted in
 //!   to an open intake, because a link is a live browser on a signed-in
-//!   store profile ([`may_mint`]).
+//!   store profile ([`may_mint`]);
+//! - a browser's request that changes something must come from restock's
+//!   own page ([`same_origin`]), and cookies are read one way ([`cookie`]).
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap};
 use subtle::ConstantTimeEq;
 
 /// Why a protected request is refused (always 401).
@@ -62,6 +64,19 @@ pub fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), To
         Some(_) => Err(TokenRefused::Wrong),
         None => Err(TokenRefused::Missing),
     }
+}
+
+/// The value of cookie `name` the request carries, if any (the first, when
+/// a browser sends several).
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
 }
 
 /// May this caller mint a sign-in link? With a token configured: the token
@@ -113,6 +128,32 @@ pub fn local_address(listen: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, listen.port())
 }
 
+/// A browser's request (a sign-in page's WebSocket, a home page's form)
+/// must come from this server's own page: its `Origin` is the `Host` it
+/// asked, or the public address `base`. A client that sends no `Origin` is
+/// not a browser page (and still needs its credential).
+pub fn same_origin(headers: &HeaderMap, base: &url::Url) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let Ok(origin) = url::Url::parse(origin) else {
+        return false;
+    };
+    let authority = |u: &url::Url| {
+        u.host_str()
+            .map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    authority(&origin).eq_ignore_ascii_case(host) || origin.origin() == base.origin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +191,22 @@ mod tests {
             ),
             Err(TokenRefused::Wrong)
         );
+    }
+
+    #[test]
+    fn websockets_from_other_origins_are_refused() {
+        let base = url::Url::parse("https://restock.example/").unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8723".parse().unwrap());
+        assert!(same_origin(&h, &base));
+        h.insert(header::ORIGIN, "http://127.0.0.1:8723".parse().unwrap());
+        assert!(same_origin(&h, &base));
+        h.insert(header::ORIGIN, "https://restock.example".parse().unwrap());
+        assert!(same_origin(&h, &base));
+        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        assert!(!same_origin(&h, &base));
+        h.insert(header::ORIGIN, "null".parse().unwrap());
+        assert!(!same_origin(&h, &base));
     }
 
     #[test]

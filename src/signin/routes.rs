@@ -107,14 +107,7 @@ async fn cancel_route(State(svc): State<Arc<SignIn>>, Path(store): Path<String>)
 
 /// The owner cookie the request carries.
 fn owner_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == OWNER_COOKIE)
-        .map(|(_, value)| value.to_string())
+    auth::cookie(headers, OWNER_COOKIE).map(str::to_string)
 }
 
 fn refusal_status(refused: &Refused) -> StatusCode {
@@ -162,7 +155,7 @@ async fn claim_route(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !same_origin(&headers, &svc.base) {
+    if !auth::same_origin(&headers, &svc.base) {
         return (StatusCode::FORBIDDEN, "cross-origin claim refused").into_response();
     }
     let cookie = owner_cookie(&headers);
@@ -205,7 +198,7 @@ async fn socket_route(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&headers, &svc.base) {
+    if !auth::same_origin(&headers, &svc.base) {
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
     let cookie = owner_cookie(&headers);
@@ -218,50 +211,9 @@ async fn socket_route(
     }
 }
 
-/// A browser's WebSocket must come from this server's own page: its
-/// `Origin` is the `Host` it asked, or the public address. A client that
-/// sends no `Origin` is not a browser page (and still needs the cookie).
-fn same_origin(headers: &HeaderMap, base: &url::Url) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let Ok(origin) = url::Url::parse(origin) else {
-        return false;
-    };
-    let authority = |u: &url::Url| {
-        u.host_str()
-            .map(|h| match u.port() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.to_string(),
-            })
-            .unwrap_or_default()
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    authority(&origin).eq_ignore_ascii_case(host) || origin.origin() == base.origin()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn websockets_from_other_origins_are_refused() {
-        let base = url::Url::parse("https://restock.example/").unwrap();
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, "127.0.0.1:8723".parse().unwrap());
-        assert!(same_origin(&h, &base));
-        h.insert(header::ORIGIN, "http://127.0.0.1:8723".parse().unwrap());
-        assert!(same_origin(&h, &base));
-        h.insert(header::ORIGIN, "https://restock.example".parse().unwrap());
-        assert!(same_origin(&h, &base));
-        h.insert(header::ORIGIN, "http://evil.example".parse().unwrap());
-        assert!(!same_origin(&h, &base));
-        h.insert(header::ORIGIN, "null".parse().unwrap());
-        assert!(!same_origin(&h, &base));
-    }
 
     #[test]
     fn the_owner_cookie_is_found_among_others() {

@@ -1,4 +1,5 @@
-//! The intake's HTTP API as a client uses it.
+//! The intake's HTTP API as a client uses it, and the home page as a
+//! browser without script does (forms, cookies, no redirects followed).
 
 use std::net::SocketAddr;
 
@@ -64,4 +65,106 @@ pub async fn health_becomes(addr: SocketAddr, code: u16) -> Value {
         (c == code).then_some(body)
     })
     .await
+}
+
+/// A client that follows no redirect (a form's `303` is read, not taken).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// An answer of the home page: status, `Location`, every `Set-Cookie`,
+/// body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub location: Option<String>,
+    pub cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub async fn of(req: reqwest::RequestBuilder) -> Answer {
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let cookies = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        Answer {
+            status,
+            location,
+            cookies,
+            body: r.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// The `name=value` of the cookie `name` it sets.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .map(|c| c.split(';').next().unwrap().trim().to_string())
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+}
+
+/// Signs in to the home page at `addr` with `token`; the session cookie
+/// (`restock_home=...`) the browser would keep.
+pub async fn home_sign_in(addr: SocketAddr, token: &str) -> String {
+    let a = Answer::of(
+        no_redirects()
+            .post(format!("http://{addr}/session"))
+            .form(&[("token", token)]),
+    )
+    .await;
+    assert_eq!(a.status, 303, "{a:?}");
+    a.cookie("restock_home").expect("a session cookie")
+}
+
+/// `GET /` at `addr` with `cookie` (if any).
+pub async fn home(addr: SocketAddr, cookie: Option<&str>) -> Answer {
+    let mut req = no_redirects().get(format!("http://{addr}/"));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    Answer::of(req).await
+}
+
+/// The form token in a page's forms.
+pub fn form_token(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a form token");
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+/// Posts the page's form: `act` with `csrf` (if any), as a browser without
+/// script does.
+pub async fn home_act(
+    addr: SocketAddr,
+    cookie: Option<&str>,
+    csrf: Option<&str>,
+    act: &str,
+) -> Answer {
+    let mut form = vec![("act", act)];
+    if let Some(t) = csrf {
+        form.push(("csrf", t));
+    }
+    let mut req = no_redirects()
+        .post(format!("http://{addr}/"))
+        .header("origin", format!("http://{addr}"))
+        .form(&form);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    Answer::of(req).await
 }
