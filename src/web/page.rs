@@ -429,24 +429,25 @@ fn item_row(h: &mut Html, now: i64, s: &ItemStatus) {
     if let Some(last) = s.last {
         h.raw("\" data-last=\"").raw(last.status.as_str());
     }
-    h.raw("\"><span class=\"grow\"><b>")
-        .text(&item.name)
-        .raw("</b>");
+    h.raw("\"><span class=\"grow\"><b>").text(&item.name).raw("</b>");
     if item.name != item.id {
-        h.raw(" <small class=\"id\">")
-            .text(&item.id)
-            .raw("</small>");
+        h.raw(" <small class=\"id\">").text(&item.id).raw("</small>");
     }
+    h.raw("<br><span class=\"badge s-")
+        .raw(s.state.as_str())
+        .raw("\">")
+        .raw(s.state.as_str())
+        .raw("</span> ");
     match (s.state, s.last) {
         (ItemState::Queued, Some(o)) => {
-            h.raw("<br><small>order #")
+            h.raw("<small>order #")
                 .num(o.id)
                 .raw(" queued ")
                 .time(o.created_at, now)
                 .raw("</small>");
         }
         (ItemState::Buying, Some(o)) => {
-            h.raw("<br><small>order #").num(o.id);
+            h.raw("<small>order #").num(o.id);
             if let Some(phase) = o.phase {
                 h.raw(": ").raw(phase.as_str());
             }
@@ -456,7 +457,7 @@ fn item_row(h: &mut Html, now: i64, s: &ItemStatus) {
             h.raw("</small>");
         }
         (_, Some(o)) => {
-            h.raw("<br><small>last: ")
+            h.raw("<small>last: ")
                 .raw(status_label(o.status))
                 .raw(" ")
                 .time(o.finished_at.unwrap_or(o.created_at), now);
@@ -470,11 +471,7 @@ fn item_row(h: &mut Html, now: i64, s: &ItemStatus) {
         }
         (_, None) => {}
     }
-    h.raw("</span><span class=\"badge s-")
-        .raw(s.state.as_str())
-        .raw("\">")
-        .raw(s.state.as_str())
-        .raw("</span>");
+    h.raw("</span>");
     button(h, "reorder", &item.id, "Reorder", "");
     h.raw("</li>");
 }
@@ -499,7 +496,11 @@ fn orders(h: &mut Html, p: &Page) {
             .num(o.id)
             .raw("</b> ")
             .text(item_name(v, &o.item))
-            .raw("<br><small>")
+            .raw("<br><span class=\"badge o-")
+            .raw(o.status.as_str())
+            .raw("\">")
+            .raw(status_label(o.status))
+            .raw("</span> <small>")
             .time(o.finished_at.unwrap_or(o.created_at), v.now);
         if let Some(total) = o.total {
             h.raw(" · ").num(total);
@@ -522,11 +523,7 @@ fn orders(h: &mut Html, p: &Page) {
         if let Some(m) = o.message.as_deref().filter(|_| o.status != Status::Placed) {
             h.raw("<br><small class=\"msg\">").text(m).raw("</small>");
         }
-        h.raw("</span><span class=\"badge o-")
-            .raw(o.status.as_str())
-            .raw("\">")
-            .raw(status_label(o.status))
-            .raw("</span>");
+        h.raw("</span>");
         // The same rules as `restock retry` and `restock cancel`, which
         // refuse again if the row changed meanwhile.
         if o.status != Status::DryRun && o.status != Status::Placed && o.retry_refusal().is_none() {
@@ -575,12 +572,14 @@ fn store_row(h: &mut Html, p: &Page, s: &StoreView) {
         .raw(state.as_str())
         .raw("\"><span class=\"grow\"><b>")
         .text(&s.name)
-        .raw("</b><br><small>");
+        .raw("</b><br><span class=\"badge x-")
+        .raw(state.as_str())
+        .raw("\">")
+        .raw(session_label(state))
+        .raw("</span> <small>");
     match &s.session {
         Some(r) => {
-            h.raw(session_label(r.state))
-                .raw(" since ")
-                .time(r.since, now);
+            h.raw("since ").time(r.since, now);
             if let Some(t) = expires_at(r) {
                 h.raw(" · expires ").time(t, now);
             }
@@ -601,11 +600,7 @@ fn store_row(h: &mut Html, p: &Page, s: &StoreView) {
     if let Some(link) = &s.link {
         h.raw("<br>a sign-in page is ").text(link);
     }
-    h.raw("</small></span><span class=\"badge x-")
-        .raw(state.as_str())
-        .raw("\">")
-        .raw(session_label(state))
-        .raw("</span>");
+    h.raw("</small></span>");
     if p.signin {
         button(h, "signin", &s.name, "Sign in", "");
     }
