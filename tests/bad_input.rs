@@ -359,3 +359,109 @@ async fn every_intake_route_refuses_bad_requests_and_changes_nothing() {
     assert_eq!(dump(&env.db()), before);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn every_home_page_door_refuses_bad_input_and_changes_nothing() {
+    use support::intake::{form_token, home, home_act, home_sign_in, no_redirects, Answer};
+    let mut env = seeded().await;
+    env.config.intake_token = Some("t0ken".into());
+    Db::open(&env.db()).unwrap().cancel(2).await.unwrap();
+    let running = env
+        .start(restock::purchase::scripted::ScriptedFactory::noop())
+        .await;
+    let addr = running.addr;
+    let before = dump(&env.db());
+    let cookie = home_sign_in(addr, "t0ken").await;
+    let csrf = form_token(&home(addr, Some(&cookie)).await.body);
+    // Each refused with a message, in the words the API and CLI use.
+    let acts: Vec<(&str, u16, &str)> = vec![
+        ("", 400, "unknown action"),
+        ("explode:1", 400, "unknown action `explode`"),
+        ("retry:abc", 400, "not an order number"),
+        ("cancel:-", 400, "not an order number"),
+        ("retry:99999", 404, "order 99999 does not exist"),
+        ("cancel:1", 409, "only pending orders can be cancelled"),
+        ("retry:1", 409, "never retried"),
+        ("reorder:caviar", 404, "unknown item `caviar`"),
+        ("reorder:", 404, "unknown item"),
+        ("signin:nowhere", 503, "real browser"),
+        ("verify:1", 501, "not available"),
+    ];
+    for (act, code, needle) in acts {
+        let a = Answer::of(
+            no_redirects()
+                .post(url(&running, "/"))
+                .header("cookie", &cookie)
+                .header("accept", "application/json")
+                .form(&[("act", act), ("csrf", csrf.as_str())]),
+        )
+        .await;
+        assert_eq!(a.status, code, "{act}: {}", a.body);
+        let said: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(said["ok"], false, "{act}");
+        assert!(
+            said["message"].as_str().unwrap().contains(needle),
+            "{act}: {said}"
+        );
+        // Without script: back to the page, which says it once.
+        let a = home_act(addr, Some(&cookie), Some(&csrf), act).await;
+        assert_eq!(a.status, 303, "{act}");
+        let notice = a.cookie("restock_notice").unwrap();
+        let page = home(addr, Some(&format!("{cookie}; {notice}"))).await;
+        assert!(page.body.contains("class=\"notice err\""), "{act}");
+    }
+    let post = |ctype: &str, body: String| {
+        no_redirects()
+            .post(url(&running, "/"))
+            .header("cookie", &cookie)
+            .header("content-type", ctype)
+            .body(body)
+    };
+    for (req, code) in [
+        (
+            post("application/json", "{\"act\": \"resume:\"}".into()),
+            400,
+        ),
+        (post("application/x-www-form-urlencoded", "%%%".into()), 403),
+        (
+            post(
+                "application/x-www-form-urlencoded",
+                format!("csrf={csrf}&act=reorder:{}", "x".repeat(64 * 1024)),
+            ),
+            413,
+        ),
+    ] {
+        let a = Answer::of(req).await;
+        assert_eq!(a.status, code, "{}", a.body);
+        assert!(a.body.contains("refused"), "{}", a.body);
+    }
+    let a = Answer::of(
+        no_redirects()
+            .put(url(&running, "/"))
+            .header("cookie", &cookie),
+    )
+    .await;
+    assert_eq!(a.status, 405);
+    for body in ["", "token=", "{\"token\": \"t0ken\"}"] {
+        let a = Answer::of(
+            no_redirects()
+                .post(url(&running, "/session"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await;
+        assert_eq!(a.status, 401, "{body}");
+        assert!(a.cookie("restock_home").is_none());
+    }
+    for name in ["x.txt", "a%00.png", "%2e%2e%2fx.png", "x.png%2f.."] {
+        let a = Answer::of(
+            no_redirects()
+                .get(url(&running, &format!("/screenshots/{name}")))
+                .header("cookie", &cookie),
+        )
+        .await;
+        assert_eq!(a.status, 404, "{name}");
+    }
+    assert_eq!(dump(&env.db()), before);
+    running.stop().await;
+}

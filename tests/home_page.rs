@@ -871,7 +871,8 @@ async fn readme_screenshot_of_the_demo() {
     std::fs::write(&env.config.catalog, household_catalog(&demo.base_url())).unwrap();
     env.sign_in_demo().await;
     let monitor = support::receivers::Receiver::spawn().await;
-    env.config.heartbeat_url = support::env::monitor_urls(&[monitor.url("/ping/5b3c9a1e-2f4d-4c6b-9e8a-7d1f0c2ba1b2")]);
+    env.config.heartbeat_url =
+        support::env::monitor_urls(&[monitor.url("/ping/5b3c9a1e-2f4d-4c6b-9e8a-7d1f0c2ba1b2")]);
     let running = restock::server::start(&env.config, env.browser_parts())
         .await
         .unwrap();

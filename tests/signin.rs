@@ -19,9 +19,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chromiumoxide::cdp::browser_protocol::emulation::{
-    SetDeviceMetricsOverrideParams, SetTouchEmulationEnabledParams,
-};
+use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchKeyEventParams, DispatchKeyEventType, DispatchTouchEventParams, DispatchTouchEventType,
     InsertTextParams, TouchPoint,
@@ -31,11 +29,11 @@ use restock::demo::{DemoStore, DEMO_EMAIL, DEMO_PASSWORD};
 use restock::engine::Event;
 use restock::model::SessionState;
 use restock::model::Status;
-use restock::purchase::browser::{find_chrome, prepare_profile, BrowserSession, LaunchOptions};
 use restock::purchase::scripted::ScriptedFactory;
 use restock::purchase::{factory, settings_from_config};
 use restock::signin::Holder;
 use serde_json::{json, Value};
+use support::browser::Viewer;
 use support::chromium::*;
 use support::env::*;
 use support::intake::*;
@@ -47,7 +45,7 @@ const PHONE: (i64, i64) = (412, 800);
 
 /// A second headless Chromium, emulating a phone with touch.
 struct Phone {
-    session: BrowserSession,
+    viewer: Viewer,
 }
 
 /// Where an element of the store's page is, in the tab's viewport.
@@ -59,67 +57,36 @@ struct Spot {
 
 impl Phone {
     async fn launch(dir: &Path) -> Phone {
-        let opts = LaunchOptions {
-            chrome: find_chrome(None).unwrap(),
-            profile: prepare_profile(dir, "phone").unwrap(),
-            headless: true,
-            launch_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(20),
-        };
-        let phone = Phone {
-            session: BrowserSession::launch(&opts).await.unwrap(),
-        };
-        phone.be_a_phone().await;
-        phone
+        Phone {
+            viewer: Viewer::launch(dir, PHONE).await,
+        }
     }
 
     fn page(&self) -> &chromiumoxide::Page {
-        self.session.page()
+        self.viewer.page()
     }
 
     async fn be_a_phone(&self) {
-        let page = self.page();
-        page.execute(SetDeviceMetricsOverrideParams::new(
-            PHONE.0, PHONE.1, 2.0, true,
-        ))
-        .await
-        .unwrap();
-        let mut touch = SetTouchEmulationEnabledParams::new(true);
-        touch.max_touch_points = Some(5);
-        page.execute(touch).await.unwrap();
+        self.viewer.resize(PHONE).await;
     }
 
     async fn goto(&self, url: &str) {
-        tokio::time::timeout(PATIENCE, self.page().goto(url))
-            .await
-            .expect("the page loads")
-            .unwrap();
+        self.viewer.goto(url).await;
     }
 
     async fn eval<T: serde::de::DeserializeOwned>(&self, js: &str) -> T {
-        tokio::time::timeout(PATIENCE, self.page().evaluate(js))
-            .await
-            .expect("the page answers")
-            .unwrap()
-            .into_value()
-            .unwrap()
+        self.viewer.eval(js).await
     }
 
     /// Polls `js` until it is true, failing with the page's status line.
     async fn wait_until(&self, what: &str, js: &str) {
-        let deadline = tokio::time::Instant::now() + PATIENCE * 2;
-        loop {
-            if self.eval::<bool>(js).await {
-                return;
-            }
-            if tokio::time::Instant::now() > deadline {
-                let status: String = self
-                    .eval("document.getElementById('status') ? document.getElementById('status').textContent : document.title")
-                    .await;
-                panic!("timed out waiting for {what}; the page says: {status}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.viewer
+            .wait_for(
+                what,
+                js,
+                "document.getElementById('status') ? document.getElementById('status').textContent : document.title",
+            )
+            .await;
     }
 
     async fn status(&self) -> (String, String) {
@@ -229,7 +196,7 @@ impl Phone {
     }
 
     async fn close(self) {
-        self.session.close().await;
+        self.viewer.close().await;
     }
 }
 
@@ -271,16 +238,9 @@ async fn sign_in_through_the_page(phone: &Phone, spots: &[Spot], dw: i64) {
     assert_eq!(text, "signed in: profile saved");
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn mint(running: &restock::server::Running, store: &str) -> (u16, Value) {
     post_json(
-        &client(),
+        &no_redirects(),
         &url(running, &format!("/stores/{store}/login")),
         json!({}),
     )
@@ -289,7 +249,7 @@ async fn mint(running: &restock::server::Running, store: &str) -> (u16, Value) {
 
 async fn link_state(running: &restock::server::Running, store: &str) -> String {
     // The token of the test that sets one; ignored where none is set.
-    let r = client()
+    let r = no_redirects()
         .get(url(running, &format!("/stores/{store}/login")))
         .bearer_auth("t0ken")
         .send()
@@ -355,7 +315,7 @@ async fn a_phone_signs_the_profile_in_through_the_live_page_while_the_engine_wai
 
     // While the page holds the profile, an order waits instead of buying.
     let (code, body) = post_json(
-        &client(),
+        &no_redirects(),
         &url(&running, "/reorder"),
         json!({"item": "soap"}),
     )
@@ -403,7 +363,7 @@ async fn a_phone_signs_the_profile_in_through_the_live_page_while_the_engine_wai
     );
 
     // The address works once.
-    let again = client().get(&link).send().await.unwrap();
+    let again = no_redirects().get(&link).send().await.unwrap();
     assert_eq!(again.status().as_u16(), 410);
     assert!(again.text().await.unwrap().contains("already used"));
 
@@ -450,7 +410,7 @@ async fn the_live_browser_closes_on_disconnect_cancel_and_idle_expiry() {
 
     // Cancelled (DELETE, or `restock login` given up): the page says so and
     // the browser closes.
-    let r = client()
+    let r = no_redirects()
         .delete(url(&running, "/stores/demo/login"))
         .send()
         .await
@@ -583,7 +543,7 @@ async fn cli_login_remote_asks_the_running_server_and_ctrl_c_cancels_the_link() 
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("cancelled"), "{out}");
     assert_eq!(link_state(&running, "demo").await, "cancelled");
-    let r = client().get(&link).send().await.unwrap();
+    let r = no_redirects().get(&link).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 410);
     assert!(r.text().await.unwrap().contains("cancelled"));
     running.stop().await;
@@ -671,7 +631,7 @@ async fn a_challenge_is_solved_from_the_notifications_link_and_the_order_goes_th
         .unwrap();
     let mut events = running.handle.subscribe();
     let (_, body) = post_json(
-        &client(),
+        &no_redirects(),
         &url(&running, "/reorder"),
         json!({"item": "soap"}),
     )
@@ -731,7 +691,7 @@ async fn a_challenge_is_solved_from_the_notifications_link_and_the_order_goes_th
     assert_eq!(link_state(&running, "demo").await, "signed_in");
 
     // `restock resume`, the order again: placed, challenge fault or not.
-    let (code, _) = post_json(&client(), &url(&running, "/resume"), json!({})).await;
+    let (code, _) = post_json(&no_redirects(), &url(&running, "/resume"), json!({})).await;
     assert_eq!(code, 200);
     running.db.retry(id).await.unwrap();
     running.handle.wake();
@@ -753,7 +713,7 @@ async fn refused_links_say_why_and_only_the_token_mints_them() {
     let mut parts = env.browser_parts();
     parts.known_stores = None; // the catalog's second store is not defined
     let running = restock::server::start(&env.config, parts).await.unwrap();
-    let http = client();
+    let http = no_redirects();
     let login = url(&running, "/stores/demo/login");
     let mint = || async {
         let r = http.post(&login).bearer_auth("t0ken").send().await.unwrap();
@@ -870,7 +830,7 @@ async fn a_held_profile_keeps_buys_and_the_probe_off_and_a_buy_refuses_a_link() 
     parts.known_stores = None; // the catalog's second store is not defined
     let running = restock::server::start(&env.config, parts).await.unwrap();
     let mut events = running.handle.subscribe();
-    let http = client();
+    let http = no_redirects();
 
     // demo held by a live session: the next source (backup) buys.
     let live = running.holds.try_hold("demo", Holder::Live).unwrap();
@@ -1036,7 +996,7 @@ async fn cookie_import_signs_the_profile_in_and_a_wrong_or_foreign_file_changes_
 
 /// A fresh demo store session, as a desktop browser would hold it.
 async fn demo_session(demo: &DemoStore) -> String {
-    let r = client()
+    let r = no_redirects()
         .post(format!("{}/signin", demo.base_url()))
         .form(&[
             ("email", DEMO_EMAIL),

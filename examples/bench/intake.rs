@@ -149,7 +149,7 @@ pub fn config(dir: &std::path::Path, prefix: &str, items: usize) -> Result<Confi
 }
 
 /// The trivial reference server: 202 on both routes.
-async fn trivial() -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn trivial() -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let app = axum::Router::new()
         .route("/reorder", post(|| async { StatusCode::ACCEPTED }))
         .route("/items", get(|| async { StatusCode::ACCEPTED }));
@@ -308,7 +308,7 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
 }
 
 /// A `POST /reorder` per catalog item from `from` on.
-fn post_requests(from: usize) -> Arc<Vec<Request>> {
+pub fn post_requests(from: usize) -> Arc<Vec<Request>> {
     Arc::new(
         (from..CATALOG_ITEMS)
             .map(|i| {

@@ -4,12 +4,13 @@
 //! cargo run --release --example bench               # full counts (a few minutes)
 //! cargo run --release --example bench -- --quick    # small counts, for a smoke run
 //! cargo run --release --example bench -- --out perf.md --only engine,wake
+//! cargo run --release --example bench -- --quick --only page
 //! ```
 //!
 //! Runs, in order: engine overhead, intake (POST /reorder, GET /items),
 //! wake latency, idle footprint (builds and spawns the `restock` binary
-//! with `cargo build --bin restock`, same profile), and the browser path
-//! (needs Chromium). Each prints its figure next to a raw reference
+//! with `cargo build --bin restock`, same profile), the browser path
+//! (needs Chromium), and the home page (`GET /`, 2,000 items). Each prints its figure next to a raw reference
 //! measured in the same run; the Markdown table goes to stdout and to
 //! `--out` (default: `bench.md` in the target directory).
 //!
@@ -21,6 +22,7 @@ mod browser;
 mod engine;
 mod idle;
 mod intake;
+mod page;
 mod table;
 mod wake;
 
@@ -50,7 +52,7 @@ fn args() -> Result<Args> {
             "--only" => {
                 a.only = Some(
                     it.next()
-                        .context("--only needs a list: engine,intake,wake,idle,browser")?
+                        .context("--only needs a list: engine,intake,wake,idle,browser,page")?
                         .split(',')
                         .map(str::to_string)
                         .collect(),
@@ -58,7 +60,7 @@ fn args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--quick] [--out PATH] [--only engine,intake,wake,idle,browser]"
+                    "usage: bench [--quick] [--out PATH] [--only engine,intake,wake,idle,browser,page]"
                 );
                 std::process::exit(0);
             }
@@ -76,6 +78,7 @@ struct Counts {
     wake_samples: usize,
     idle_window: Duration,
     browser_runs: usize,
+    page_gets: usize,
 }
 
 impl Counts {
@@ -88,6 +91,7 @@ impl Counts {
                 wake_samples: 100,
                 idle_window: Duration::from_secs(10),
                 browser_runs: 2,
+                page_gets: 200,
             }
         } else {
             Counts {
@@ -97,6 +101,7 @@ impl Counts {
                 wake_samples: 1_000,
                 idle_window: Duration::from_secs(60),
                 browser_runs: 5,
+                page_gets: 2_000,
             }
         }
     }
@@ -210,6 +215,20 @@ fn main() -> Result<()> {
             Err(e) => rows.push(Row::skipped(
                 "5. Browser path",
                 "<= 1.3x the minimal program",
+                &format!("{e:#}"),
+            )),
+        }
+    }
+    if wanted("page") {
+        step("page", &mut loads);
+        match runtime.block_on(page::run(counts.page_gets)) {
+            Ok((r, n)) => {
+                rows.push(r);
+                notes.extend(n);
+            }
+            Err(e) => rows.push(Row::skipped(
+                "6. Home page",
+                "p99 < 20 ms",
                 &format!("{e:#}"),
             )),
         }

@@ -7,7 +7,8 @@
 //! intake's group commit), [`state`] (the pause and other key/value
 //! records), [`sessions`] (what is known of each store's sign-in),
 //! [`monitors`] (what each heartbeat monitor was sent and answered),
-//! [`histories`] (`GET /items`' per-item history) and [`checkpoint`]
+//! [`histories`] (`GET /items`' per-item history), [`overview`] (what the
+//! home page shows, in one read) and [`checkpoint`]
 //! (background WAL checkpoints under `serve`).
 //!
 //! This module imports nothing above the vocabulary ([`crate::model`]): the
@@ -29,6 +30,7 @@ mod enqueue;
 mod histories;
 mod monitors;
 mod orders;
+mod overview;
 mod schema;
 mod sessions;
 mod state;
@@ -44,6 +46,7 @@ pub use connection::ensure_private_dir;
 pub use histories::{Histories, ItemHistory};
 pub use monitors::{MonitorState, QueueSummary, Role};
 pub use orders::{placed_since_params, Enqueued, Order, Recovered, CLAIM_SQL, PLACED_SINCE_SQL};
+pub use overview::Overview;
 pub use schema::{inspect, schema_version, Inspection};
 pub use sessions::READ_SQL as SESSION_READ_SQL;
 pub use state::Pause;

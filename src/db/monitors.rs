@@ -86,47 +86,7 @@ pub struct QueueSummary {
 impl Db {
     /// Every stored monitor, heartbeats first.
     pub async fn monitors(&self) -> Result<Vec<MonitorState>, DbError> {
-        self.call(|c| {
-            let mut st = c.prepare_cached(
-            "SELECT label, kind, role, last_sent, last_ack, last_error, failures, rtt_ms, last_said
-                 FROM heartbeat_monitors ORDER BY role, label",
-        )?;
-            let rows = st.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, u32>(6)?,
-                    r.get::<_, Option<i64>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                ))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (label, kind, role, last_sent, last_ack, last_error, failures, rtt, said) =
-                    row?;
-                let kind = kind
-                    .parse::<MonitorKind>()
-                    .map_err(|e| DbError::Corrupt(e.to_string()))?;
-                let last_said = said.and_then(|s| s.parse().ok());
-                out.push(MonitorState {
-                    label,
-                    kind,
-                    role: Role::parse(&role),
-                    last_sent,
-                    last_ack,
-                    last_error,
-                    failures,
-                    rtt_ms: rtt.map(|r| r.max(0) as u64),
-                    last_said,
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.call(|c| monitors_on(c)).await
     }
 
     /// Writes one monitor's record.
@@ -196,4 +156,45 @@ impl Db {
         })
         .await
     }
+}
+
+/// [`Db::monitors`] on a connection.
+pub(super) fn monitors_on(c: &rusqlite::Connection) -> Result<Vec<MonitorState>, DbError> {
+    let mut st = c.prepare_cached(
+        "SELECT label, kind, role, last_sent, last_ack, last_error, failures, rtt_ms, last_said
+             FROM heartbeat_monitors ORDER BY role, label",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+            r.get::<_, Option<i64>>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, u32>(6)?,
+            r.get::<_, Option<i64>>(7)?,
+            r.get::<_, Option<String>>(8)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (label, kind, role, last_sent, last_ack, last_error, failures, rtt, said) = row?;
+        let kind = kind
+            .parse::<MonitorKind>()
+            .map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let last_said = said.and_then(|s| s.parse().ok());
+        out.push(MonitorState {
+            label,
+            kind,
+            role: Role::parse(&role),
+            last_sent,
+            last_ack,
+            last_error,
+            failures,
+            rtt_ms: rtt.map(|r| r.max(0) as u64),
+            last_said,
+        });
+    }
+    Ok(out)
 }

@@ -332,15 +332,7 @@ impl Db {
 
     /// Newest first, optionally one status only.
     pub async fn recent(&self, status: Option<Status>, limit: u32) -> Result<Vec<Order>, DbError> {
-        self.call(move |c| {
-            let sql = format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2"
-            );
-            let mut st = c.prepare_cached(&sql)?;
-            let rows = st.query_map(params![status.map(Status::as_str), limit], order_from_row)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+        self.call(move |c| recent_on(c, status, limit)).await
     }
 
     /// How many orders are in each status.
@@ -470,7 +462,38 @@ pub(super) fn expect_one(n: usize, id: i64) -> Result<(), DbError> {
     }
 }
 
-fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, DbError> {
+/// [`Db::recent`] on a connection. One status is read through the
+/// `(status, id)` index; a `status = ?1 OR ?1 IS NULL` test would read
+/// every order to find none.
+pub(super) fn recent_on(
+    c: &Connection,
+    status: Option<Status>,
+    limit: u32,
+) -> Result<Vec<Order>, DbError> {
+    let rows = match status {
+        Some(status) => {
+            let mut st = c.prepare_cached(concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders WHERE status = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![status.as_str(), limit], order_from_row)?;
+            rows.collect::<Result<_, _>>()?
+        }
+        None => {
+            let mut st = c.prepare_cached(concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders ORDER BY id DESC LIMIT ?1"
+            ))?;
+            let rows = st.query_map(params![limit], order_from_row)?;
+            rows.collect::<Result<_, _>>()?
+        }
+    };
+    Ok(rows)
+}
+
+pub(super) fn get_order(c: &Connection, id: i64) -> Result<Option<Order>, DbError> {
     Ok(c.row_cached(GET_ORDER_SQL, [id], order_from_row)
         .optional()?)
 }

@@ -39,10 +39,26 @@ struct ItemView<'a> {
 }
 
 /// The last rendered answer and what it was rendered from.
-#[derive(Clone, Default)]
-pub struct ItemsCache(Arc<Mutex<Option<Rendered>>>);
+pub type ItemsCache = RenderCache<Bytes>;
 
-struct Rendered {
+/// The last thing rendered from the item histories and the catalog (`GET
+/// /items`' body, the home page's item rows), kept while it still holds.
+pub struct RenderCache<T>(Arc<Mutex<Option<Rendered<T>>>>);
+
+impl<T> Clone for RenderCache<T> {
+    fn clone(&self) -> Self {
+        RenderCache(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Default for RenderCache<T> {
+    fn default() -> Self {
+        RenderCache(Arc::default())
+    }
+}
+
+/// One rendering and what it was rendered from.
+pub struct Rendered<T> {
     histories: Arc<Histories>,
     catalog: Arc<Catalog>,
     /// When it was rendered, and the first moment after that an item's
@@ -50,21 +66,43 @@ struct Rendered {
     /// clock that went back makes it stale too).
     rendered_at: i64,
     valid_until: Option<i64>,
-    body: Bytes,
+    value: T,
 }
 
-impl ItemsCache {
-    fn get(&self, histories: &Arc<Histories>, catalog: &Arc<Catalog>, now: i64) -> Option<Bytes> {
+impl<T> Rendered<T> {
+    /// `value`, rendered at `now` from `histories` and `catalog`, true
+    /// until `valid_until` (see [`ItemStates::valid_until`]).
+    pub fn new(
+        histories: Arc<Histories>,
+        catalog: Arc<Catalog>,
+        now: i64,
+        valid_until: Option<i64>,
+        value: T,
+    ) -> Rendered<T> {
+        Rendered {
+            histories,
+            catalog,
+            rendered_at: now,
+            valid_until,
+            value,
+        }
+    }
+}
+
+impl<T: Clone> RenderCache<T> {
+    /// The kept rendering, if it was made from these very histories and
+    /// this catalog and still holds at `now`.
+    pub fn get(&self, histories: &Arc<Histories>, catalog: &Arc<Catalog>, now: i64) -> Option<T> {
         let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let r = slot.as_ref()?;
         let fresh = Arc::ptr_eq(&r.histories, histories)
             && Arc::ptr_eq(&r.catalog, catalog)
             && now >= r.rendered_at
             && r.valid_until.is_none_or(|t| now < t);
-        fresh.then(|| r.body.clone())
+        fresh.then(|| r.value.clone())
     }
 
-    fn put(&self, rendered: Rendered) {
+    pub fn put(&self, rendered: Rendered<T>) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(rendered);
     }
 }
@@ -84,7 +122,7 @@ pub(super) async fn items(State(intake): State<Intake>) -> Response {
         Some(body) => body,
         None => {
             let rendered = render(&intake, histories, catalog, now);
-            let body = rendered.body.clone();
+            let body = rendered.value.clone();
             intake.items_cache.put(rendered);
             body
         }
@@ -92,7 +130,12 @@ pub(super) async fn items(State(intake): State<Intake>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn render(intake: &Intake, histories: Arc<Histories>, catalog: Arc<Catalog>, now: i64) -> Rendered {
+fn render(
+    intake: &Intake,
+    histories: Arc<Histories>,
+    catalog: Arc<Catalog>,
+    now: i64,
+) -> Rendered<Bytes> {
     let (body, valid_until) = {
         let states = ItemStates::of(&catalog, &histories, intake.debounce, intake.cooldown, now);
         let views: Vec<ItemView> = states
@@ -109,13 +152,7 @@ fn render(intake: &Intake, histories: Arc<Histories>, catalog: Arc<Catalog>, now
         let body = serde_json::to_vec(&views).expect("item views serialise");
         (body, states.valid_until)
     };
-    Rendered {
-        histories,
-        catalog,
-        rendered_at: now,
-        valid_until,
-        body: Bytes::from(body),
-    }
+    Rendered::new(histories, catalog, now, valid_until, Bytes::from(body))
 }
 
 /// An item's state as dashboards show it (`GET /items`' `state`, the home

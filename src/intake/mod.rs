@@ -28,7 +28,7 @@ use crate::model::Status;
 
 mod items;
 
-pub use items::{ItemState, ItemStates, ItemStatus, ItemsCache};
+pub use items::{ItemState, ItemStates, ItemStatus, ItemsCache, RenderCache, Rendered};
 
 pub const BODY_LIMIT: usize = 16 * 1024;
 

@@ -158,12 +158,25 @@ pub async fn act(
             "refused: this form did not come from restock's own page",
         );
     }
-    let Ok(Form(form)) = form else {
-        return refuse(
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "refused: send the page's form (act and csrf, form-encoded)",
-        );
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return refuse(
+                &headers,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "refused: a form larger than {} bytes",
+                    crate::intake::BODY_LIMIT
+                ),
+            );
+        }
+        Err(_) => {
+            return refuse(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "refused: send the page's form (act and csrf, form-encoded)",
+            );
+        }
     };
     let session = match &viewer {
         Viewer::Session(s) => Some(s),

@@ -8,8 +8,9 @@
 //! sign-in link (the Sign in button mints one when pressed).
 //!
 //! A 2,000-item catalog is one row per item: the rows are written with
-//! `write!` into the page's buffer (no string per row, per time or per
-//! escaped name), grouped by state in the order of [`ItemState::ALL`].
+//! `write!` into one buffer (no string per row, per time or per escaped
+//! name), grouped by state in the order of [`ItemState::ALL`]
+//! ([`item_groups`], which the caller keeps while the states hold).
 //! Times are written relative ("3m ago", "in 2h") inside `<time data-t>`
 //! holding the instant, which the script keeps current.
 //!
@@ -128,7 +129,8 @@ fn went_wrong(status: Status) -> bool {
 /// What the page needs besides the view.
 pub struct Page<'a> {
     pub view: &'a View,
-    pub items: &'a ItemStates<'a>,
+    /// [`item_groups`] for the view's items.
+    pub item_groups: &'a str,
     /// The form token for this browser.
     pub form_token: &'a str,
     /// What the last action said: `(ok, text)`.
@@ -165,9 +167,11 @@ fn form_open(h: &mut Html, token: &str) {
 }
 
 fn button(h: &mut Html, verb: &str, arg: &str, label: &str, class: &str) {
-    h.raw("<button name=\"act\" class=\"")
-        .raw(class)
-        .raw("\" value=\"")
+    h.raw("<button name=\"act\"");
+    if !class.is_empty() {
+        h.raw(" class=\"").raw(class).raw("\"");
+    }
+    h.raw(" value=\"")
         .raw(verb)
         .raw(":")
         .text(arg)
@@ -210,7 +214,7 @@ fn shot_link(h: &mut Html, dir: &Path, o: &Order) {
 /// The whole page.
 pub fn render(p: &Page) -> String {
     let v = p.view;
-    let mut h = Html::with_capacity(256 + v.catalog.items.len() * 240);
+    let mut h = Html::with_capacity(16 * 1024 + p.item_groups.len());
     let needs = v.needs_you();
     let title = if needs > 0 {
         format!("({needs}) restock")
@@ -380,16 +384,25 @@ fn item_name<'a>(v: &'a View, id: &'a str) -> &'a str {
 }
 
 fn items(h: &mut Html, p: &Page) {
-    let all = &p.items.items;
     h.raw("<section id=\"items\"><h2>Items <span class=\"count\">")
-        .num(all.len())
+        .num(p.view.catalog.items.len())
         .raw("</span></h2>")
         .raw("<input type=\"search\" id=\"filter\" placeholder=\"Filter items\" aria-label=\"Filter items\" autocomplete=\"off\" hidden>");
-    if all.is_empty() {
+    if p.view.catalog.items.is_empty() {
         h.raw("<p class=\"calm\">The catalog is empty.</p></section>");
         return;
     }
     form_open(h, p.form_token);
+    h.raw(p.item_groups);
+    h.raw("<p class=\"none\" id=\"no-match\" hidden>No item matches.</p></form></section>");
+}
+
+/// Every item's row, grouped by state: the bulk of the page, and the part
+/// that holds as long as the item states do (the caller keeps it while
+/// they hold). No form token in it.
+pub fn item_groups(states: &ItemStates, now: i64) -> String {
+    let all = &states.items;
+    let mut h = Html::with_capacity(all.len() * 340);
     for state in ItemState::ALL {
         let n = all.iter().filter(|s| s.state == state).count();
         if n == 0 {
@@ -403,11 +416,11 @@ fn items(h: &mut Html, p: &Page) {
             .num(n)
             .raw("</span></summary><ul class=\"rows\">");
         for s in all.iter().filter(|s| s.state == state) {
-            item_row(h, p.view.now, s);
+            item_row(&mut h, now, s);
         }
         h.raw("</ul></details>");
     }
-    h.raw("<p class=\"none\" id=\"no-match\" hidden>No item matches.</p></form></section>");
+    h.into_string()
 }
 
 fn group_title(state: ItemState) -> &'static str {
@@ -429,9 +442,13 @@ fn item_row(h: &mut Html, now: i64, s: &ItemStatus) {
     if let Some(last) = s.last {
         h.raw("\" data-last=\"").raw(last.status.as_str());
     }
-    h.raw("\"><span class=\"grow\"><b>").text(&item.name).raw("</b>");
+    h.raw("\"><span class=\"grow\"><b>")
+        .text(&item.name)
+        .raw("</b>");
     if item.name != item.id {
-        h.raw(" <small class=\"id\">").text(&item.id).raw("</small>");
+        h.raw(" <small class=\"id\">")
+            .text(&item.id)
+            .raw("</small>");
     }
     h.raw("<br><span class=\"badge s-")
         .raw(s.state.as_str())

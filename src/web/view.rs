@@ -1,17 +1,17 @@
 //! What the home page shows, read at one moment from the same sources as
-//! the API and `restock status`: the pause and the engine's activity from
-//! the handle and the database, the orders, every store the catalog uses
-//! or the probe knows (`GET /stores`' list), the monitors (live from the
-//! dead-man's switch when it runs, else their stored records), and the
-//! catalog with the item histories `GET /items` uses (cached by the
-//! database until it changes).
+//! the API and `restock status`: the engine's activity from its handle;
+//! the pause, the orders, the session and monitor records in one read
+//! ([`crate::db::Db::overview`]); every store the catalog uses or the probe
+//! knows (`GET /stores`' list); the monitors live from the dead-man's
+//! switch when it runs; and the catalog with the item histories `GET
+//! /items` uses (kept by the database until it changes).
 
 use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::db::{DbError, Histories, MonitorState, Order, Pause};
 use crate::engine::Activity;
-use crate::model::{now_ms, SessionState, Status, StoreSession};
+use crate::model::{now_ms, SessionState, StoreSession};
 
 use super::Web;
 
@@ -77,31 +77,18 @@ impl View {
     pub async fn read(web: &Web) -> Result<View, DbError> {
         let db = &web.intake.db;
         let handle = &web.intake.handle;
-        let (pause, review, recent, sessions, histories, stored_monitors) = tokio::join!(
-            db.paused(),
-            db.recent(Some(Status::NeedsReview), RECENT),
-            db.recent(None, RECENT),
-            db.sessions(),
+        let (overview, histories) = tokio::join!(
+            db.overview(RECENT, web.monitors.is_none()),
             db.item_histories(),
-            async {
-                match &web.monitors {
-                    Some(_) => Ok(Vec::new()),
-                    None => db.monitors().await,
-                }
-            },
         );
-        let pause = pause?;
-        let pause_order = match pause.as_ref().and_then(|p| p.order_id) {
-            Some(id) => db.get(id).await?,
-            None => None,
-        };
+        let overview = overview?;
         let catalog = web
             .intake
             .catalog
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let stores = crate::intake::store_sessions(&catalog, sessions?)
+        let stores = crate::intake::store_sessions(&catalog, overview.sessions)
             .into_iter()
             .map(|(name, session)| {
                 let link = web.signin.as_ref().and_then(|s| {
@@ -117,7 +104,7 @@ impl View {
             .collect();
         let monitors = match &web.monitors {
             Some(switch) => switch.states(),
-            None => stored_monitors?,
+            None => overview.monitors,
         };
         Ok(View {
             now: now_ms(),
@@ -126,10 +113,10 @@ impl View {
             silent_ms: handle.silent_for_ms(),
             stall_after_ms: web.intake.stall_after.as_millis() as i64,
             turns: handle.turns(),
-            pause,
-            pause_order,
-            review: review?,
-            recent: recent?,
+            pause: overview.pause,
+            pause_order: overview.pause_order,
+            review: overview.review,
+            recent: overview.recent,
             stores,
             monitors,
             catalog,

@@ -95,9 +95,10 @@ impl Viewer {
     }
 
     /// Polls `js` until it is true; fails saying `what` and what
-    /// `describe` (JavaScript) says of the page then.
+    /// `describe` (JavaScript) says of the page then. Twice [`PATIENCE`]:
+    /// what a page waits for may itself wait on a second browser.
     pub async fn wait_for(&self, what: &str, js: &str, describe: &str) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + PATIENCE * 2;
         loop {
             // A navigation in between makes one evaluation fail: try again.
             let done = tokio::time::timeout(PATIENCE, self.page().evaluate(js))
