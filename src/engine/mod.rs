@@ -253,7 +253,7 @@ impl Engine {
     }
 
     /// Runs until `shutdown` is cancelled; a buy in flight is settled as
-    /// DESIGN.md says (see [`buy`]).
+    /// the shutdown rules in [`buy`] say.
     pub async fn run(self, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             self.turn().await;
