@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod engine;
 pub mod heartbeat;
+pub mod html;
 pub mod intake;
 pub mod metrics;
 pub mod model;

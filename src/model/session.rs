@@ -10,39 +10,17 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use strum::{Display, EnumIter, IntoStaticStr};
+use serde::Serialize;
 
-use super::names::named;
+use super::names::named_enum;
 
-/// Whether a store profile is signed in, as last seen.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    EnumIter,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SessionState {
-    SignedIn,
-    SignedOut,
-    Unknown,
-}
-
-named!(SessionState, "session state");
-
-impl SessionState {
-    /// Every state, in the order above.
-    pub fn all() -> impl Iterator<Item = SessionState> {
-        <SessionState as strum::IntoEnumIterator>::iter()
+named_enum! {
+    "session state", "snake_case",
+    /// Whether a store profile is signed in, as last seen.
+    pub enum SessionState {
+        SignedIn,
+        SignedOut,
+        Unknown,
     }
 }
 

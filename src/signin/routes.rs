@@ -107,14 +107,7 @@ async fn cancel_route(State(svc): State<Arc<SignIn>>, Path(store): Path<String>)
 
 /// The owner cookie the request carries.
 fn owner_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == OWNER_COOKIE)
-        .map(|(_, value)| value.to_string())
+    crate::html::cookie(headers, OWNER_COOKIE)
 }
 
 fn refusal_status(refused: &Refused) -> StatusCode {
