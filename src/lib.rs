@@ -1,7 +1,11 @@
 //! restock: reorders household staples through a real browser, safely.
 //!
-//! Data flows one way: [`intake`] -> [`queue`] -> [`engine`] -> [`purchase`]
-//! -> result -> [`queue`] / notify.
+//! Data flows one way: [`intake`] -> [`db`] -> [`engine`] -> [`purchase`]
+//! -> result -> [`db`] / [`notify`]. The modules are layered (vocabulary
+//! at the bottom: [`model`], [`text`], [`urls`]; then [`config`]; [`db`]
+//! holding every SQL statement; the subsystems; [`server`] wiring them);
+//! `ARCHITECTURE.md` draws the layers and says which may import which. The
+//! command line is not here: it lives in the binary (`src/main.rs`).
 
 pub mod catalog;
 pub mod config;

@@ -180,7 +180,7 @@ thread_local! {
 
 /// Statements called from this thread run on it, without the hop to the
 /// blocking pool. Only for a thread that is no tokio worker and whose one
-/// job is a sequential loop over the queue: the engine's thread
+/// job is a sequential loop over the database: the engine's thread
 /// ([`crate::engine::EngineThread`]). Anywhere else a statement would block a
 /// runtime worker.
 pub(crate) fn run_statements_inline_on_this_thread() {
