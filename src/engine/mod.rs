@@ -210,7 +210,7 @@ pub struct Engine {
     settings: Arc<Settings>,
     handle: Arc<Handle>,
     /// Who uses which store profile (live sign-in sessions; see `held`).
-    holds: Arc<crate::signin::ProfileHolds>,
+    holds: Arc<crate::purchase::ProfileHolds>,
 }
 
 impl Engine {
@@ -228,12 +228,12 @@ impl Engine {
             probe: Arc::new(NoProbe),
             settings: Arc::new(settings),
             handle: Handle::new(),
-            holds: crate::signin::ProfileHolds::new(),
+            holds: crate::purchase::ProfileHolds::new(),
         }
     }
 
     /// Shares the profile holds with the sign-in service and the probe.
-    pub fn with_holds(mut self, holds: Arc<crate::signin::ProfileHolds>) -> Engine {
+    pub fn with_holds(mut self, holds: Arc<crate::purchase::ProfileHolds>) -> Engine {
         self.holds = holds;
         self
     }

@@ -26,6 +26,7 @@ use crate::db::{Db, DbError, Enqueued};
 use crate::engine::Handle;
 use crate::model::Status;
 
+pub mod auth;
 mod items;
 
 pub use items::ItemsCache;
@@ -121,7 +122,7 @@ async fn require_token(
     next: Next,
 ) -> Response {
     // One token rule for every route (src/signin/auth.rs).
-    match crate::signin::auth::check_token(intake.token.as_deref(), &headers) {
+    match crate::intake::auth::check_token(intake.token.as_deref(), &headers) {
         Ok(()) => next.run(req).await,
         Err(refused) => error(StatusCode::UNAUTHORIZED, refused.message()),
     }

@@ -128,7 +128,7 @@ pub struct SessionProbe {
     last_deferral: Mutex<Option<String>>,
     sends: Mutex<Vec<JoinHandle<Vec<Delivery>>>>,
     /// Store profiles in use (a live sign-in session is never probed).
-    holds: Option<Arc<crate::signin::ProfileHolds>>,
+    holds: Option<Arc<crate::purchase::ProfileHolds>>,
 }
 
 impl SessionProbe {
@@ -158,7 +158,7 @@ impl SessionProbe {
 
     /// Shares the profile holds with the engine and the sign-in service: a
     /// store a live sign-in session holds is skipped, and says so.
-    pub fn with_holds(mut self, holds: Arc<crate::signin::ProfileHolds>) -> SessionProbe {
+    pub fn with_holds(mut self, holds: Arc<crate::purchase::ProfileHolds>) -> SessionProbe {
         self.holds = Some(holds);
         self
     }
@@ -262,7 +262,7 @@ impl SessionProbe {
     /// timeout, dropped (browser closed) before the result is recorded.
     pub async fn probe_store(&self, store: &str) -> StoreResult {
         let _hold = match &self.holds {
-            Some(holds) => match holds.try_hold(store, crate::signin::Holder::Probe) {
+            Some(holds) => match holds.try_hold(store, crate::purchase::Holder::Probe) {
                 Ok(hold) => Some(hold),
                 Err(holder) => return self.skipped(store, holder).await,
             },
@@ -322,7 +322,7 @@ impl SessionProbe {
 
     /// A store whose profile is in use is not checked now (nothing is
     /// recorded; the next probe checks it).
-    async fn skipped(&self, store: &str, holder: crate::signin::Holder) -> StoreResult {
+    async fn skipped(&self, store: &str, holder: crate::purchase::Holder) -> StoreResult {
         let detail = format!("not checked: {holder} is using the profile");
         tracing::info!(store, "session probe skipped: {detail}");
         StoreResult {

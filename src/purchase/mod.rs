@@ -22,6 +22,7 @@
 pub mod browser;
 mod buy;
 mod dump_dom;
+pub mod holds;
 pub mod scripted;
 mod session;
 mod signin;
@@ -42,6 +43,7 @@ use crate::model::{Money, Outcome, Phase, SessionCheck, SessionState, Status};
 
 pub use self::browser::BrowserError;
 pub use self::dump_dom::DomDump;
+pub use self::holds::{Hold, Holder, ProfileHolds};
 pub use self::store::{StoreDef, StoreError, StoreRegistry};
 pub use self::tab::TabError;
 pub use self::wait::{Looked, MarkerState, Missing, Report};

@@ -121,7 +121,7 @@ pub struct Running {
     order_check_grace: Duration,
     checkpointer: Checkpointer,
     /// Who uses which store profile (sign-in sessions, buys, the probe).
-    pub holds: Arc<crate::signin::ProfileHolds>,
+    pub holds: Arc<crate::purchase::ProfileHolds>,
     /// The sign-in page's service (links, the live session).
     pub signin: Arc<crate::signin::SignIn>,
     _lock: std::fs::File,
@@ -129,7 +129,7 @@ pub struct Running {
 
 pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError> {
     // No token on an address other machines reach: refuse (src/signin/auth.rs).
-    let open = crate::signin::auth::check_exposure(
+    let open = crate::intake::auth::check_exposure(
         config.listen,
         config.intake_token.as_deref(),
         config.intake_open,
@@ -176,7 +176,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let known_stores = parts.known_stores.map(Arc::new);
     let notifier = crate::notify::Notifier::from_config(config)?;
-    let holds = crate::signin::ProfileHolds::new();
+    let holds = crate::purchase::ProfileHolds::new();
     let engine = Engine::new(
         db.clone(),
         catalog.clone(),
@@ -291,7 +291,7 @@ async fn session_probe(
     factory: Arc<dyn PurchaserFactory>,
     notifier: &crate::notify::Notifier,
     handle: &Arc<Handle>,
-    holds: &Arc<crate::signin::ProfileHolds>,
+    holds: &Arc<crate::purchase::ProfileHolds>,
 ) -> Result<(Arc<dyn Probe>, Option<crate::probe::Scheduled>), ServeError> {
     use crate::probe::SessionProbe;
     let schedule = &config.session_check;

@@ -15,6 +15,7 @@
 //! 64 KiB. [`public`] is what `restock login --remote`'s own server runs;
 //! `serve` adds [`api`].
 
+use crate::intake::auth;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::links::Refused;
-use super::{auth, page, SignIn};
+use super::{page, SignIn};
 
 /// The cookie that marks the browser that claimed a link.
 pub const OWNER_COOKIE: &str = "restock_signin";
