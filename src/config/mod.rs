@@ -145,6 +145,15 @@ pub struct Config {
     /// How often to remind while a store stays signed out.
     #[serde(with = "human_duration")]
     pub session_remind: Duration,
+    /// Tell the owner this long before a store's session cookies expire
+    /// (once per expiry); `0s` never warns.
+    #[serde(with = "human_duration")]
+    pub session_warn: Duration,
+    /// How long an order that reached Place Order without a confirmation is
+    /// looked for in the store's order history (checks at 1/15, 1/3 and
+    /// the end of it) before it stays `needs_review` for the owner.
+    #[serde(with = "human_duration")]
+    pub verify_window: Duration,
     /// Notification URLs (ntfy://, gotify://, telegram://, discord://,
     /// generic+https://); comma-separated in the environment.
     #[serde(deserialize_with = "list::deserialize")]
@@ -225,6 +234,8 @@ impl Default for Config {
             session_check_idle_min: Duration::from_secs(300),
             session_check_timeout: Duration::from_secs(60),
             session_remind: Duration::from_secs(24 * 3600),
+            session_warn: Duration::from_secs(24 * 3600),
+            verify_window: Duration::from_secs(15 * 60),
             notify: Vec::new(),
         }
     }
@@ -319,6 +330,7 @@ impl Config {
             ("step_timeout", self.step_timeout),
             ("session_check_timeout", self.session_check_timeout),
             ("session_remind", self.session_remind),
+            ("verify_window", self.verify_window),
         ];
         for (key, value) in positive {
             if value.is_zero() {

@@ -105,6 +105,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UPDATE spend_by_hour SET cents = cents - COALESCE(OLD.total_cents, 0), orders = orders - 1
             WHERE hour = OLD.finished_at / 3600000;
      END;",
+    // 7: verifying unconfirmed orders in the store's order history (see
+    // verifications.rs): when an order reached `submitted` (and the total
+    // approved at review, written with it to `total_cents`), and one record
+    // per order being verified.
+    "ALTER TABLE orders ADD COLUMN submitted_at INTEGER;
+     CREATE TABLE verifications (
+        order_id    INTEGER PRIMARY KEY,
+        store       TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        checks      INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER,
+        last_at     INTEGER,
+        last_error  TEXT,
+        verdict     TEXT,
+        order_ref   TEXT,
+        notified_at INTEGER
+     );
+     CREATE INDEX verifications_due ON verifications(verdict, next_at);",
+    // 8: when each store's session expires (see sessions.rs), the session
+    // cookies learned for stores whose definition names none, and the
+    // expiry the owner was warned about.
+    "ALTER TABLE store_sessions ADD COLUMN expires_at INTEGER;
+     ALTER TABLE store_sessions ADD COLUMN session_cookies TEXT;
+     ALTER TABLE store_sessions ADD COLUMN seen_cookies TEXT;
+     ALTER TABLE store_sessions ADD COLUMN warned_expiry INTEGER;",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), DbError> {

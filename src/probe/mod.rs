@@ -255,19 +255,15 @@ impl SessionProbe {
         let check = tokio::time::timeout(timeout, async {
             match self.factory.purchaser(store) {
                 Ok(mut purchaser) => purchaser.check_session().await,
-                Err(e) => SessionCheck {
-                    state: SessionState::Unknown,
-                    detail: Some(e.to_string()),
-                },
+                Err(e) => SessionCheck::unknown(e.to_string()),
             }
         })
         .await
-        .unwrap_or_else(|_| SessionCheck {
-            state: SessionState::Unknown,
-            detail: Some(format!(
+        .unwrap_or_else(|_| {
+            SessionCheck::unknown(format!(
                 "no answer within {} (RESTOCK_SESSION_CHECK_TIMEOUT)",
                 humantime::format_duration(timeout)
-            )),
+            ))
         });
         tracing::info!(
             store,

@@ -176,10 +176,7 @@ impl Purchaser for ScriptedPurchaser {
             .get(&self.store)
             .copied()
             .unwrap_or(SessionState::SignedIn);
-        SessionCheck {
-            state,
-            detail: None,
-        }
+        SessionCheck::known(state)
     }
 }
 
