@@ -7,7 +7,7 @@
 //! that is stored (an order's `message`, a pause reason) carries an
 //! absolute time ([`at`]), so it stays true however late it is read.
 
-use crate::model::now_ms;
+use crate::model::{now_ms, SessionState, StoreSession};
 
 /// `45s`, `3m`, `2h`, `6d`: a duration rounded down to its largest unit.
 pub fn span(ms: i64) -> String {
@@ -130,6 +130,35 @@ pub fn redact_url(raw: &str) -> String {
             }
         }
     }
+}
+
+/// `signed in, expires in 6 d (checked 2h ago)`, for `restock status`,
+/// `GET /stores` and the doctor.
+pub fn session(row: &StoreSession) -> String {
+    let state = match row.state {
+        SessionState::SignedIn => match row.expires_at {
+            Some(at) => format!("signed in, {}", expiry(at)),
+            None => "signed in".to_string(),
+        },
+        SessionState::SignedOut => format!(
+            "SIGNED OUT since {}: run `restock login {}`",
+            ago(row.since),
+            row.store
+        ),
+        SessionState::Unknown => "unknown".to_string(),
+    };
+    let checked = match row.checked_at {
+        Some(t) => format!("checked {}", ago(t)),
+        None => "never checked".to_string(),
+    };
+    let last = match (row.last_result, &row.last_error) {
+        (Some(SessionState::Unknown), Some(e)) if row.state != SessionState::Unknown => {
+            format!(": last check inconclusive, {e}")
+        }
+        (_, Some(e)) => format!(": {e}"),
+        _ => String::new(),
+    };
+    format!("{state} ({checked}{last})")
 }
 
 #[cfg(test)]

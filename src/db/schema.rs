@@ -163,10 +163,13 @@ pub struct Inspection {
     pub problems: Vec<String>,
     /// The store sessions recorded, when the schema has them.
     pub sessions: Vec<crate::model::StoreSession>,
+    /// When an engine loop last recorded a turn.
+    pub turned_at: Option<i64>,
 }
 
 /// Opens `path` read-write without creating it or migrating, and reads the
-/// schema version, the integrity check and the recorded store sessions.
+/// schema version, the integrity check, the recorded store sessions and
+/// the loop's last recorded turn.
 pub fn inspect(path: &Path) -> Result<Inspection, DbError> {
     let conn = Connection::open_with_flags(
         path,
@@ -180,9 +183,11 @@ pub fn inspect(path: &Path) -> Result<Inspection, DbError> {
         .collect::<Result<_, _>>()?;
     let problems = rows.into_iter().filter(|r| r != "ok").take(5).collect();
     let sessions = super::sessions::list_on(&conn).unwrap_or_default();
+    let turned_at = super::state::read_turned_at(&conn).unwrap_or_default();
     Ok(Inspection {
         version,
         problems,
         sessions,
+        turned_at,
     })
 }

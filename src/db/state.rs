@@ -131,6 +131,11 @@ fn write_state<T: Serialize>(
     Ok(())
 }
 
+/// [`Db::turned_at`] on any connection (the read-only inspection uses it).
+pub(super) fn read_turned_at(c: &Connection) -> Result<Option<i64>, DbError> {
+    read_state(c, TURNED_AT_KEY)
+}
+
 pub(super) fn read_pause(c: &Connection) -> Result<Option<Pause>, DbError> {
     read_state(c, PAUSE_KEY)
 }

@@ -23,7 +23,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::db::Db;
 use crate::model::EngineLiveness;
 
 /// The lock file's name in the state directory.
@@ -110,15 +109,9 @@ pub fn lock_holder(state_dir: &Path) -> std::io::Result<Option<LockInfo>> {
 }
 
 /// What can be told about the engine of `config`'s state directory (see
-/// the module docs). `db` gives the loop's record; without it, ages read
-/// as unknown.
-pub async fn engine_liveness(config: &Config, db: Option<&Db>) -> EngineLiveness {
-    let record = async {
-        match db {
-            Some(db) => db.turned_at().await.ok().flatten(),
-            None => None,
-        }
-    };
+/// the module docs). `record` is when the loop last recorded a turn
+/// ([`crate::db::Db::turned_at`]), if known.
+pub async fn engine_liveness(config: &Config, record: Option<i64>) -> EngineLiveness {
     let holder = match lock_holder(&config.state_dir) {
         Ok(h) => h,
         Err(e) => {
@@ -127,9 +120,7 @@ pub async fn engine_liveness(config: &Config, db: Option<&Db>) -> EngineLiveness
         }
     };
     let Some(info) = holder else {
-        return EngineLiveness::NotRunning {
-            last_seen: record.await,
-        };
+        return EngineLiveness::NotRunning { last_seen: record };
     };
     let addr = info.listen.unwrap_or(config.listen);
     match health(addr).await {
@@ -143,9 +134,7 @@ pub async fn engine_liveness(config: &Config, db: Option<&Db>) -> EngineLiveness
             pid: info.pid,
         },
         None => EngineLiveness::Stalled {
-            silent_ms: record
-                .await
-                .map(|at| (crate::model::now_ms() - at).max(0)),
+            silent_ms: record.map(|at| (crate::model::now_ms() - at).max(0)),
             health: None,
             pid: info.pid,
         },
