@@ -699,7 +699,10 @@ async fn service(ctx: &Ctx) -> Vec<Check> {
     let said = restock::server::liveness::describe(&found);
     let expected = [
         (!ctx.config.heartbeat_url.is_empty()).then_some("RESTOCK_HEARTBEAT_URL"),
-        ctx.config.order_check_url.as_ref().map(|_| "RESTOCK_ORDER_CHECK_URL"),
+        ctx.config
+            .order_check_url
+            .as_ref()
+            .map(|_| "RESTOCK_ORDER_CHECK_URL"),
     ]
     .into_iter()
     .flatten()

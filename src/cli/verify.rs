@@ -68,7 +68,10 @@ fn line(id: i64, r: &CheckResult) -> String {
             }
         ),
         CheckResult::NotFound {
-            rows, error, next_at, ..
+            rows,
+            error,
+            next_at,
+            ..
         } => {
             let what = match (rows, error) {
                 (_, Some(e)) => format!("the order history could not be read: {e}"),

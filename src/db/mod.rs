@@ -46,7 +46,8 @@ pub use connection::ensure_private_dir;
 pub use histories::{Histories, ItemHistory};
 pub use monitors::{MonitorState, QueueSummary, Role};
 pub use orders::{
-    placed_since_params, Enqueued, Order, Recovered, CLAIM_SQL, PLACED_SINCE_SQL, SUBMIT_SQL,
+    placed_since_params, Enqueued, Order, Recovered, CLAIM_SQL, PLACED_SINCE_SQL, SETTLE_SQL,
+    SUBMIT_SQL,
 };
 pub use schema::{inspect, schema_version, Inspection};
 pub use sessions::READ_SQL as SESSION_READ_SQL;

@@ -68,6 +68,17 @@ pub const CLAIM_SQL: &str = concat!(
 
 const GET_ORDER_SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?1");
 
+/// [`Db::settle`]'s statement (public for the engine benchmark's raw
+/// mirror). A `needs_review` outcome without a total keeps the one written
+/// at `submitted`: it is what the order is looked for by in the store's
+/// order history.
+#[doc(hidden)]
+pub const SETTLE_SQL: &str =
+    "UPDATE orders SET status = ?2, finished_at = ?3, retryable = ?4, price_cents = ?5,
+            total_cents = CASE WHEN ?2 = 'needs_review' THEN COALESCE(?6, total_cents) ELSE ?6 END,
+            order_ref = ?7, message = ?8, screenshot = ?9
+     WHERE id = ?1 AND status = 'in_progress'";
+
 /// [`Db::submit`]'s statement (public for the engine benchmark's raw
 /// mirror): the phase `submitted`, when it was written, and the total the
 /// guards approved at review, so an order that is never confirmed can be
@@ -206,10 +217,7 @@ impl Db {
         let store = store.map(str::to_string);
         let now = self.clock.now_ms();
         self.call(move |c| {
-            let n = c.exec_cached(
-                SUBMIT_SQL,
-                params![id, store, now, total.map(Money::cents)],
-            )?;
+            let n = c.exec_cached(SUBMIT_SQL, params![id, store, now, total.map(Money::cents)])?;
             expect_one(n, id)
         })
         .await
@@ -228,9 +236,7 @@ impl Db {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.exec_cached(
-                "UPDATE orders SET status = ?2, finished_at = ?3, retryable = ?4, price_cents = ?5,
-                        total_cents = ?6, order_ref = ?7, message = ?8, screenshot = ?9
-                 WHERE id = ?1 AND status = 'in_progress'",
+                SETTLE_SQL,
                 params![
                     id,
                     outcome.status.as_str(),

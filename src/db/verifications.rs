@@ -23,7 +23,8 @@ use super::state::read_pause;
 use super::{Db, DbError, Order};
 use crate::model::{check_times, Verdict};
 
-const COLUMNS: &str = "order_id, store, started_at, checks, next_at, last_at, last_error, verdict, \
+const COLUMNS: &str =
+    "order_id, store, started_at, checks, next_at, last_at, last_error, verdict, \
                        order_ref, notified_at";
 
 /// One order's verification record.
@@ -59,7 +60,11 @@ impl Db {
     /// Starts verifying `order_id` when it is `needs_review` after
     /// `submitted` and has no record yet: its first check is due at the
     /// first of [`check_times`] from now. `true` when a record was made.
-    pub async fn start_verification(&self, order_id: i64, window: Duration) -> Result<bool, DbError> {
+    pub async fn start_verification(
+        &self,
+        order_id: i64,
+        window: Duration,
+    ) -> Result<bool, DbError> {
         let now = self.clock().now_ms();
         let first = check_times(now, window)[0];
         self.call(move |c| {
@@ -182,15 +187,14 @@ impl Db {
     ) -> Result<bool, DbError> {
         let (store, order_ref) = (store.to_string(), order_ref.to_string());
         self.call(move |c| {
-            Ok(c
-                .row_cached(
-                    "SELECT 1 FROM orders WHERE order_ref = ?2 AND id != ?3
+            Ok(c.row_cached(
+                "SELECT 1 FROM orders WHERE order_ref = ?2 AND id != ?3
                        AND (store = ?1 OR store IS NULL) LIMIT 1",
-                    params![store, order_ref, except],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some())
+                params![store, order_ref, except],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
         })
         .await
     }
@@ -300,11 +304,17 @@ mod tests {
     async fn unconfirmed(db: &Db, item: &str) -> i64 {
         db.enqueue(item, None, Duration::ZERO).await.unwrap();
         let o = db.claim_next().await.unwrap().unwrap();
-        db.set_phase(o.id, Phase::Browsing, Some("demo")).await.unwrap();
-        db.submit(o.id, None, Some(Money(1298))).await.unwrap();
-        db.settle(o.id, Outcome::new(Status::NeedsReview), Some("check it".into()))
+        db.set_phase(o.id, Phase::Browsing, Some("demo"))
             .await
             .unwrap();
+        db.submit(o.id, None, Some(Money(1298))).await.unwrap();
+        db.settle(
+            o.id,
+            Outcome::new(Status::NeedsReview),
+            Some("check it".into()),
+        )
+        .await
+        .unwrap();
         o.id
     }
 
@@ -323,7 +333,10 @@ mod tests {
         let due = db.next_verification_at().await.unwrap().unwrap();
         assert!(db.due_verifications(due - 1).await.unwrap().is_empty());
         let found = db.due_verifications(due).await.unwrap();
-        assert_eq!((found.len(), found[0].1.id, found[0].0.store.as_str()), (1, id, "demo"));
+        assert_eq!(
+            (found.len(), found[0].1.id, found[0].0.store.as_str()),
+            (1, id, "demo")
+        );
 
         assert!(!db.order_ref_taken("demo", "D-1", id).await.unwrap());
         let done = db
@@ -333,10 +346,16 @@ mod tests {
         assert!(done.pause_lifted);
         assert!(db.paused().await.unwrap().is_none());
         let row = db.get(id).await.unwrap().unwrap();
-        assert_eq!((row.status, row.order_ref.as_deref()), (Status::Placed, Some("D-1")));
+        assert_eq!(
+            (row.status, row.order_ref.as_deref()),
+            (Status::Placed, Some("D-1"))
+        );
         assert!(db.order_ref_taken("demo", "D-1", id + 1).await.unwrap());
         assert_eq!(db.next_verification_at().await.unwrap(), None);
-        assert!(db.settle_verified(id, "demo", "D-1", "again".into()).await.is_err());
+        assert!(db
+            .settle_verified(id, "demo", "D-1", "again".into())
+            .await
+            .is_err());
         // Counted as placed spend, once.
         assert_eq!(db.placed_since(0).await.unwrap(), (Money(1298), 1));
         assert_eq!(db.untold_verdicts().await.unwrap().len(), 1);
@@ -365,6 +384,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((v.checks, v.verdict), (1, Some(Verdict::NotFound)));
-        assert_eq!(db.get(second).await.unwrap().unwrap().status, Status::NeedsReview);
+        assert_eq!(
+            db.get(second).await.unwrap().unwrap().status,
+            Status::NeedsReview
+        );
     }
 }

@@ -147,9 +147,16 @@ impl Verifier {
     /// At start-up: records for `needs_review` orders of the last window
     /// that have none, and the next check's time.
     pub async fn resume(&self) {
-        match self.db.start_missing_verifications(self.settings.window).await {
+        match self
+            .db
+            .start_missing_verifications(self.settings.window)
+            .await
+        {
             Ok(0) => {}
-            Ok(n) => tracing::info!(orders = n, "verifying unconfirmed orders in the store's order history"),
+            Ok(n) => tracing::info!(
+                orders = n,
+                "verifying unconfirmed orders in the store's order history"
+            ),
             Err(e) => tracing::warn!(error = %e, "cannot start verifying unconfirmed orders"),
         }
         self.refresh().await;
@@ -157,14 +164,20 @@ impl Verifier {
 
     /// An order just settled `needs_review`: look for it.
     pub async fn start(&self, order_id: i64) {
-        match self.db.start_verification(order_id, self.settings.window).await {
+        match self
+            .db
+            .start_verification(order_id, self.settings.window)
+            .await
+        {
             Ok(true) => tracing::info!(
                 order = order_id,
                 window = %humantime::format_duration(self.settings.window),
                 "will look for the order in the store's order history"
             ),
             Ok(false) => {}
-            Err(e) => tracing::warn!(order = order_id, error = %e, "cannot start verifying the order"),
+            Err(e) => {
+                tracing::warn!(order = order_id, error = %e, "cannot start verifying the order")
+            }
         }
         self.refresh().await;
     }
@@ -233,7 +246,11 @@ impl Verifier {
                 continue;
             };
             if self.db.order_ref_taken(&store, order_ref, order.id).await? {
-                tracing::info!(order = order.id, order_ref, "a matching row is another order's; not taken");
+                tracing::info!(
+                    order = order.id,
+                    order_ref,
+                    "a matching row is another order's; not taken"
+                );
                 continue;
             }
             let seen = [row.date_text.as_deref(), row.total_text.as_deref()]
@@ -248,14 +265,23 @@ impl Verifier {
                 .db
                 .settle_verified(order.id, &store, order_ref, message)
                 .await?;
-            tracing::info!(order = order.id, order_ref, pause_lifted = done.pause_lifted, "found in the order history: placed");
+            tracing::info!(
+                order = order.id,
+                order_ref,
+                pause_lifted = done.pause_lifted,
+                "found in the order history: placed"
+            );
             return Ok(CheckResult::Found {
                 order_ref: order_ref.to_string(),
                 seen,
                 pause_lifted: done.pause_lifted,
             });
         }
-        tracing::info!(order = order.id, rows = rows.len(), "not in the order history (yet)");
+        tracing::info!(
+            order = order.id,
+            rows = rows.len(),
+            "not in the order history (yet)"
+        );
         self.not_found(order, &store, record, Some(rows.len()), None)
             .await
     }
@@ -317,7 +343,13 @@ impl Verifier {
     ) -> Result<CheckResult, VerifyError> {
         tracing::info!(order = order.id, %why, "cannot verify the order; it stays needs_review");
         self.db
-            .record_verify_check(order.id, store, None, Some(Verdict::Unsupported), Some(why.clone()))
+            .record_verify_check(
+                order.id,
+                store,
+                None,
+                Some(Verdict::Unsupported),
+                Some(why.clone()),
+            )
             .await?;
         Ok(CheckResult::Unsupported { why })
     }

@@ -90,7 +90,10 @@ pub fn candidates<'a>(rows: &'a [HistoryRow], wanted: &Wanted) -> Vec<&'a Histor
 }
 
 fn is_candidate(row: &HistoryRow, wanted: &Wanted) -> bool {
-    let has_id = row.order_id.as_deref().is_some_and(|id| !id.trim().is_empty());
+    let has_id = row
+        .order_id
+        .as_deref()
+        .is_some_and(|id| !id.trim().is_empty());
     let total = row.total == Some(wanted.total);
     let earliest = wanted.submitted_at - SKEW.as_millis() as i64;
     let late_enough = row.placed.is_some_and(|p| p.to > earliest);
@@ -139,7 +142,8 @@ impl std::str::FromStr for StoreZone {
         if t.eq_ignore_ascii_case("local") {
             return Ok(StoreZone::Local);
         }
-        let bad = || format!("`{s}` is not a time zone; write `UTC`, `local` or an offset like `+01:00`");
+        let bad =
+            || format!("`{s}` is not a time zone; write `UTC`, `local` or an offset like `+01:00`");
         let (sign, rest) = match t.chars().next() {
             Some('+') => (1, &t[1..]),
             Some('-') => (-1, &t[1..]),
@@ -190,7 +194,13 @@ const DATE_TIMES: [&str; 10] = [
 
 /// Date-only formats tried when a store definition names none.
 const DATES: [&str; 7] = [
-    "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%Y-%m-%d", "%d.%m.%Y", "%d %b, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%Y-%m-%d",
+    "%d.%m.%Y",
+    "%d %b, %Y",
 ];
 
 /// When an order was placed, read from the text its row shows.
@@ -281,7 +291,9 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn at(text: &str) -> i64 {
-        DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
     }
 
     fn row(id: &str, date: &str, total: i64, items: Option<&str>) -> HistoryRow {
@@ -301,11 +313,18 @@ mod tests {
         assert_eq!(p.from, at("2026-12-02T11:42:00Z"));
         assert_eq!(p.to - p.from, MIN);
         let p = parse_placed(" 2 Dec 2026 ", None, StoreZone::Utc).unwrap();
-        assert_eq!((p.from, p.to), (at("2026-12-02T00:00:00Z"), at("2026-12-03T00:00:00Z")));
+        assert_eq!(
+            (p.from, p.to),
+            (at("2026-12-02T00:00:00Z"), at("2026-12-03T00:00:00Z"))
+        );
         let p = parse_placed("2026-12-02T11:42:05+01:00", None, StoreZone::Utc).unwrap();
         assert_eq!(p.from, at("2026-12-02T10:42:05Z"));
-        let p = parse_placed("02/12/2026 11:42", Some("%d/%m/%Y %H:%M"), "+01:00".parse().unwrap())
-            .unwrap();
+        let p = parse_placed(
+            "02/12/2026 11:42",
+            Some("%d/%m/%Y %H:%M"),
+            "+01:00".parse().unwrap(),
+        )
+        .unwrap();
         assert_eq!(p.from, at("2026-12-02T10:42:00Z"));
         assert_eq!(parse_placed("yesterday", None, StoreZone::Utc), None);
         assert!("Mars/Olympus".parse::<StoreZone>().is_err());
@@ -333,7 +352,10 @@ mod tests {
         // A few minutes of skew are allowed; a day-only date counts that day.
         let skewed = vec![row("D-5", "2 Dec 2026, 11:39", 1298, None)];
         assert_eq!(candidates(&skewed, &wanted).len(), 1);
-        let day = vec![row("D-6", "2 Dec 2026", 1298, None), row("D-7", "1 Dec 2026", 1298, None)];
+        let day = vec![
+            row("D-6", "2 Dec 2026", 1298, None),
+            row("D-7", "1 Dec 2026", 1298, None),
+        ];
         let found = candidates(&day, &wanted);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].order_id.as_deref(), Some("D-6"));
@@ -342,7 +364,10 @@ mod tests {
             row("D-9", "2 Dec 2026, 11:50", 1298, None),
             row("D-8", "2 Dec 2026, 11:43", 1298, None),
         ];
-        assert_eq!(candidates(&two, &wanted)[0].order_id.as_deref(), Some("D-8"));
+        assert_eq!(
+            candidates(&two, &wanted)[0].order_id.as_deref(),
+            Some("D-8")
+        );
     }
 
     #[test]

@@ -378,7 +378,11 @@ mod tests {
         use SessionState::*;
         let remind = Duration::from_secs(3600);
         let signed_in = SessionCheck {
-            cookies: cookies(&[("consent", Some(9 * H)), ("sid", Some(5 * H)), ("tmp", None)]),
+            cookies: cookies(&[
+                ("consent", Some(9 * H)),
+                ("sid", Some(5 * H)),
+                ("tmp", None),
+            ]),
             ..check(SignedIn)
         };
         let (r, _) = decide("demo", None, &signed_in, 0, remind);
@@ -406,6 +410,9 @@ mod tests {
         let mut r = r;
         r.warned_expiry = r.expires_at;
         assert!(!r.expiry_warning_due(6 * H, warn));
-        assert!(!r.expiry_warning_due(8 * H, warn), "expired: the probe tells");
+        assert!(
+            !r.expiry_warning_due(8 * H, warn),
+            "expired: the probe tells"
+        );
     }
 }

@@ -375,7 +375,9 @@ impl SessionProbe {
                 self.tell(expiry_message(&row.store, expires));
             }
             Ok(false) => {}
-            Err(e) => tracing::warn!(store = %row.store, error = %e, "cannot record the expiry warning"),
+            Err(e) => {
+                tracing::warn!(store = %row.store, error = %e, "cannot record the expiry warning")
+            }
         }
     }
 
@@ -404,10 +406,7 @@ impl SessionProbe {
             .min()
             .unwrap_or(NEVER);
         self.expiry_event.store(next, Ordering::SeqCst);
-        let mut timer = self
-            .expiry_timer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut timer = self.expiry_timer.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(old) = timer.take() {
             old.abort();
         }
@@ -431,10 +430,7 @@ impl SessionProbe {
         for row in &rows {
             self.warn_if_due(row, now).await;
             if expired_unchecked(row, now) {
-                let mut looked = self
-                    .expiry_looked
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut looked = self.expiry_looked.lock().unwrap_or_else(|e| e.into_inner());
                 if looked.get(&row.store) != row.expires_at.as_ref() {
                     looked.insert(row.store.clone(), row.expires_at.unwrap_or(0));
                     drop(looked);
@@ -498,7 +494,9 @@ impl Probe for SessionProbe {
 /// not yet expired), or just after its expiry (not checked since, and not
 /// already marked due for it: `looked`).
 fn next_expiry_event(row: &StoreSession, warn: Duration, now: i64, looked: bool) -> Option<i64> {
-    let expires = row.expires_at.filter(|_| row.state == SessionState::SignedIn)?;
+    let expires = row
+        .expires_at
+        .filter(|_| row.state == SessionState::SignedIn)?;
     let warn_at = (!warn.is_zero() && row.warned_expiry != Some(expires) && now < expires)
         .then(|| expires - warn.as_millis() as i64);
     let look_at = (!looked && row.checked_at.unwrap_or(0) < expires)

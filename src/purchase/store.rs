@@ -327,7 +327,9 @@ impl StoreDef {
         }
         if let Some(format) = self.orders.as_ref().and_then(|o| o.date_format.as_deref()) {
             use chrono::format::{Item, StrftimeItems};
-            if format.trim().is_empty() || StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
+            if format.trim().is_empty()
+                || StrftimeItems::new(format).any(|i| matches!(i, Item::Error))
+            {
                 return Err((
                     "orders.date_format",
                     format!("`{format}` is not a date format; write it like `%d %b %Y, %H:%M`"),
@@ -381,7 +383,11 @@ impl StoreDef {
                 ("orders.date", o.date.selector.as_str()),
                 ("orders.total", o.total.selector.as_str()),
             ]);
-            selectors.extend(o.items.as_ref().map(|r| ("orders.items", r.selector.as_str())));
+            selectors.extend(
+                o.items
+                    .as_ref()
+                    .map(|r| ("orders.items", r.selector.as_str())),
+            );
         }
         if let Some(form) = &self.signin_form {
             selectors.extend([
@@ -700,7 +706,10 @@ mod tests {
         assert_eq!(demo.orders.as_ref().unwrap().timezone, StoreZone::Utc);
         let start = BUILTIN_DEMO.find("[orders]").unwrap();
         let without = &BUILTIN_DEMO[..start];
-        assert!(StoreDef::from_toml(without, "shop.toml").unwrap().orders.is_none());
+        assert!(StoreDef::from_toml(without, "shop.toml")
+            .unwrap()
+            .orders
+            .is_none());
         let (_, key, problem) = invalid(&demo_with("timezone = \"UTC\"", "timezone = \"Mars\""));
         assert_eq!(key, "orders.timezone");
         assert!(problem.contains("time zone"), "{problem}");

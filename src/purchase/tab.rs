@@ -394,7 +394,12 @@ impl<'p> Tab<'p> {
     ) -> Result<Vec<Vec<Option<String>>>, TabError> {
         let fields: Vec<Value> = fields
             .iter()
-            .map(|f| f.map_or(Value::Null, |r| json!({ "selector": r.selector, "attribute": r.attribute })))
+            .map(|f| {
+                f.map_or(
+                    Value::Null,
+                    |r| json!({ "selector": r.selector, "attribute": r.attribute }),
+                )
+            })
             .collect();
         let js = call(ROWS_JS, &[json!(row), Value::Array(fields), json!(max)]);
         self.eval(&js, self.timeout).await

@@ -38,7 +38,11 @@ pub(crate) async fn order_history(settings: &BrowserSettings, store: &StoreDef) 
     }
 }
 
-async fn read_history(settings: &BrowserSettings, store: &StoreDef, orders: &OrdersPage) -> OrderHistory {
+async fn read_history(
+    settings: &BrowserSettings,
+    store: &StoreDef,
+    orders: &OrdersPage,
+) -> OrderHistory {
     let session = match open(settings, &store.name, settings.headless).await {
         Ok(session) => session,
         Err(e) => return OrderHistory::Failed(format!("could not start the browser: {e}")),
