@@ -153,14 +153,20 @@ async fn probed(
     let found = tokio::time::timeout(limit, async {
         loop {
             match events.recv().await {
-                Ok(Event::Probed { store: s, state: st }) if s == store && st == state => return,
+                Ok(Event::Probed {
+                    store: s,
+                    state: st,
+                }) if s == store && st == state => return,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(e) => panic!("events: {e}"),
             }
         }
     })
     .await;
-    assert!(found.is_ok(), "no probe of {store} saying {state} within {limit:?}");
+    assert!(
+        found.is_ok(),
+        "no probe of {store} saying {state} within {limit:?}"
+    );
 }
 
 fn no_items() -> SharedCatalog {
@@ -188,7 +194,13 @@ async fn the_owner_is_warned_before_the_session_expires_and_told_once_it_has() {
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(engine.with_probe(probe.clone()).run(shutdown.clone()));
     probe.mark_due();
-    probed(&mut events, "demo", SessionState::SignedIn, Duration::from_secs(30)).await;
+    probed(
+        &mut events,
+        "demo",
+        SessionState::SignedIn,
+        Duration::from_secs(30),
+    )
+    .await;
 
     // The cookie's expiry is the session's: about the TTL after sign-in.
     let row = w.db.session("demo").await.unwrap().unwrap();
@@ -214,14 +226,26 @@ async fn the_owner_is_warned_before_the_session_expires_and_told_once_it_has() {
             .contains("demo's sign-in expires in"),
         "{warning}"
     );
-    probed(&mut events, "demo", SessionState::SignedOut, Duration::from_secs(40)).await;
+    probed(
+        &mut events,
+        "demo",
+        SessionState::SignedOut,
+        Duration::from_secs(40),
+    )
+    .await;
     assert!(now_ms() >= expires, "probed after the expiry");
     probe.flush().await;
     assert_eq!(w.told(), ["expiring", "signed_out"]);
 
     // One notice each: another look changes nothing.
     probe.mark_due();
-    probed(&mut events, "demo", SessionState::SignedOut, Duration::from_secs(30)).await;
+    probed(
+        &mut events,
+        "demo",
+        SessionState::SignedOut,
+        Duration::from_secs(30),
+    )
+    .await;
     probe.flush().await;
     assert_eq!(w.told(), ["expiring", "signed_out"]);
     let row = w.db.session("demo").await.unwrap().unwrap();

@@ -103,7 +103,10 @@ async fn status_says_running_stalled_and_not_running_of_a_real_serve() {
     // Up.
     let (text, json) = status_until(&env, "running").await;
     let line = engine_line(&text);
-    assert!(line.starts_with("Engine     running (loop turned "), "{line}");
+    assert!(
+        line.starts_with("Engine     running (loop turned "),
+        "{line}"
+    );
     assert!(line.ends_with(" ago)"), "{line}");
     assert_eq!(json["engine"]["pid"], pid);
     assert!(json["engine"]["turned_ago_ms"].as_i64().unwrap() >= 0);
@@ -136,7 +139,10 @@ async fn status_says_running_stalled_and_not_running_of_a_real_serve() {
     assert_eq!(exited.code(), Some(0));
     let (text, json) = status(&env);
     let line = engine_line(&text);
-    assert!(line.starts_with("Engine     not running (last seen "), "{line}");
+    assert!(
+        line.starts_with("Engine     not running (last seen "),
+        "{line}"
+    );
     assert!(line.ends_with(" ago)"), "{line}");
     assert_eq!(json["engine"]["state"], "not_running");
     assert!(json["engine"]["last_seen"].as_i64().unwrap() > 0);
@@ -176,7 +182,10 @@ async fn a_blocked_loop_behind_an_answering_intake_is_stalled_with_503() {
         .unwrap();
     let (text, json) = status_until(&env, "stalled").await;
     let line = engine_line(&text);
-    assert!(line.starts_with("Engine     stalled (no turn for "), "{line}");
+    assert!(
+        line.starts_with("Engine     stalled (no turn for "),
+        "{line}"
+    );
     assert!(line.ends_with("; /health answers 503)"), "{line}");
     assert_eq!(json["engine"]["health"], 503);
 

@@ -68,7 +68,12 @@ async fn verdict(events: &mut broadcast::Receiver<Event>, id: i64) -> (Verdict, 
 }
 
 async fn reorder(running: &Running, item: &str) -> i64 {
-    match running.db.enqueue(item, None, Duration::ZERO).await.unwrap() {
+    match running
+        .db
+        .enqueue(item, None, Duration::ZERO)
+        .await
+        .unwrap()
+    {
         restock::db::Enqueued::Queued { id } => {
             running.handle.wake();
             id
@@ -104,7 +109,10 @@ async fn a_matching_row_places_the_order_lifts_its_pause_and_buying_goes_on() {
         (Status::Placed, Some("S-9"), Some(TOTAL)),
         "the row with the total and the item: {row:#?}"
     );
-    assert!(row.message.unwrap().contains("found in demo's order history as S-9"));
+    assert!(row
+        .message
+        .unwrap()
+        .contains("found in demo's order history as S-9"));
     // The pause is gone and the queued order is bought.
     assert_eq!(settled(&mut events, tea).await, Status::Placed);
     assert!(running.db.paused().await.unwrap().is_none());
@@ -130,7 +138,10 @@ async fn a_row_another_order_holds_is_not_taken_and_the_window_ends_not_found() 
     assert!(checks >= 2, "{checks} checks");
     let row = running.db.get(soap).await.unwrap().unwrap();
     assert_eq!((row.status, row.order_ref), (Status::NeedsReview, None));
-    assert_eq!(running.db.paused().await.unwrap().unwrap().order_id, Some(soap));
+    assert_eq!(
+        running.db.paused().await.unwrap().unwrap().order_id,
+        Some(soap)
+    );
     // Nothing more is looked at once the window is over.
     let reads = factory.history_reads();
     let record = running.db.verification(soap).await.unwrap().unwrap();
@@ -162,7 +173,10 @@ async fn an_unreadable_history_is_tried_at_each_check_and_said_why() {
     let env = env(Duration::from_millis(1500));
     let factory = ScriptedFactory::new(Script::placed(TOTAL));
     factory.push("demo", unconfirmed());
-    factory.set_history("demo", OrderHistory::Failed("the store shows a bot challenge".into()));
+    factory.set_history(
+        "demo",
+        OrderHistory::Failed("the store shows a bot challenge".into()),
+    );
     let running = env.start(factory.clone()).await;
     let mut events = running.handle.subscribe();
     let soap = reorder(&running, "soap").await;
@@ -182,7 +196,9 @@ async fn boot_recoverys_needs_review_is_verified_too() {
     let db = Db::open(&env.db()).unwrap();
     db.enqueue("soap", None, Duration::ZERO).await.unwrap();
     let o = db.claim_next().await.unwrap().unwrap();
-    db.set_phase(o.id, Phase::Browsing, Some("demo")).await.unwrap();
+    db.set_phase(o.id, Phase::Browsing, Some("demo"))
+        .await
+        .unwrap();
     db.submit(o.id, None, Some(TOTAL)).await.unwrap();
     drop(db);
     let factory = ScriptedFactory::new(Script::placed(TOTAL));
@@ -192,7 +208,10 @@ async fn boot_recoverys_needs_review_is_verified_too() {
     let (verdict, _) = verdict(&mut events, o.id).await;
     assert_eq!(verdict, Verdict::Placed);
     let row = running.db.get(o.id).await.unwrap().unwrap();
-    assert_eq!((row.status, row.order_ref.as_deref()), (Status::Placed, Some("S-5")));
+    assert_eq!(
+        (row.status, row.order_ref.as_deref()),
+        (Status::Placed, Some("S-5"))
+    );
     assert!(running.db.paused().await.unwrap().is_none());
     running.stop().await;
 }
@@ -229,9 +248,8 @@ async fn verdicts_are_told_once() {
     assert_eq!(verdict(&mut events, tea).await.0, Verdict::NotFound);
     running.stop().await;
     let running = env.start(factory.clone()).await;
-    let events_of = |kind: &str, all: &[serde_json::Value]| {
-        all.iter().filter(|m| m["event"] == kind).count()
-    };
+    let events_of =
+        |kind: &str, all: &[serde_json::Value]| all.iter().filter(|m| m["event"] == kind).count();
     eventually("the notifications", || {
         let all = receiver.try_lock().ok()?.clone();
         (events_of("not_verified", &all) == 1).then_some(())
@@ -246,5 +264,8 @@ async fn verdicts_are_told_once() {
     assert_eq!(found["order_ref"], "S-3");
     let lost = all.iter().find(|m| m["event"] == "not_verified").unwrap();
     let said = lost["message"].as_str().unwrap();
-    assert!(said.contains("was not in the order history after"), "{said}");
+    assert!(
+        said.contains("was not in the order history after"),
+        "{said}"
+    );
 }

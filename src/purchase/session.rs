@@ -115,7 +115,7 @@ async fn read_cookies(page: &Page, store: &StoreDef, limit: Duration) -> Option<
         .iter()
         .map(|c| SeenCookie {
             name: c.name.clone(),
-            expires_at: (!c.session && c.expires > 0.0).then(|| (c.expires * 1000.0) as i64),
+            expires_at: (!c.session && c.expires > 0.0).then_some((c.expires * 1000.0) as i64),
         })
         .collect();
     seen.sort_by(|a, b| a.name.cmp(&b.name));
