@@ -514,6 +514,12 @@ mod tests {
         assert_eq!(c.session_check_window, None);
         let e = load(&[("RESTOCK_SESSION_CHECK_WINDOW", "25:00-26:00")]).unwrap_err();
         assert!(e.starts_with("RESTOCK_SESSION_CHECK_WINDOW"), "{e}");
+        let c = load(&[("RESTOCK_SESSION_WARN", "0s")]).unwrap();
+        assert_eq!(c.session_warn, Duration::ZERO, "0s never warns");
+        let e = load(&[("RESTOCK_VERIFY_WINDOW", "0s")]).unwrap_err();
+        assert!(e.starts_with("RESTOCK_VERIFY_WINDOW"), "{e}");
+        let c = load(&[("RESTOCK_VERIFY_WINDOW", "30m")]).unwrap();
+        assert_eq!(c.verify_window, Duration::from_secs(1800));
         let e = load(&[("RESTOCK_NOTIFY", "telegram://123:SECRETTOKEN@telegram")]).unwrap_err();
         assert!(e.starts_with("RESTOCK_NOTIFY"), "{e}");
         assert!(!e.contains("SECRETTOKEN"), "{e}");

@@ -50,6 +50,10 @@ use crate::purchase::{PurchaseError, PurchaserFactory};
 /// Nothing pending.
 const NONE: i64 = i64::MAX;
 
+/// When a due check could not be run or recorded (the database refused),
+/// the loop tries again after this, not at once.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// How verification runs, from the config.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VerifySettings {
@@ -180,6 +184,20 @@ impl Verifier {
             }
         }
         self.refresh().await;
+    }
+
+    /// After the due checks ran: the next check's time, but never a time
+    /// that is already past (a check that could not be recorded stays due),
+    /// so the loop cannot spin on it.
+    async fn refresh_after_run(&self) {
+        self.refresh().await;
+        let now = self.db.clock().now_ms();
+        let retry = now + RETRY_AFTER.as_millis() as i64;
+        let _ = self
+            .next_due
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |at| {
+                (at <= now).then_some(retry)
+            });
     }
 
     /// Re-reads when the next check is due.
@@ -398,7 +416,7 @@ impl Engine {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the due verifications");
-                self.verifier.refresh().await;
+                self.verifier.refresh_after_run().await;
                 return;
             }
         };
@@ -419,7 +437,7 @@ impl Engine {
                 Err(e) => tracing::warn!(order = order.id, error = %e, "verification check failed"),
             }
         }
-        self.verifier.refresh().await;
+        self.verifier.refresh_after_run().await;
     }
 
     async fn emit_check(&self, id: i64, result: CheckResult, checks: u32) {

@@ -581,3 +581,47 @@ pub async fn health_json(db: Db) -> Value {
 pub fn describe(row: &StoreSession) -> String {
     crate::text::session(row)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1000;
+
+    fn signed_in(expires: i64, checked: i64) -> StoreSession {
+        StoreSession {
+            expires_at: Some(expires),
+            checked_at: Some(checked),
+            ..StoreSession::new("demo", SessionState::SignedIn, 0)
+        }
+    }
+
+    #[test]
+    fn the_warning_comes_first_then_a_look_just_after_the_expiry() {
+        let warn = Duration::from_secs(10);
+        let row = signed_in(100 * S, 5 * S);
+        assert_eq!(next_expiry_event(&row, warn, 6 * S, false), Some(90 * S));
+        let warned = StoreSession {
+            warned_expiry: Some(100 * S),
+            ..row.clone()
+        };
+        let look = 100 * S + EXPIRY_GRACE.as_millis() as i64;
+        assert_eq!(next_expiry_event(&warned, warn, 91 * S, false), Some(look));
+        // Past its expiry, unwarned (the server was down): only the look.
+        assert_eq!(next_expiry_event(&row, warn, 101 * S, false), Some(look));
+        // Marked due for it already, or checked since: nothing.
+        assert_eq!(next_expiry_event(&warned, warn, 101 * S, true), None);
+        let checked = signed_in(100 * S, 103 * S);
+        assert_eq!(
+            next_expiry_event(&checked, Duration::ZERO, 104 * S, false),
+            None
+        );
+        assert!(expired_unchecked(&row, look));
+        assert!(!expired_unchecked(&checked, look));
+        let out = StoreSession {
+            state: SessionState::SignedOut,
+            ..row
+        };
+        assert_eq!(next_expiry_event(&out, warn, 6 * S, false), None);
+    }
+}
