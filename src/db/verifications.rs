@@ -186,17 +186,8 @@ impl Db {
         except: i64,
     ) -> Result<bool, DbError> {
         let (store, order_ref) = (store.to_string(), order_ref.to_string());
-        self.call(move |c| {
-            Ok(c.row_cached(
-                "SELECT 1 FROM orders WHERE order_ref = ?2 AND id != ?3
-                       AND (store = ?1 OR store IS NULL) LIMIT 1",
-                params![store, order_ref, except],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-        })
-        .await
+        self.call(move |c| ref_taken(c, &store, &order_ref, except))
+            .await
     }
 
     /// The order was found in the store's order history: in one
@@ -215,6 +206,11 @@ impl Db {
         let (store, order_ref) = (store.to_string(), order_ref.to_string());
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if ref_taken(&tx, &store, &order_ref, order_id)? {
+                return Err(DbError::Refused(format!(
+                    "{store}'s order {order_ref} is already another order's"
+                )));
+            }
             let n = tx.exec_cached(
                 "UPDATE orders SET status = 'placed', order_ref = ?2, message = ?3, retryable = 0
                  WHERE id = ?1 AND status = 'needs_review'",
@@ -271,6 +267,17 @@ impl Db {
         })
         .await
     }
+}
+
+fn ref_taken(c: &Connection, store: &str, order_ref: &str, except: i64) -> Result<bool, DbError> {
+    Ok(c.row_cached(
+        "SELECT 1 FROM orders WHERE order_ref = ?2 AND id != ?3
+           AND (store = ?1 OR store IS NULL) LIMIT 1",
+        params![store, order_ref, except],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
 }
 
 fn read(c: &Connection, order_id: i64) -> Result<Option<Verification>, DbError> {
@@ -351,6 +358,12 @@ mod tests {
             (Status::Placed, Some("D-1"))
         );
         assert!(db.order_ref_taken("demo", "D-1", id + 1).await.unwrap());
+        let other = unconfirmed(&db, "tea").await;
+        let taken = db
+            .settle_verified(other, "demo", "D-1", "found".into())
+            .await;
+        assert!(matches!(taken, Err(DbError::Refused(_))), "{taken:?}");
+        db.resume().await.unwrap();
         assert_eq!(db.next_verification_at().await.unwrap(), None);
         assert!(db
             .settle_verified(id, "demo", "D-1", "again".into())
