@@ -42,12 +42,14 @@ fn engine_line(text: &str) -> &str {
         .unwrap_or_else(|| panic!("no Engine line in:\n{text}"))
 }
 
-/// Polls `restock status` until its engine state is `state`.
+/// Polls `restock status` until both its forms say the engine is `state`.
 async fn status_until(env: &Env, state: &str) -> (String, serde_json::Value) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
+    let word = state.replace('_', " ");
     loop {
         let (text, json) = status(env);
-        if json["engine"]["state"] == state {
+        let said = engine_line(&text)["Engine     ".len()..].starts_with(&word);
+        if json["engine"]["state"] == state && said {
             return (text, json);
         }
         assert!(

@@ -174,7 +174,12 @@ pub fn describe(l: &EngineLiveness) -> String {
         EngineLiveness::Stalled {
             silent_ms, health, ..
         } => {
-            let silent = silent_ms.map(|ms| format!("no turn for {}; ", span(ms)));
+            let silent = match (silent_ms, health) {
+                (Some(ms), _) => format!("no turn for {}; ", span(*ms)),
+                // It answers, and its loop has not turned yet: starting.
+                (None, Some(_)) => "no turn yet; ".to_string(),
+                (None, None) => String::new(),
+            };
             let health = match health {
                 Some(code) => format!("/health answers {code}"),
                 None => format!(
@@ -182,7 +187,7 @@ pub fn describe(l: &EngineLiveness) -> String {
                     humantime::format_duration(HEALTH_TIMEOUT)
                 ),
             };
-            format!("stalled ({}{health})", silent.unwrap_or_default())
+            format!("stalled ({silent}{health})")
         }
         EngineLiveness::NotRunning { last_seen } => match last_seen {
             Some(at) => format!("not running (last seen {})", ago(*at)),
