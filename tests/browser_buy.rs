@@ -39,6 +39,7 @@ challenge = "#challenge"
 [session]
 signed_in = ".who"
 signed_out = [".login-link", ".login-form"]
+cookies = ["demo_session"]
 
 [signin_form]
 email = "input[name=user]"
@@ -70,6 +71,17 @@ place_order = "button.confirm-purchase"
 [confirmation]
 marker = ".thanks"
 order_id = ".order-ref"
+
+[orders]
+url = "orders"
+row = "div.order-row"
+order_id = ".order-id"
+date = ".order-date"
+total = ".order-total"
+items = "ul.order-items"
+empty = ".orders-empty"
+date_format = "%d %b %Y, %H:%M"
+timezone = "UTC"
 "##;
 
 /// How long a step of the flow may take unless a test says otherwise.
@@ -492,6 +504,63 @@ async fn a_second_store_definition_buys_without_code_change() {
         outcome.price,
         Some(Money::read(&ledger[0].items[0].price, restock::model::Pick::Only).unwrap())
     );
+    w.end().await;
+}
+
+/// The alt layout's order history (`EUR 12,98`, `div` rows) is read by
+/// its definition's `[orders]`, and its session cookie's expiry by
+/// `session.cookies`; a confirmation the store hides is `needs_review`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alt_layouts_order_history_and_session_expiry_are_read() {
+    let w = World::with_stores(Some(("demo-alt", ALT_DEFINITION))).await;
+    w.sign_in("demo-alt").await;
+    let mut purchaser = factory(&w.settings, "demo-alt").unwrap();
+    assert_eq!(
+        purchaser.order_history().await,
+        restock::model::OrderHistory::Read(vec![]),
+        "no orders yet: the empty marker"
+    );
+    let check = purchaser.check_session().await;
+    assert_eq!(check.state, SessionState::SignedIn);
+    let left = check.expires_at.expect("the cookie's expiry") - restock::model::now_ms();
+    assert!(left > 29 * 86_400_000, "about 30 days: {left} ms");
+
+    w.fault(json!({"hide_confirmation": true})).await;
+    let before = restock::model::now_ms();
+    let progress = w.recorder();
+    let req = w.request("demo-alt", w.demo.alt_product_url("paper-towels"), false);
+    let outcome = w.buy(&req, &progress).await;
+    assert_eq!(outcome.status, Status::NeedsReview, "{outcome:?}");
+    let ledger = w.demo.ledger();
+    assert_eq!(ledger.len(), 1);
+    let rows = match purchaser.order_history().await {
+        restock::model::OrderHistory::Read(rows) => rows,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let row = &rows[0];
+    assert_eq!(
+        row.order_id.as_deref(),
+        Some(ledger[0].order_number.as_str())
+    );
+    assert_eq!(
+        row.total,
+        Some(*progress.approved.lock().unwrap().last().unwrap())
+    );
+    assert!(
+        row.total_text.as_deref().unwrap().starts_with("EUR "),
+        "{row:?}"
+    );
+    let placed = row.placed.expect("the date is read");
+    assert!(
+        placed.to > before && placed.from <= restock::model::now_ms(),
+        "{placed:?}"
+    );
+    assert!(
+        row.items_text.as_deref().unwrap().contains("Paper towels"),
+        "{row:?}"
+    );
+    drop(purchaser);
     w.end().await;
 }
 

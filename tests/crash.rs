@@ -4,9 +4,11 @@
 //!
 //! - `restock serve` itself, at each phase; it is restarted and the end state
 //!   is checked: before `submitted` the order is placed exactly once; at
-//!   `submitted` it is `needs_review`, the engine is paused and the ledger
-//!   shows at most one order; every request accepted before the kill is
-//!   terminal or still pending, none missing;
+//!   `submitted` boot recovery makes it `needs_review` (the engine paused),
+//!   the restarted engine finds it in the store's order history and it ends
+//!   `placed` with the store's order number, its pause lifted and exactly
+//!   one order in the ledger, never retried; every request accepted before
+//!   the kill is terminal (the waiting one placed once), none missing;
 //! - the Chromium main process of the buy, with restock left running: the buy
 //!   is classified by its phase within the buy timeout (`failed`,
 //!   retryable), an automatic retry places it once, and no browser process
@@ -54,6 +56,10 @@ const HELD: (&str, &str) = ("soap", "dish-soap");
 /// held: it must not go missing.
 const WAITING: (&str, &str) = ("coffee", "coffee-beans");
 
+/// The verify window of the restarted server: its first look at the order
+/// history comes 2 s after boot recovery.
+const VERIFY_WINDOW: &str = "30s";
+
 /// The buy timeout when Chromium is killed: the buy must be classified
 /// within it.
 const SHORT_BUY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -83,8 +89,9 @@ enum Kill {
 enum End {
     /// `placed`, with exactly one order for it in the store's ledger.
     PlacedOnce,
-    /// `needs_review`, the engine paused, at most one order in the ledger.
-    NeedsReview,
+    /// `needs_review` after the restart, then found in the store's order
+    /// history: `placed`, the pause lifted, exactly one order in the ledger.
+    VerifiedPlaced,
     /// `failed` and retryable, nothing ordered, the engine not paused.
     FailedRetryable,
 }
@@ -139,7 +146,7 @@ const CASES: &[Case] = &[
         hold: Hold::Hang(Step::Place),
         at: Phase::Submitted,
         kill: Kill::Restock,
-        end: End::NeedsReview,
+        end: End::VerifiedPlaced,
         strand_claimed: false,
     },
     Case {
@@ -147,7 +154,7 @@ const CASES: &[Case] = &[
         hold: Hold::Hang(Step::Confirmation),
         at: Phase::Submitted,
         kill: Kill::Restock,
-        end: End::NeedsReview,
+        end: End::VerifiedPlaced,
         strand_claimed: false,
     },
     Case {
@@ -273,7 +280,11 @@ async fn run(case: &Case) -> String {
                 let claimed = db.claim_next().await.unwrap().expect("a pending row");
                 assert_eq!((claimed.id, claimed.phase), (waiting, Some(Phase::Claimed)));
             }
-            serve = start(&env, &[("RESTOCK_LOG", "info".into())], "restarted").await;
+            let env_vars = [
+                ("RESTOCK_LOG", "info".to_string()),
+                ("RESTOCK_VERIFY_WINDOW", VERIFY_WINDOW.to_string()),
+            ];
+            serve = start(&env, &env_vars, "restarted").await;
             c.after_restart(&serve, held, waiting, &at_kill).await
         }
         Kill::Chromium { auto_retry } => {
@@ -398,39 +409,63 @@ impl Check<'_> {
                 }
                 line
             }
-            End::NeedsReview => {
+            End::VerifiedPlaced => {
                 let row = self
-                    .wait(serve, held, "the held order to need review", |o| {
-                        o.status.is_terminal()
+                    .wait(serve, held, "the held order to be verified", |o| {
+                        o.status.is_terminal() && o.status != Status::NeedsReview
                     })
                     .await;
                 assert_eq!(
                     (row.status, row.phase),
-                    (Status::NeedsReview, Some(Phase::Submitted)),
+                    (Status::Placed, Some(Phase::Submitted)),
                     "{name}: {row:#?}"
                 );
-                // Recovery writes the pause with the status, in one
-                // transaction: nothing is claimed after it.
-                let status = self.status_json();
+                let record = self
+                    .db
+                    .verification(held)
+                    .await
+                    .unwrap()
+                    .expect("a verification record");
                 assert_eq!(
-                    status["paused"]["order_id"],
-                    json!(held),
-                    "{name}: engine paused for the order: {status:#}"
+                    record.verdict,
+                    Some(restock::model::Verdict::Placed),
+                    "{name}: {record:#?}"
                 );
-                assert_eq!(status["paused"]["status"], json!("needs_review"));
-                let ledger = self.ledger(HELD.1);
-                assert!(ledger <= 1, "{name}: {ledger} orders in the ledger");
+                assert_eq!(self.ledger(HELD.1), 1, "{name}: exactly one order");
+                let numbers: Vec<String> = self
+                    .store
+                    .ledger()
+                    .iter()
+                    .map(|e| e.order_number.clone())
+                    .collect();
+                assert!(
+                    row.order_ref.as_ref().is_some_and(|r| numbers.contains(r)),
+                    "{name}: {row:#?} vs {numbers:?}"
+                );
+                assert!(
+                    row.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("order history")),
+                    "{name}: {row:#?}"
+                );
+                // The pause boot recovery made for it is lifted with it.
+                let status = self.status_json();
+                assert!(
+                    status["paused"].is_null(),
+                    "{name}: no longer paused: {status:#}"
+                );
                 assert!(
                     self.db.retry(held).await.is_err(),
                     "{name}: an order that reached Place Order is never retried"
                 );
-                let w = self.row(waiting).await;
-                assert_eq!(
-                    w.status,
-                    Status::Pending,
-                    "{name}: the waiting order is kept while paused: {w:#?}"
-                );
-                format!("{name}: killed, restarted, needs_review, engine paused, ledger {ledger}, other order still pending")
+                // The order waiting behind the pause is bought, once.
+                self.waiting_placed(serve, waiting).await;
+                assert_eq!(self.ledger(HELD.1), 1, "{name}: still one order");
+                format!(
+                    "{name}: killed, restarted, needs_review, found in the order history after {} look(s): placed as {}, pause lifted, ledger 1, other order placed",
+                    record.checks,
+                    row.order_ref.as_deref().unwrap_or("?")
+                )
             }
             End::FailedRetryable => unreachable!("{name}: not a restart case"),
         }

@@ -7,7 +7,9 @@
 //! intake's group commit), [`state`] (the pause and other key/value
 //! records), [`sessions`] (what is known of each store's sign-in),
 //! [`monitors`] (what each heartbeat monitor was sent and answered),
-//! [`histories`] (`GET /items`' per-item history) and [`checkpoint`]
+//! [`histories`] (`GET /items`' per-item history), [`verifications`]
+//! (unconfirmed orders looked for in the store's order history) and
+//! [`checkpoint`]
 //! (background WAL checkpoints under `serve`).
 //!
 //! This module imports nothing above the vocabulary ([`crate::model`]): the
@@ -32,6 +34,7 @@ mod orders;
 mod schema;
 mod sessions;
 mod state;
+mod verifications;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -43,10 +46,14 @@ use crate::model::Clock;
 pub use connection::ensure_private_dir;
 pub use histories::{Histories, ItemHistory};
 pub use monitors::{MonitorState, QueueSummary, Role};
-pub use orders::{placed_since_params, Enqueued, Order, Recovered, CLAIM_SQL, PLACED_SINCE_SQL};
+pub use orders::{
+    placed_since_params, Enqueued, Order, Recovered, CLAIM_SQL, PLACED_SINCE_SQL, SETTLE_SQL,
+    SUBMIT_SQL,
+};
 pub use schema::{inspect, schema_version, Inspection};
 pub use sessions::READ_SQL as SESSION_READ_SQL;
 pub use state::Pause;
+pub use verifications::{SettledVerified, Verification};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -310,7 +310,9 @@ async fn metrics(State(intake): State<Intake>) -> Response {
 
 /// `GET /stores`: every store the catalog uses or the probe knows, with its
 /// session state (`signed_in`, `signed_out`, `unknown`), since when, the
-/// last check and its error.
+/// last check and its error, when its session expires (`expires_at`), and
+/// all that in words (`summary`: `signed in, expires in 6 d (checked 2h
+/// ago)`).
 async fn stores(State(intake): State<Intake>) -> Response {
     let known = match intake.db.sessions().await {
         Ok(rows) => rows,
@@ -330,7 +332,11 @@ async fn stores(State(intake): State<Intake>) -> Response {
     let views: Vec<Value> = names
         .into_iter()
         .map(|name| match known.iter().find(|r| r.store == name) {
-            Some(row) => json!(row),
+            Some(row) => {
+                let mut view = json!(row);
+                view["summary"] = json!(crate::text::session(row));
+                view
+            }
             None => json!({ "store": name, "state": "unknown", "since": null, "checked_at": null,
                             "last_result": null, "last_error": null, "notified_at": null }),
         })

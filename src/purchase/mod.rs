@@ -15,8 +15,8 @@
 //! store's persistent profile and guarantees it is gone afterwards;
 //! [`store`] reads store definitions (TOML: URLs, selectors, markers); and
 //! the buy flow ([`buy`], private) walks every store through the same
-//! phases; [`session`], [`signin`] and [`dump_dom`] are the other jobs a
-//! browser does on a store profile. The
+//! phases; [`session`], [`verify`] (the order history), [`signin`] and
+//! [`dump_dom`] are the other jobs a browser does on a store profile. The
 //! [`BrowserSettings`] tie them to the owner's config.
 
 pub mod browser;
@@ -28,6 +28,7 @@ mod session;
 mod signin;
 pub mod store;
 pub(crate) mod tab;
+mod verify;
 pub(crate) mod wait;
 
 use std::collections::BTreeMap;
@@ -39,7 +40,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use url::Url;
 
-use crate::model::{Money, Outcome, Phase, SessionCheck, SessionState, Status};
+use crate::model::{Money, OrderHistory, Outcome, Phase, SessionCheck, SessionState, Status};
 
 pub use self::browser::BrowserError;
 pub use self::dump_dom::DomDump;
@@ -127,6 +128,13 @@ pub trait Purchaser: Send {
     async fn buy(&mut self, req: &BuyRequest, progress: &dyn BuyProgress) -> Outcome;
     /// Read-only: navigation only, no cart, no clicks.
     async fn check_session(&mut self) -> SessionCheck;
+    /// Read-only: the store's order history, to verify an order whose
+    /// Place Order was clicked but never confirmed. A purchaser for a store
+    /// that cannot be verified answers [`OrderHistory::Unsupported`] (the
+    /// default).
+    async fn order_history(&mut self) -> OrderHistory {
+        OrderHistory::Unsupported
+    }
 }
 
 pub trait PurchaserFactory: Send + Sync {
@@ -283,6 +291,10 @@ impl Purchaser for BrowserPurchaser {
 
     async fn check_session(&mut self) -> SessionCheck {
         session::check_session(&self.settings, &self.store).await
+    }
+
+    async fn order_history(&mut self) -> OrderHistory {
+        verify::order_history(&self.settings, &self.store).await
     }
 }
 

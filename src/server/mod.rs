@@ -2,15 +2,19 @@
 //! long-lived process, and takes them down in order on a signal. This is
 //! where the parts meet, so policy that joins two of them lives here too:
 //! [`pauses`] tells the owner of every pause for a human (the engine's
-//! events, the database's pause, the notifier).
+//! events, the database's pause, the notifier), [`verified`] what looking
+//! for an unconfirmed order in the store's order history concluded, and
+//! [`liveness`] tells another process whether a server runs for a state
+//! directory (its lock, its `/health`, its loop's record).
 //!
 //! Start-up order is chosen so a bad setting changes nothing: the catalog is
 //! parsed and the listen address bound before the database is opened.
 
+pub mod liveness;
 pub mod pauses;
+pub mod verified;
 
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -152,7 +156,13 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         addr: config.listen,
         source,
     })?;
-    let lock = lock_state_dir(config)?;
+    let lock = liveness::lock_state_dir(
+        &config.state_dir,
+        &liveness::LockInfo {
+            pid: Some(std::process::id()),
+            listen: Some(addr),
+        },
+    )?;
     let db = Db::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&db, config.max_recoveries).await?;
     crate::screenshots::prune_in_background(
@@ -184,7 +194,8 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         Settings::from_config(config),
     )
     .with_heartbeat(beats)
-    .with_holds(holds.clone());
+    .with_holds(holds.clone())
+    .with_verify(crate::engine::VerifySettings::from_config(config));
     let handle = engine.handle();
     let signin = Arc::new(
         crate::signin::SignIn::new(config, addr, parts.browser, holds.clone(), notifier.clone())
@@ -211,7 +222,19 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         ));
     }
     let shutdown = CancellationToken::new();
-    pauses::watch_pauses(handle.clone(), db.clone(), notifier, shutdown.clone());
+    pauses::watch_pauses(
+        handle.clone(),
+        db.clone(),
+        notifier.clone(),
+        shutdown.clone(),
+    );
+    verified::watch_verdicts(
+        handle.clone(),
+        db.clone(),
+        notifier,
+        config.verify_window,
+        shutdown.clone(),
+    );
     let intake = Intake {
         db: db.clone(),
         catalog: catalog.clone(),
@@ -372,35 +395,6 @@ impl Running {
         }
         tracing::info!("restock stopped");
     }
-}
-
-/// One server per state dir: boot recovery takes every `in_progress` row,
-/// which is only safe when no other engine is working on them.
-fn lock_state_dir(config: &Config) -> Result<std::fs::File, ServeError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let dir = &config.state_dir;
-    let io = |source| ServeError::StateDir {
-        path: dir.display().to_string(),
-        source,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(dir.join("serve.lock"))
-        .map_err(io)?;
-    // SAFETY: flock on a file descriptor we own; no memory is shared.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(ServeError::Locked(dir.display().to_string()));
-    }
-    Ok(file)
 }
 
 /// Runs until SIGTERM or SIGINT; SIGHUP reloads the catalog.
