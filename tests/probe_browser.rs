@@ -262,7 +262,12 @@ async fn real_hanging_probe_is_unknown_and_closed() {
     w.sign_in().await;
     std::fs::create_dir_all(w.settings.profiles_dir.join("silent")).unwrap();
     let engine = w.engine(&["demo"], Duration::from_secs(60));
-    let probe = Arc::new(w.probe(Duration::from_secs(4)).with_handle(engine.handle()));
+    // Long enough for the signed-in store's real check on a loaded
+    // 2-core machine; the silent store takes all of it.
+    let probe = Arc::new(
+        w.probe(Duration::from_secs(10))
+            .with_handle(engine.handle()),
+    );
     let mut rig = Looping::start(engine.with_probe(probe.clone()));
     let events = &mut rig.events;
     let before = restock::model::now_ms();
@@ -274,10 +279,13 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         |e| matches!(e, Event::Probed { store, .. } if store == "silent"),
     )
     .await;
-    assert!(seen.contains(&Event::Probed {
-        store: "demo".into(),
-        state: SessionState::SignedIn
-    }));
+    assert!(
+        seen.contains(&Event::Probed {
+            store: "demo".into(),
+            state: SessionState::SignedIn
+        }),
+        "{seen:?}"
+    );
     assert_eq!(
         seen.last(),
         Some(&Event::Probed {
