@@ -14,9 +14,14 @@
 //!   retryable), an automatic retry places it once, and no browser process
 //!   is left behind.
 //!
-//! The cases are one table ([`CASES`]) driving one function ([`run`]); each
-//! prints a summary line such as `phase cart (add): killed, restarted,
-//! placed once` (shown with `--nocapture`, or by cargo when the test fails).
+//! The cases are one table ([`CASES`]) driving one function ([`run`]), on
+//! each layout of the demo store: `classic::` and `spa::` are one test each
+//! (they run side by side; within one, the cases run one at a time). On
+//! the spa the confirmation never shows an order number, so a buy placed
+//! there has none; an order verified from its history has the history's.
+//! Each case prints a summary line such as `spa: phase cart (add): killed,
+//! restarted, placed once` (shown with `--nocapture`, or by cargo when the
+//! test fails).
 //!
 //! About `claimed`: the engine writes `claimed` in the claim statement and
 //! the purchaser writes `browsing` *before* it launches Chromium (see
@@ -46,9 +51,14 @@ use support::db::order_until;
 use support::demo::{self, fault};
 use support::env::Env;
 use support::intake::reorder;
+use support::layout::Layout;
 use support::receivers::free_addr;
 use support::serve::Serve;
 use support::wait::poll_within;
+
+// Each on both layouts: `classic::NAME` and `spa::NAME` run
+// `NAME(Layout::Classic)` and `NAME(Layout::Spa)`.
+crate::layout_tests!(sigkill_at_every_phase_never_orders_twice_or_loses_an_order);
 
 /// The item whose buy is held and killed, and its demo-store sku.
 const HELD: (&str, &str) = ("soap", "dish-soap");
@@ -175,36 +185,35 @@ const CASES: &[Case] = &[
     },
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_at_every_phase_never_orders_twice_or_loses_an_order() {
+async fn sigkill_at_every_phase_never_orders_twice_or_loses_an_order(layout: Layout) {
     // One at a time: each case runs a server and a Chromium, and the phases
     // must not be slowed into their timeouts by a neighbour.
     let mut summary = Vec::new();
     for case in CASES {
         let started = Instant::now();
-        let line = run(case).await;
+        let line = run(case, layout).await;
         println!("{line}  [{:.1}s]", started.elapsed().as_secs_f64());
         summary.push(line);
     }
     println!("\ncrash harness summary:\n{}", summary.join("\n"));
 }
 
-/// One case, start to end; returns its summary line.
-async fn run(case: &Case) -> String {
+/// One case on `layout`, start to end; returns its summary line.
+async fn run(case: &Case, layout: Layout) -> String {
+    let name = format!("{layout}: {}", case.name);
+    let name = name.as_str();
     let store = demo::store().await;
     let mut env = Env::new(&[]);
-    env.use_demo(
-        &store.base_url(),
-        &[
-            (HELD.0, &["/product/dish-soap"]),
-            (WAITING.0, &["/product/coffee-beans"]),
-        ],
+    env.use_layout(
+        &store,
+        layout,
+        &[(HELD.0, &[HELD.1]), (WAITING.0, &[WAITING.1])],
     );
     env.config.listen = free_addr();
     if let Kill::Chromium { .. } = case.kill {
         env.config.buy_timeout = SHORT_BUY_TIMEOUT;
     }
-    env.sign_in_demo().await;
+    env.sign_in_layout(layout).await;
     assert_no_chromium(env.path()).await;
 
     let mut first_env: Vec<(&str, String)> = vec![("RESTOCK_LOG", "info".into())];
@@ -228,6 +237,8 @@ async fn run(case: &Case) -> String {
     let db = Db::open(&env.db()).unwrap();
     let c = Check {
         case,
+        layout,
+        name,
         db: &db,
         store: &store,
         env: &env,
@@ -244,17 +255,11 @@ async fn run(case: &Case) -> String {
     assert_eq!(
         c.row(waiting).await.status,
         Status::Pending,
-        "{}: the second order should wait its turn",
-        case.name
+        "{name}: the second order should wait its turn"
     );
     // Place Order reaches the store only after `submitted` is written.
     let expected = usize::from(case.at == Phase::Submitted);
-    assert_eq!(
-        c.ledger(HELD.1),
-        expected,
-        "{}: ledger at the kill",
-        case.name
-    );
+    assert_eq!(c.ledger(HELD.1), expected, "{name}: ledger at the kill");
 
     let line = match case.kill {
         Kill::Restock => {
@@ -265,8 +270,7 @@ async fn run(case: &Case) -> String {
             assert_eq!(
                 (row.status, row.phase),
                 (Status::InProgress, Some(case.at)),
-                "{}: {row:?}",
-                case.name
+                "{name}: {row:?}"
             );
             assert_eq!(c.row(waiting).await.status, Status::Pending);
             assert_no_chromium(env.path()).await;
@@ -301,7 +305,7 @@ async fn run(case: &Case) -> String {
     // Every accepted request is accounted for, and nothing was added.
     let rows = db.recent(None, 100).await.unwrap();
     let ids: Vec<i64> = rows.iter().rev().map(|o| o.id).collect();
-    assert_eq!(ids, [held, waiting], "{}: {rows:#?}", case.name);
+    assert_eq!(ids, [held, waiting], "{name}: {rows:#?}");
     let status = serve.sigterm().await;
     assert_eq!(status.code(), Some(0), "{status}\n{}", serve.log_tail());
     assert_no_chromium(env.path()).await;
@@ -320,6 +324,9 @@ async fn start(env: &Env, vars: &[(&str, String)], label: &str) -> Serve {
 /// Checks on one case's database, store and processes.
 struct Check<'a> {
     case: &'a Case,
+    layout: Layout,
+    /// The layout and the case, for messages.
+    name: &'a str,
     db: &'a Db,
     store: &'a DemoStore,
     env: &'a Env,
@@ -339,7 +346,7 @@ impl Check<'_> {
         what: &str,
         pred: impl Fn(&Order) -> bool,
     ) -> Order {
-        let what = format!("{}: {what}", self.case.name);
+        let what = format!("{}: {what}", self.name);
         order_until(self.db, id, &what, pred, || {
             format!("--- server log ---\n{}", serve.log_tail())
         })
@@ -373,7 +380,7 @@ impl Check<'_> {
         waiting: i64,
         at_kill: &Order,
     ) -> String {
-        let name = self.case.name;
+        let name = self.name;
         match self.case.end {
             End::PlacedOnce => {
                 let row = self
@@ -391,9 +398,11 @@ impl Check<'_> {
                     .iter()
                     .map(|e| e.order_number.clone())
                     .collect();
-                assert!(
-                    row.order_ref.as_ref().is_some_and(|r| numbers.contains(r)),
-                    "{name}: {row:#?} vs {numbers:?}"
+                self.layout.assert_order_ref(
+                    &format!("{name}: {row:#?}"),
+                    row.order_ref.as_deref(),
+                    row.message.as_deref(),
+                    &numbers,
                 );
                 let w = self.waiting_placed(serve, waiting).await;
                 let mut line = format!(
@@ -480,7 +489,7 @@ impl Check<'_> {
         auto_retry: bool,
         killed: Instant,
     ) -> String {
-        let name = self.case.name;
+        let name = self.name;
         let at = self.case.at;
         // Classified: settled (no retry) or queued again (retry).
         let row = self
@@ -554,8 +563,8 @@ impl Check<'_> {
                 o.status.is_terminal()
             })
             .await;
-        assert_eq!(row.status, Status::Placed, "{}: {row:#?}", self.case.name);
-        assert_eq!(self.ledger(WAITING.1), 1, "{}", self.case.name);
+        assert_eq!(row.status, Status::Placed, "{}: {row:#?}", self.name);
+        assert_eq!(self.ledger(WAITING.1), 1, "{}", self.name);
         row
     }
 

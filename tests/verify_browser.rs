@@ -14,7 +14,10 @@
 //! - a row with another total is not taken (and `restock verify ID`, run
 //!   by hand, finds the row once the totals agree).
 //!
-//! Every test ends by checking no Chromium is left.
+//! Every test ends by checking no Chromium is left. The found case runs on
+//! both layouts of the demo store (`classic::`, `spa::`): the spa's
+//! history is rendered by script, and its confirmation never names the
+//! order number anyway.
 
 mod support;
 
@@ -29,11 +32,16 @@ use serde_json::json;
 use support::chromium::assert_no_chromium;
 use support::env::Env;
 use support::intake::reorder;
+use support::layout::Layout;
 use support::receivers::{free_addr, Receiver};
 use support::wait::{event, settled, verdict};
 
-/// A demo store, an env buying `soap` (dish soap) from it with dry run
-/// off, notifications to a receiver, and the given verify window.
+// Each on both layouts: `classic::NAME` and `spa::NAME` run
+// `NAME(Layout::Classic)` and `NAME(Layout::Spa)`.
+crate::layout_tests!(an_order_whose_confirmation_was_hidden_is_found_placed_and_its_pause_lifted);
+
+/// A demo store, an env buying `soap` (dish soap) from it on `layout` with
+/// dry run off, notifications to a receiver, and the given verify window.
 struct World {
     store: DemoStore,
     env: Env,
@@ -41,12 +49,12 @@ struct World {
 }
 
 impl World {
-    async fn new(window: Duration) -> World {
+    async fn new(layout: Layout, window: Duration) -> World {
         let store = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let mut env = Env::new(&[]);
-        env.use_demo(&store.base_url(), &[("soap", &["/product/dish-soap"])]);
+        env.use_layout(&store, layout, &[("soap", &["dish-soap"])]);
         env.config.listen = free_addr();
         env.config.verify_window = window;
         // The hidden confirmation is waited for this long before the order
@@ -130,56 +138,70 @@ impl World {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_order_whose_confirmation_was_hidden_is_found_placed_and_its_pause_lifted() {
-    let w = World::new(Duration::from_secs(15)).await;
-    w.env.sign_in_demo().await;
+async fn an_order_whose_confirmation_was_hidden_is_found_placed_and_its_pause_lifted(
+    layout: Layout,
+) {
+    let w = World::new(layout, Duration::from_secs(15)).await;
+    w.env.sign_in_layout(layout).await;
     w.fault(json!({ "hide_confirmation": true })).await;
     let running = w.start().await;
     let mut events = running.handle.subscribe();
 
     let id = reorder(running.addr, "soap").await;
-    assert_eq!(settled(&mut events, id).await, Status::NeedsReview);
+    assert_eq!(
+        settled(&mut events, id).await,
+        Status::NeedsReview,
+        "{layout}"
+    );
     let row = running.db.get(id).await.unwrap().unwrap();
-    assert_eq!(row.phase, Some(Phase::Submitted));
+    assert_eq!(row.phase, Some(Phase::Submitted), "{layout}");
     assert!(
         row.total.is_some() && row.submitted_at.is_some(),
-        "{row:#?}"
+        "{layout}: {row:#?}"
     );
     assert_eq!(
         running.db.paused().await.unwrap().unwrap().order_id,
-        Some(id)
+        Some(id),
+        "{layout}"
     );
 
     let (found, checks) = verdict(&mut events, id).await;
-    assert_eq!(found, Verdict::Placed, "after {checks} checks");
+    assert_eq!(found, Verdict::Placed, "{layout}: after {checks} checks");
     let ledger = w.store.ledger();
-    assert_eq!(ledger.len(), 1, "exactly one order: {ledger:?}");
+    assert_eq!(ledger.len(), 1, "{layout}: exactly one order: {ledger:?}");
     let row = running.db.get(id).await.unwrap().unwrap();
-    assert_eq!(row.status, Status::Placed, "{row:#?}");
+    assert_eq!(row.status, Status::Placed, "{layout}: {row:#?}");
     assert_eq!(
         row.order_ref.as_deref(),
-        Some(ledger[0].order_number.as_str())
+        Some(ledger[0].order_number.as_str()),
+        "{layout}"
     );
     assert_eq!(
         Some(Money::read(&ledger[0].total, Default::default()).unwrap()),
-        row.total
+        row.total,
+        "{layout}"
     );
-    assert!(running.db.paused().await.unwrap().is_none(), "pause lifted");
-    assert!(running.db.retry(id).await.is_err(), "never retried");
+    assert!(
+        running.db.paused().await.unwrap().is_none(),
+        "{layout}: pause lifted"
+    );
+    assert!(
+        running.db.retry(id).await.is_err(),
+        "{layout}: never retried"
+    );
 
     // The owner heard of the pause, then of the order being found.
     w.receiver.wait_for(2).await;
-    assert_eq!(w.told(), ["paused", "verified"]);
+    assert_eq!(w.told(), ["paused", "verified"], "{layout}");
     let said = w.message("verified");
-    assert!(said.contains(&ledger[0].order_number), "{said}");
-    assert!(said.contains("placed"), "{said}");
+    assert!(said.contains(&ledger[0].order_number), "{layout}: {said}");
+    assert!(said.contains("placed"), "{layout}: {said}");
     w.end(running).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_not_in_the_history_stays_needs_review_and_the_owner_is_told_once() {
-    let w = World::new(Duration::from_secs(6)).await;
+    let w = World::new(Layout::Classic, Duration::from_secs(6)).await;
     w.env.sign_in_demo().await;
     let id = w.unconfirmed("soap", "demo", Money(12_345)).await;
     let running = w.start().await;
@@ -244,7 +266,7 @@ async fn an_order_not_in_the_history_stays_needs_review_and_the_owner_is_told_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_without_orders_is_left_to_the_owner_as_before() {
-    let mut w = World::new(Duration::from_secs(3)).await;
+    let mut w = World::new(Layout::Classic, Duration::from_secs(3)).await;
     // `plain`: the demo store's definition without its [orders] page.
     let demo = include_str!("../src/purchase/store/demo.toml");
     let plain =
@@ -282,7 +304,7 @@ async fn a_store_without_orders_is_left_to_the_owner_as_before() {
 async fn a_row_with_another_total_is_not_taken() {
     // A window so long the engine's own first check (4 min) never comes
     // during the test: the checks here are asked for.
-    let w = World::new(Duration::from_secs(3600)).await;
+    let w = World::new(Layout::Classic, Duration::from_secs(3600)).await;
     w.env.sign_in_demo().await;
     w.fault(json!({ "hide_confirmation": true })).await;
     let running = w.start().await;

@@ -9,6 +9,10 @@
 //!   notification endpoints;
 //! - [`demo`]: the demo store (admin API, faults, signing in, the real
 //!   browser settings and factory, demo catalogs);
+//! - [`layout`]: the demo store's layouts (classic, spa) a browser test
+//!   runs on, and [`layout_tests!`] to run a test on each;
+//! - [`buy_world`]: a demo store with the real purchaser pointed at it and
+//!   a recorder of the buy's progress, for tests that call the purchaser;
 //! - [`chromium`]: finding, and proving the absence of, Chromium processes;
 //! - [`db`]: the table dump behind "the database is unchanged" checks;
 //! - [`wait`]: the one way to wait, always with a deadline.
@@ -16,12 +20,14 @@
 //! Each test binary compiles this module and uses a part of it.
 #![allow(dead_code)]
 
+pub mod buy_world;
 pub mod chromium;
 pub mod db;
 pub mod demo;
 pub mod engine;
 pub mod env;
 pub mod intake;
+pub mod layout;
 pub mod receivers;
 pub mod serve;
 pub mod wait;
