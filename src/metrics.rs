@@ -13,6 +13,7 @@
 //! | `restock_heartbeat_sends_total` | counter | `monitor` | pings sent since start (the order check too), redacted label |
 //! | `restock_heartbeat_failures_total` | counter | `monitor` | pings that failed since start |
 //! | `restock_session_state` | gauge | `store`, `state` | 1 for each store's last known session state, 0 for the others |
+//! | `restock_session_expires_in_seconds` | gauge | `store` | until the store's session cookies expire (negative once past), for stores whose expiry is known |
 //! | `restock_loop_turn_age_seconds` | gauge | | since the loop last turned or a buy made progress (since start before the first turn) |
 //!
 //! Counting is done by a task subscribed to the engine's events: it only
@@ -79,6 +80,11 @@ struct SessionLabels {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabel {
+    store: String,
+}
+
 type HistogramFamily = Family<BuyLabels, Histogram, fn() -> Histogram>;
 
 fn buy_histogram() -> Histogram {
@@ -108,6 +114,7 @@ pub struct Metrics {
     heartbeat_sends: Family<MonitorLabel, Counter>,
     heartbeat_failures: Family<MonitorLabel, Counter>,
     session_state: Family<SessionLabels, Gauge>,
+    session_expires_in: Family<StoreLabel, Gauge>,
     loop_turn_age: Gauge<f64, AtomicU64>,
 }
 
@@ -130,6 +137,7 @@ impl Metrics {
         let heartbeat_sends = Family::<MonitorLabel, Counter>::default();
         let heartbeat_failures = Family::<MonitorLabel, Counter>::default();
         let session_state = Family::<SessionLabels, Gauge>::default();
+        let session_expires_in = Family::<StoreLabel, Gauge>::default();
         let loop_turn_age = Gauge::<f64, AtomicU64>::default();
         // Every terminal status is shown from the start, at 0, so a rate()
         // over the first order is right and dashboards see every series.
@@ -173,6 +181,11 @@ impl Metrics {
             session_state.clone(),
         );
         registry.register(
+            "restock_session_expires_in_seconds",
+            "Seconds until each store's session cookies expire, where known",
+            session_expires_in.clone(),
+        );
+        registry.register(
             "restock_loop_turn_age_seconds",
             "Seconds since the engine loop last turned or a buy made progress",
             loop_turn_age.clone(),
@@ -192,6 +205,7 @@ impl Metrics {
             heartbeat_sends,
             heartbeat_failures,
             session_state,
+            session_expires_in,
             loop_turn_age,
         })
     }
@@ -293,7 +307,19 @@ impl Metrics {
         match self.db.sessions().await {
             Ok(rows) => {
                 self.session_state.clear();
+                self.session_expires_in.clear();
+                let now = crate::model::now_ms();
                 for row in rows {
+                    if let Some(at) = row
+                        .expires_at
+                        .filter(|_| row.state == crate::model::SessionState::SignedIn)
+                    {
+                        self.session_expires_in
+                            .get_or_create(&StoreLabel {
+                                store: row.store.clone(),
+                            })
+                            .set((at - now) / 1000);
+                    }
                     for state in SESSION_STATES {
                         self.session_state
                             .get_or_create(&SessionLabels {

@@ -7,7 +7,7 @@
 //! that is stored (an order's `message`, a pause reason) carries an
 //! absolute time ([`at`]), so it stays true however late it is read.
 
-use crate::model::now_ms;
+use crate::model::{now_ms, SessionState, StoreSession};
 
 /// `45s`, `3m`, `2h`, `6d`: a duration rounded down to its largest unit.
 pub fn span(ms: i64) -> String {
@@ -28,6 +28,29 @@ impl std::fmt::Display for Span {
             3600..=86399 => write!(f, "{}h", secs / 3600),
             _ => write!(f, "{}d", secs / 86400),
         }
+    }
+}
+
+/// `45 s`, `15 min`, `3 h`, `6 d`: a duration rounded down to its largest
+/// unit, for sentences ("expires in 6 d", "not in the order history after
+/// 15 min").
+pub fn span_words(ms: i64) -> String {
+    let secs = (ms.max(0) / 1000) as u64;
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min", secs / 60),
+        3600..=86399 => format!("{} h", secs / 3600),
+        _ => format!("{} d", secs / 86400),
+    }
+}
+
+/// `expires in 6 d`, or `expired 2 h ago` once `ms` has passed.
+pub fn expiry(ms: i64) -> String {
+    let left = ms - now_ms();
+    if left > 0 {
+        format!("expires in {}", span_words(left))
+    } else {
+        format!("expired {} ago", span_words(-left))
     }
 }
 
@@ -120,6 +143,35 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// `signed in, expires in 6 d (checked 2h ago)`, for `restock status`,
+/// `GET /stores` and the doctor.
+pub fn session(row: &StoreSession) -> String {
+    let state = match row.state {
+        SessionState::SignedIn => match row.expires_at {
+            Some(at) => format!("signed in, {}", expiry(at)),
+            None => "signed in".to_string(),
+        },
+        SessionState::SignedOut => format!(
+            "SIGNED OUT since {}: run `restock login {}`",
+            ago(row.since),
+            row.store
+        ),
+        SessionState::Unknown => "unknown".to_string(),
+    };
+    let checked = match row.checked_at {
+        Some(t) => format!("checked {}", ago(t)),
+        None => "never checked".to_string(),
+    };
+    let last = match (row.last_result, &row.last_error) {
+        (Some(SessionState::Unknown), Some(e)) if row.state != SessionState::Unknown => {
+            format!(": last check inconclusive, {e}")
+        }
+        (_, Some(e)) => format!(": {e}"),
+        _ => String::new(),
+    };
+    format!("{state} ({checked}{last})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +182,11 @@ mod tests {
         assert_eq!(span(3 * 3_600_000), "3h");
         assert_eq!(span(-5), "0s");
         assert_eq!(at(1_764_675_720_000), "2025-12-02 11:42 UTC");
+        assert_eq!(span_words(900_000), "15 min");
+        assert_eq!(span_words(6 * 86_400_000 + 5), "6 d");
+        assert_eq!(span_words(2_500), "2 s");
+        assert!(expiry(now_ms() + 6 * 86_400_000 + 60_000).starts_with("expires in 6 d"));
+        assert!(expiry(now_ms() - 3 * 3_600_000).starts_with("expired 3 h ago"));
     }
 
     #[test]

@@ -13,7 +13,8 @@ use restock::model::Outcome;
 use restock::model::{Phase, Status};
 use support::demo::demo_catalog;
 use support::env::{output_text as text, Env};
-use support::wait::settled;
+use support::receivers::free_addr;
+use support::wait::{poll, settled};
 
 /// The binary with the env's settings and `vars` on top, quiet, and with
 /// nothing answering at its listen address.
@@ -218,4 +219,26 @@ async fn enqueue_goes_through_a_running_server_and_failures_lists_what_went_wron
         t.contains("blocked") && t.contains("access denied") && t.contains("/tmp/shot.png"),
         "{t}"
     );
+}
+
+/// The service's journal hears restock, not its dependencies' start-up
+/// chatter: with the default filter the cron scheduler's `Job creator
+/// created`-style info lines stay out, restock's own info lines do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_log_filter_keeps_other_crates_at_warn() {
+    let mut env = Env::with_catalog(&support::env::catalog_on(&["demo"], &["soap"]));
+    env.config.listen = free_addr();
+    let mut serve = env.serve(
+        "logs",
+        &[("RESTOCK_LOG", "info"), ("RESTOCK_SESSION_CHECK", "3h")],
+    );
+    serve.listening().await;
+    let log = poll("restock's start-up line", || {
+        let log = serve.log();
+        std::future::ready(log.contains("restock is serving").then_some(log))
+    })
+    .await;
+    serve.sigterm().await;
+    assert!(log.contains("session checks scheduled"), "{log}");
+    assert!(!log.contains("tokio_cron_scheduler"), "{log}");
 }

@@ -4,17 +4,24 @@
 //!
 //! - `restock serve` itself, at each phase; it is restarted and the end state
 //!   is checked: before `submitted` the order is placed exactly once; at
-//!   `submitted` it is `needs_review`, the engine is paused and the ledger
-//!   shows at most one order; every request accepted before the kill is
-//!   terminal or still pending, none missing;
+//!   `submitted` boot recovery makes it `needs_review` (the engine paused),
+//!   the restarted engine finds it in the store's order history and it ends
+//!   `placed` with the store's order number, its pause lifted and exactly
+//!   one order in the ledger, never retried; every request accepted before
+//!   the kill is terminal (the waiting one placed once), none missing;
 //! - the Chromium main process of the buy, with restock left running: the buy
 //!   is classified by its phase within the buy timeout (`failed`,
 //!   retryable), an automatic retry places it once, and no browser process
 //!   is left behind.
 //!
-//! The cases are one table ([`CASES`]) driving one function ([`run`]); each
-//! prints a summary line such as `phase cart (add): killed, restarted,
-//! placed once` (shown with `--nocapture`, or by cargo when the test fails).
+//! The cases are one table ([`CASES`]) driving one function ([`run`]), on
+//! each layout of the demo store: `classic::` and `spa::` are one test each
+//! (they run side by side; within one, the cases run one at a time). On
+//! the spa the confirmation never shows an order number, so a buy placed
+//! there has none; an order verified from its history has the history's.
+//! Each case prints a summary line such as `spa: phase cart (add): killed,
+//! restarted, placed once` (shown with `--nocapture`, or by cargo when the
+//! test fails).
 //!
 //! About `claimed`: the engine writes `claimed` in the claim statement and
 //! the purchaser writes `browsing` *before* it launches Chromium (see
@@ -44,15 +51,24 @@ use support::db::order_until;
 use support::demo::{self, fault};
 use support::env::Env;
 use support::intake::reorder;
+use support::layout::Layout;
 use support::receivers::free_addr;
 use support::serve::Serve;
 use support::wait::poll_within;
+
+// Each on both layouts: `classic::NAME` and `spa::NAME` run
+// `NAME(Layout::Classic)` and `NAME(Layout::Spa)`.
+crate::layout_tests!(sigkill_at_every_phase_never_orders_twice_or_loses_an_order);
 
 /// The item whose buy is held and killed, and its demo-store sku.
 const HELD: (&str, &str) = ("soap", "dish-soap");
 /// A second order, accepted before the kill and pending while the first is
 /// held: it must not go missing.
 const WAITING: (&str, &str) = ("coffee", "coffee-beans");
+
+/// The verify window of the restarted server: its first look at the order
+/// history comes 2 s after boot recovery.
+const VERIFY_WINDOW: &str = "30s";
 
 /// The buy timeout when Chromium is killed: the buy must be classified
 /// within it.
@@ -83,8 +99,9 @@ enum Kill {
 enum End {
     /// `placed`, with exactly one order for it in the store's ledger.
     PlacedOnce,
-    /// `needs_review`, the engine paused, at most one order in the ledger.
-    NeedsReview,
+    /// `needs_review` after the restart, then found in the store's order
+    /// history: `placed`, the pause lifted, exactly one order in the ledger.
+    VerifiedPlaced,
     /// `failed` and retryable, nothing ordered, the engine not paused.
     FailedRetryable,
 }
@@ -139,7 +156,7 @@ const CASES: &[Case] = &[
         hold: Hold::Hang(Step::Place),
         at: Phase::Submitted,
         kill: Kill::Restock,
-        end: End::NeedsReview,
+        end: End::VerifiedPlaced,
         strand_claimed: false,
     },
     Case {
@@ -147,7 +164,7 @@ const CASES: &[Case] = &[
         hold: Hold::Hang(Step::Confirmation),
         at: Phase::Submitted,
         kill: Kill::Restock,
-        end: End::NeedsReview,
+        end: End::VerifiedPlaced,
         strand_claimed: false,
     },
     Case {
@@ -168,36 +185,35 @@ const CASES: &[Case] = &[
     },
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_at_every_phase_never_orders_twice_or_loses_an_order() {
+async fn sigkill_at_every_phase_never_orders_twice_or_loses_an_order(layout: Layout) {
     // One at a time: each case runs a server and a Chromium, and the phases
     // must not be slowed into their timeouts by a neighbour.
     let mut summary = Vec::new();
     for case in CASES {
         let started = Instant::now();
-        let line = run(case).await;
+        let line = run(case, layout).await;
         println!("{line}  [{:.1}s]", started.elapsed().as_secs_f64());
         summary.push(line);
     }
     println!("\ncrash harness summary:\n{}", summary.join("\n"));
 }
 
-/// One case, start to end; returns its summary line.
-async fn run(case: &Case) -> String {
+/// One case on `layout`, start to end; returns its summary line.
+async fn run(case: &Case, layout: Layout) -> String {
+    let name = format!("{layout}: {}", case.name);
+    let name = name.as_str();
     let store = demo::store().await;
     let mut env = Env::new(&[]);
-    env.use_demo(
-        &store.base_url(),
-        &[
-            (HELD.0, &["/product/dish-soap"]),
-            (WAITING.0, &["/product/coffee-beans"]),
-        ],
+    env.use_layout(
+        &store,
+        layout,
+        &[(HELD.0, &[HELD.1]), (WAITING.0, &[WAITING.1])],
     );
     env.config.listen = free_addr();
     if let Kill::Chromium { .. } = case.kill {
         env.config.buy_timeout = SHORT_BUY_TIMEOUT;
     }
-    env.sign_in_demo().await;
+    env.sign_in_layout(layout).await;
     assert_no_chromium(env.path()).await;
 
     let mut first_env: Vec<(&str, String)> = vec![("RESTOCK_LOG", "info".into())];
@@ -221,6 +237,8 @@ async fn run(case: &Case) -> String {
     let db = Db::open(&env.db()).unwrap();
     let c = Check {
         case,
+        layout,
+        name,
         db: &db,
         store: &store,
         env: &env,
@@ -237,17 +255,11 @@ async fn run(case: &Case) -> String {
     assert_eq!(
         c.row(waiting).await.status,
         Status::Pending,
-        "{}: the second order should wait its turn",
-        case.name
+        "{name}: the second order should wait its turn"
     );
     // Place Order reaches the store only after `submitted` is written.
     let expected = usize::from(case.at == Phase::Submitted);
-    assert_eq!(
-        c.ledger(HELD.1),
-        expected,
-        "{}: ledger at the kill",
-        case.name
-    );
+    assert_eq!(c.ledger(HELD.1), expected, "{name}: ledger at the kill");
 
     let line = match case.kill {
         Kill::Restock => {
@@ -258,8 +270,7 @@ async fn run(case: &Case) -> String {
             assert_eq!(
                 (row.status, row.phase),
                 (Status::InProgress, Some(case.at)),
-                "{}: {row:?}",
-                case.name
+                "{name}: {row:?}"
             );
             assert_eq!(c.row(waiting).await.status, Status::Pending);
             assert_no_chromium(env.path()).await;
@@ -273,7 +284,11 @@ async fn run(case: &Case) -> String {
                 let claimed = db.claim_next().await.unwrap().expect("a pending row");
                 assert_eq!((claimed.id, claimed.phase), (waiting, Some(Phase::Claimed)));
             }
-            serve = start(&env, &[("RESTOCK_LOG", "info".into())], "restarted").await;
+            let env_vars = [
+                ("RESTOCK_LOG", "info".to_string()),
+                ("RESTOCK_VERIFY_WINDOW", VERIFY_WINDOW.to_string()),
+            ];
+            serve = start(&env, &env_vars, "restarted").await;
             c.after_restart(&serve, held, waiting, &at_kill).await
         }
         Kill::Chromium { auto_retry } => {
@@ -290,7 +305,7 @@ async fn run(case: &Case) -> String {
     // Every accepted request is accounted for, and nothing was added.
     let rows = db.recent(None, 100).await.unwrap();
     let ids: Vec<i64> = rows.iter().rev().map(|o| o.id).collect();
-    assert_eq!(ids, [held, waiting], "{}: {rows:#?}", case.name);
+    assert_eq!(ids, [held, waiting], "{name}: {rows:#?}");
     let status = serve.sigterm().await;
     assert_eq!(status.code(), Some(0), "{status}\n{}", serve.log_tail());
     assert_no_chromium(env.path()).await;
@@ -309,6 +324,9 @@ async fn start(env: &Env, vars: &[(&str, String)], label: &str) -> Serve {
 /// Checks on one case's database, store and processes.
 struct Check<'a> {
     case: &'a Case,
+    layout: Layout,
+    /// The layout and the case, for messages.
+    name: &'a str,
     db: &'a Db,
     store: &'a DemoStore,
     env: &'a Env,
@@ -328,7 +346,7 @@ impl Check<'_> {
         what: &str,
         pred: impl Fn(&Order) -> bool,
     ) -> Order {
-        let what = format!("{}: {what}", self.case.name);
+        let what = format!("{}: {what}", self.name);
         order_until(self.db, id, &what, pred, || {
             format!("--- server log ---\n{}", serve.log_tail())
         })
@@ -362,7 +380,7 @@ impl Check<'_> {
         waiting: i64,
         at_kill: &Order,
     ) -> String {
-        let name = self.case.name;
+        let name = self.name;
         match self.case.end {
             End::PlacedOnce => {
                 let row = self
@@ -380,9 +398,11 @@ impl Check<'_> {
                     .iter()
                     .map(|e| e.order_number.clone())
                     .collect();
-                assert!(
-                    row.order_ref.as_ref().is_some_and(|r| numbers.contains(r)),
-                    "{name}: {row:#?} vs {numbers:?}"
+                self.layout.assert_order_ref(
+                    &format!("{name}: {row:#?}"),
+                    row.order_ref.as_deref(),
+                    row.message.as_deref(),
+                    &numbers,
                 );
                 let w = self.waiting_placed(serve, waiting).await;
                 let mut line = format!(
@@ -398,39 +418,63 @@ impl Check<'_> {
                 }
                 line
             }
-            End::NeedsReview => {
+            End::VerifiedPlaced => {
                 let row = self
-                    .wait(serve, held, "the held order to need review", |o| {
-                        o.status.is_terminal()
+                    .wait(serve, held, "the held order to be verified", |o| {
+                        o.status.is_terminal() && o.status != Status::NeedsReview
                     })
                     .await;
                 assert_eq!(
                     (row.status, row.phase),
-                    (Status::NeedsReview, Some(Phase::Submitted)),
+                    (Status::Placed, Some(Phase::Submitted)),
                     "{name}: {row:#?}"
                 );
-                // Recovery writes the pause with the status, in one
-                // transaction: nothing is claimed after it.
-                let status = self.status_json();
+                let record = self
+                    .db
+                    .verification(held)
+                    .await
+                    .unwrap()
+                    .expect("a verification record");
                 assert_eq!(
-                    status["paused"]["order_id"],
-                    json!(held),
-                    "{name}: engine paused for the order: {status:#}"
+                    record.verdict,
+                    Some(restock::model::Verdict::Placed),
+                    "{name}: {record:#?}"
                 );
-                assert_eq!(status["paused"]["status"], json!("needs_review"));
-                let ledger = self.ledger(HELD.1);
-                assert!(ledger <= 1, "{name}: {ledger} orders in the ledger");
+                assert_eq!(self.ledger(HELD.1), 1, "{name}: exactly one order");
+                let numbers: Vec<String> = self
+                    .store
+                    .ledger()
+                    .iter()
+                    .map(|e| e.order_number.clone())
+                    .collect();
+                assert!(
+                    row.order_ref.as_ref().is_some_and(|r| numbers.contains(r)),
+                    "{name}: {row:#?} vs {numbers:?}"
+                );
+                assert!(
+                    row.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("order history")),
+                    "{name}: {row:#?}"
+                );
+                // The pause boot recovery made for it is lifted with it.
+                let status = self.status_json();
+                assert!(
+                    status["paused"].is_null(),
+                    "{name}: no longer paused: {status:#}"
+                );
                 assert!(
                     self.db.retry(held).await.is_err(),
                     "{name}: an order that reached Place Order is never retried"
                 );
-                let w = self.row(waiting).await;
-                assert_eq!(
-                    w.status,
-                    Status::Pending,
-                    "{name}: the waiting order is kept while paused: {w:#?}"
-                );
-                format!("{name}: killed, restarted, needs_review, engine paused, ledger {ledger}, other order still pending")
+                // The order waiting behind the pause is bought, once.
+                self.waiting_placed(serve, waiting).await;
+                assert_eq!(self.ledger(HELD.1), 1, "{name}: still one order");
+                format!(
+                    "{name}: killed, restarted, needs_review, found in the order history after {} look(s): placed as {}, pause lifted, ledger 1, other order placed",
+                    record.checks,
+                    row.order_ref.as_deref().unwrap_or("?")
+                )
             }
             End::FailedRetryable => unreachable!("{name}: not a restart case"),
         }
@@ -445,7 +489,7 @@ impl Check<'_> {
         auto_retry: bool,
         killed: Instant,
     ) -> String {
-        let name = self.case.name;
+        let name = self.name;
         let at = self.case.at;
         // Classified: settled (no retry) or queued again (retry).
         let row = self
@@ -519,8 +563,8 @@ impl Check<'_> {
                 o.status.is_terminal()
             })
             .await;
-        assert_eq!(row.status, Status::Placed, "{}: {row:#?}", self.case.name);
-        assert_eq!(self.ledger(WAITING.1), 1, "{}", self.case.name);
+        assert_eq!(row.status, Status::Placed, "{}: {row:#?}", self.name);
+        assert_eq!(self.ledger(WAITING.1), 1, "{}", self.name);
         row
     }
 

@@ -95,13 +95,28 @@ fn assert_fails(ran: &Ran, name: &str, fix: &str) {
     assert!(given.contains(fix), "fix `{given}` lacks `{fix}`");
 }
 
+/// A server on the env's state dir and address, its loop turned once.
+async fn serving(env: &Env) -> restock::server::Running {
+    let running = env
+        .start(restock::purchase::scripted::ScriptedFactory::noop())
+        .await;
+    poll("the engine's first turn", || {
+        std::future::ready(running.handle.silent_for_ms().map(|_| ()))
+    })
+    .await;
+    running
+}
+
 #[tokio::test]
 async fn a_good_setup_is_all_green() {
     let env = good_env().await;
     let (hc, url) = monitor().await;
+    // A monitor expects the service to run: it does.
+    let running = serving(&env).await;
     let mut cmd = env.command();
     cmd.env("RESTOCK_HEARTBEAT_URL", &url);
     let ran = doctor(cmd, &[]).await;
+    running.stop().await;
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
     assert!(ran.failed().is_empty(), "{}", ran.stdout);
     for name in [
@@ -116,9 +131,15 @@ async fn a_good_setup_is_all_green() {
         "monitor 127.0.0.1:",
         "notifications",
         "intake port",
+        "service",
     ] {
         assert!(ran.line(name).starts_with("✔ "), "{}", ran.line(name));
     }
+    assert!(
+        ran.line("service").contains("running (loop turned"),
+        "{}",
+        ran.stdout
+    );
     assert!(ran.line("chromium").contains("Chromium"), "{}", ran.stdout);
     assert!(
         ran.line("profile demo").contains("signed in"),
@@ -244,7 +265,9 @@ async fn an_unreachable_monitor_fails_with_a_fix_and_no_secret() {
     let dead = format!("http://{}/ping/{HC_UUID}", free_addr());
     let mut cmd = env.command();
     cmd.env("RESTOCK_HEARTBEAT_URL", format!("{good},{dead}"));
+    let running = serving(&env).await;
     let ran = doctor(cmd, &[]).await;
+    running.stop().await;
     assert_eq!(ran.code, 1, "{}", ran.stdout);
     let failed = ran.failed();
     assert_eq!(failed.len(), 1, "{}", ran.stdout);
@@ -356,4 +379,47 @@ async fn notification_channels_are_tested_only_with_notify() {
     for secret in ["secret-topic-one", "secret-topic-two"] {
         assert!(!ran.stdout.contains(secret), "{}", ran.stdout);
     }
+}
+
+/// The service check: with a monitor configured, no engine running is a
+/// failure with a fix; without one it is fine; a running one is fine.
+#[tokio::test]
+async fn the_service_must_run_when_a_monitor_expects_it() {
+    let env = good_env().await;
+    let (_hc, url) = monitor().await;
+    let mut cmd = env.command();
+    cmd.env("RESTOCK_HEARTBEAT_URL", &url);
+    let ran = doctor(cmd, &[]).await;
+    assert_fails(&ran, "service", "systemctl start restock");
+    let line = ran.line("service");
+    assert!(line.contains("not running (never seen)"), "{line}");
+    assert!(line.contains("RESTOCK_HEARTBEAT_URL is set"), "{line}");
+    assert_eq!(ran.failed().len(), 1, "{}", ran.stdout);
+
+    // No monitor: nothing expects it to run.
+    let ran = doctor(env.command(), &[]).await;
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(
+        ran.line("service").contains("nothing expects it to"),
+        "{}",
+        ran.stdout
+    );
+
+    // Once it ran, "last seen" says when its loop last turned.
+    let running = serving(&env).await;
+    let db = restock::db::Db::open(&env.db()).unwrap();
+    poll("the liveness record", || async {
+        db.turned_at().await.unwrap()
+    })
+    .await;
+    running.stop().await;
+    let mut cmd = env.command();
+    cmd.env("RESTOCK_HEARTBEAT_URL", &url);
+    let ran = doctor(cmd, &[]).await;
+    assert_fails(&ran, "service", "journalctl -u restock");
+    assert!(
+        ran.line("service").contains("not running (last seen"),
+        "{}",
+        ran.stdout
+    );
 }

@@ -1,5 +1,7 @@
 //! End to end: the engine driving real headless Chromium through the demo
-//! store, in-process and as the `restock` binary a unit file runs.
+//! store, in-process and as the `restock` binary a unit file runs. The
+//! engine's buy, fallback and pause run on both layouts (`classic::`,
+//! `spa::`).
 
 mod support;
 
@@ -13,27 +15,29 @@ use support::db::order_until;
 use support::demo::{self, fault};
 use support::env::{bare, Env};
 use support::intake::reorder;
+use support::layout::Layout;
 use support::receivers::free_addr;
 use support::wait::{poll_within, settled, PATIENCE};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
+// Each on both layouts: `classic::NAME` and `spa::NAME` run
+// `NAME(Layout::Classic)` and `NAME(Layout::Spa)`.
+crate::layout_tests!(the_engine_buys_falls_back_pauses_and_never_orders_twice);
+
+async fn the_engine_buys_falls_back_pauses_and_never_orders_twice(layout: Layout) {
     let store = demo::store().await;
     let mut env = Env::new(&[]);
-    env.use_demo(
-        &store.base_url(),
+    env.use_layout(
+        &store,
+        layout,
         &[
-            (
-                "towels",
-                &["/product/paper-towels", "/product/toilet-paper"],
-            ),
-            ("coffee", &["/product/coffee-beans"]),
-            ("soap", &["/product/dish-soap"]),
+            ("towels", &["paper-towels", "toilet-paper"]),
+            ("coffee", &["coffee-beans"]),
+            ("soap", &["dish-soap"]),
         ],
     );
     env.config.buy_timeout = Duration::from_secs(40);
     env.config.step_timeout = Duration::from_secs(5); // how long Place Order may stay unanswered
-    env.sign_in_demo().await;
+    env.sign_in_layout(layout).await;
     let running = restock::server::start(&env.config, env.browser_parts())
         .await
         .unwrap();
@@ -43,21 +47,32 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     fault(&store, json!({"sku": "paper-towels", "out_of_stock": true})).await;
     let towels = reorder(running.addr, "towels").await;
     let status = settled(&mut events, towels).await;
-    assert_eq!(status, Status::Placed, "{:?}", running.db.get(towels).await);
+    assert_eq!(
+        status,
+        Status::Placed,
+        "{layout}: {:?}",
+        running.db.get(towels).await
+    );
     let row = running.db.get(towels).await.unwrap().unwrap();
     let ledger = store.ledger();
-    assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0].items[0].sku, "toilet-paper");
-    assert_eq!(
+    assert_eq!(ledger.len(), 1, "{layout}: {ledger:?}");
+    assert_eq!(ledger[0].items[0].sku, "toilet-paper", "{layout}");
+    layout.assert_order_ref(
+        "towels",
         row.order_ref.as_deref(),
-        Some(ledger[0].order_number.as_str())
+        row.message.as_deref(),
+        &[ledger[0].order_number.clone()],
     );
 
     // A challenge page: `challenge`, the engine pauses for a human.
     fault(&store, json!({"sku": "coffee-beans", "challenge": true})).await;
     let coffee = reorder(running.addr, "coffee").await;
-    assert_eq!(settled(&mut events, coffee).await, Status::Challenge);
-    assert!(running.db.paused().await.unwrap().is_some());
+    assert_eq!(
+        settled(&mut events, coffee).await,
+        Status::Challenge,
+        "{layout}"
+    );
+    assert!(running.db.paused().await.unwrap().is_some(), "{layout}");
     let shot = running
         .db
         .get(coffee)
@@ -66,7 +81,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
         .unwrap()
         .screenshot
         .expect("a screenshot");
-    assert!(std::path::Path::new(&shot).exists(), "{shot}");
+    assert!(std::path::Path::new(&shot).exists(), "{layout}: {shot}");
     running.db.resume().await.unwrap();
 
     // The store takes the order but never answers Place Order: after the
@@ -74,24 +89,28 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice() {
     // shows exactly one order for it — never a second.
     fault(&store, json!({"hang": "place"})).await;
     let soap = reorder(running.addr, "soap").await;
-    assert_eq!(settled(&mut events, soap).await, Status::NeedsReview);
+    assert_eq!(
+        settled(&mut events, soap).await,
+        Status::NeedsReview,
+        "{layout}"
+    );
     let row = running.db.get(soap).await.unwrap().unwrap();
-    assert_eq!(row.phase, Some(Phase::Submitted));
-    assert!(running
-        .db
-        .paused()
-        .await
-        .unwrap()
-        .unwrap()
-        .reason
-        .contains("needs_review"));
+    assert_eq!(row.phase, Some(Phase::Submitted), "{layout}");
+    let paused = running.db.paused().await.unwrap();
+    assert!(
+        paused.as_ref().unwrap().reason.contains("needs_review"),
+        "{layout}: {paused:?}"
+    );
     let soaps = store
         .ledger()
         .iter()
         .filter(|e| e.items[0].sku == "dish-soap")
         .count();
-    assert_eq!(soaps, 1);
-    assert!(running.db.retry(soap).await.is_err(), "never retried");
+    assert_eq!(soaps, 1, "{layout}");
+    assert!(
+        running.db.retry(soap).await.is_err(),
+        "{layout}: never retried"
+    );
 
     running.stop().await;
     assert_no_chromium(env.path()).await;

@@ -522,3 +522,68 @@ async fn without_a_token_configured_metrics_are_open_like_the_rest() {
     assert_eq!(code, 200);
     running.stop().await;
 }
+
+/// A store whose session expiry is known shows it in `/metrics`, in
+/// `GET /stores` and in `restock status`: "signed in, expires in 6 d".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_session_expiry_is_shown_everywhere() {
+    use restock::model::{SessionCheck, SessionState};
+    let mut env = Env::new(&["towels"]);
+    env.config.intake_token = Some(TOKEN.into());
+    let in_six_days = restock::model::now_ms() + 6 * 86_400_000 + 3_600_000;
+    let db = restock::db::Db::open(&env.db()).unwrap();
+    let check = SessionCheck {
+        expires_at: Some(in_six_days),
+        ..SessionCheck::known(SessionState::SignedIn)
+    };
+    db.record_session_check("demo", check, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    drop(db);
+    let running = env.start(ScriptedFactory::noop()).await;
+    let scraper = Scraper {
+        client: reqwest::Client::new(),
+        url: url(&running, "/metrics"),
+    };
+    let fams = scraper.scrape().await;
+    assert_eq!(kind(&fams, "restock_session_expires_in_seconds"), "gauge");
+    let left = sum(
+        &fams,
+        "restock_session_expires_in_seconds",
+        &[("store", "demo")],
+    );
+    assert!((6.0 * 86_400.0..7.0 * 86_400.0).contains(&left), "{left}");
+
+    let stores: serde_json::Value = reqwest::Client::new()
+        .get(url(&running, "/stores"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let demo = stores
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["store"] == "demo")
+        .unwrap();
+    assert_eq!(demo["expires_at"], in_six_days);
+    assert!(
+        demo["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("signed in, expires in 6 d"),
+        "{demo}"
+    );
+    running.stop().await;
+
+    let out = env.command().arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Session") && l.contains("demo   signed in, expires in 6 d")),
+        "{text}"
+    );
+}

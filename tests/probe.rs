@@ -405,10 +405,7 @@ async fn a_hanging_probe_is_unknown_after_its_timeout() {
     let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
     db.record_session_check(
         "demo",
-        SessionCheck {
-            state: SessionState::SignedIn,
-            detail: None,
-        },
+        SessionCheck::known(SessionState::SignedIn),
         Duration::from_secs(60),
     )
     .await
@@ -473,10 +470,7 @@ async fn a_store_known_signed_out_is_skipped_without_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let factory = TestFactory::new(Script::placed(Money(100)));
     let (engine, db) = engine_on(dir.path(), factory.clone(), &["demo"]);
-    let out = SessionCheck {
-        state: SessionState::SignedOut,
-        detail: None,
-    };
+    let out = SessionCheck::known(SessionState::SignedOut);
     db.record_session_check("demo", out.clone(), Duration::from_secs(60))
         .await
         .unwrap();

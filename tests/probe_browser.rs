@@ -28,12 +28,20 @@ use support::chromium::{assert_no_chromium, processes_under};
 use support::db::backdate_session_notices;
 use support::demo::{self, admin, browser_settings, sign_in};
 use support::engine::{one_item_catalog, settings, Looping};
+use support::layout::Layout;
 use support::receivers::{notifier, silent, Receiver};
 use support::wait::until;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-const DEMO_DEFINITION: &str = include_str!("../src/purchase/store/demo.toml");
+// Each on both layouts: `classic::NAME` and `spa::NAME` run
+// `NAME(Layout::Classic)` and `NAME(Layout::Spa)`.
+crate::layout_tests!(
+    real_profile_out_remind_back,
+    real_probe_waits_for_the_buy_on_the_same_profile,
+    real_hanging_probe_is_unknown_and_closed,
+    real_buy_for_a_signed_out_store_launches_no_browser,
+);
 
 /// The real browser factory, counting purchasers made (each is a Chromium
 /// launch when used).
@@ -56,18 +64,28 @@ struct World {
     factory: Arc<Counting>,
     db: Db,
     receiver: Receiver,
+    layout: Layout,
     _silent: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl World {
-    /// A demo store, a state dir, the real factory; with `silent`, a second
-    /// store `silent` whose server never answers.
-    async fn new(with_silent: bool) -> World {
+    /// A demo store, a state dir, the real factory with `layout`'s store;
+    /// with `silent`, a second store `silent` (`layout`'s definition)
+    /// whose server never answers.
+    async fn new(layout: Layout, with_silent: bool) -> World {
         let demo = demo::store().await;
         let dir = tempfile::tempdir().unwrap();
+        let base = demo.base_url();
         let mut extra = Vec::new();
+        if layout != Layout::Classic {
+            extra.push((layout.store(), layout.definition(), layout.base_url(&base)));
+        }
         let mut held = None;
-        let definition = DEMO_DEFINITION.replacen("name = \"demo\"", "name = \"silent\"", 1);
+        let definition = layout.definition().replacen(
+            &format!("name = \"{}\"", layout.store()),
+            "name = \"silent\"",
+            1,
+        );
         if with_silent {
             let (addr, task) = silent().await;
             held = Some(task);
@@ -92,6 +110,7 @@ impl World {
             factory,
             db,
             receiver,
+            layout,
             _silent: held,
         }
     }
@@ -112,7 +131,7 @@ impl World {
     }
 
     async fn sign_in(&self) {
-        sign_in(&self.settings, "demo").await;
+        sign_in(&self.settings, self.layout.store()).await;
     }
 
     async fn admin(&self, path: &str, body: serde_json::Value) {
@@ -120,17 +139,19 @@ impl World {
     }
 
     fn catalog(&self, stores: &[&str]) -> SharedCatalog {
-        let url = Url::parse(&self.demo.product_url("dish-soap")).unwrap();
+        let url = Url::parse(&self.layout.product_url(&self.demo, "dish-soap")).unwrap();
         let sources: Vec<(&str, Url)> = stores.iter().map(|s| (*s, url.clone())).collect();
         one_item_catalog("soap", "Dish soap", &sources)
     }
 
-    fn engine(&self, stores: &[&str], buy_timeout: Duration) -> Engine {
+    /// An engine buying `soap` from this world's store.
+    fn engine(&self, buy_timeout: Duration) -> Engine {
+        let stores = [self.layout.store()];
         let mut settings = settings(self.dir.path());
         settings.buy_timeout = buy_timeout;
         Engine::new(
             self.db.clone(),
-            self.catalog(stores),
+            self.catalog(&stores),
             self.factory.clone(),
             settings,
         )
@@ -157,25 +178,29 @@ impl World {
 /// Signed in -> signs everyone out -> one notification; further
 /// probes in the remind period: none; after it: one reminder; signing
 /// back in: one "back".
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_profile_out_remind_back() {
-    let w = World::new(false).await;
+async fn real_profile_out_remind_back(layout: Layout) {
+    let w = World::new(layout, false).await;
     w.sign_in().await;
     let probe = w.probe(Duration::from_secs(60));
     let none = CancellationToken::new();
 
     let r = probe.probe_all(&none).await;
-    assert_eq!(r.len(), 1, "the one profile: demo");
-    assert_eq!(r[0].check.state, SessionState::SignedIn, "{:?}", r[0].check);
+    assert_eq!(r.len(), 1, "{layout}: the one profile: {}", layout.store());
+    assert_eq!(
+        r[0].check.state,
+        SessionState::SignedIn,
+        "{layout}: {:?}",
+        r[0].check
+    );
     probe.flush().await;
-    assert!(w.notified().is_empty());
+    assert!(w.notified().is_empty(), "{layout}");
 
     w.admin("signout-all", json!({})).await;
     let r = probe.probe_all(&none).await;
     assert_eq!(
         r[0].check.state,
         SessionState::SignedOut,
-        "{:?}",
+        "{layout}: {:?}",
         r[0].check
     );
     probe.probe_all(&none).await;
@@ -183,39 +208,42 @@ async fn real_profile_out_remind_back() {
     assert_eq!(
         w.notified(),
         ["signed_out"],
-        "one notification, none within the remind period"
+        "{layout}: one notification, none within the remind period"
     );
     let told = w.receiver.requests()[0].json();
+    let store = layout.store();
     assert!(
-        told["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("demo needs you to sign in: run `restock login demo`"),
-        "{told}"
+        told["message"].as_str().unwrap().starts_with(&format!(
+            "{store} needs you to sign in: run `restock login {store}`"
+        )),
+        "{layout}: {told}"
     );
 
     backdate_session_notices(&w.db, Duration::from_secs(24 * 3600)).await;
     probe.probe_all(&none).await;
     probe.flush().await;
-    assert_eq!(w.notified(), ["signed_out", "reminder"]);
+    assert_eq!(w.notified(), ["signed_out", "reminder"], "{layout}");
 
     w.sign_in().await;
     let r = probe.probe_all(&none).await;
-    assert_eq!(r[0].check.state, SessionState::SignedIn);
+    assert_eq!(r[0].check.state, SessionState::SignedIn, "{layout}");
     probe.flush().await;
-    assert_eq!(w.notified(), ["signed_out", "reminder", "signed_in"]);
+    assert_eq!(
+        w.notified(),
+        ["signed_out", "reminder", "signed_in"],
+        "{layout}"
+    );
     w.end().await;
 }
 
 /// With a real browser, the probe comes due while a buy hangs in
 /// Chromium on the same profile; the buy ends (its timeout) before the
 /// probe launches its own browser on that profile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_probe_waits_for_the_buy_on_the_same_profile() {
-    let w = World::new(false).await;
+async fn real_probe_waits_for_the_buy_on_the_same_profile(layout: Layout) {
+    let w = World::new(layout, false).await;
     w.sign_in().await;
     w.admin("faults", json!({"hang": "product"})).await;
-    let engine = w.engine(&["demo"], Duration::from_secs(6));
+    let engine = w.engine(Duration::from_secs(6));
     let probe = Arc::new(
         w.probe(Duration::from_secs(60))
             .with_handle(engine.handle()),
@@ -239,15 +267,15 @@ async fn real_probe_waits_for_the_buy_on_the_same_profile() {
     let settled = seen
         .iter()
         .position(|e| matches!(e, Event::Settled { .. }))
-        .unwrap_or_else(|| panic!("the buy settled first: {seen:?}"));
-    assert!(settled < seen.len() - 1);
+        .unwrap_or_else(|| panic!("{layout}: the buy settled first: {seen:?}"));
+    assert!(settled < seen.len() - 1, "{layout}: {seen:?}");
     assert_eq!(
         seen.last(),
         Some(&Event::Probed {
-            store: "demo".into(),
+            store: layout.store().into(),
             state: SessionState::SignedIn
         }),
-        "the profile was free for the probe"
+        "{layout}: the profile was free for the probe"
     );
     rig.stop().await;
     w.end().await;
@@ -256,13 +284,17 @@ async fn real_probe_waits_for_the_buy_on_the_same_profile() {
 /// A probe that hangs is `unknown` after its timeout, its
 /// timestamp advances, its browser is closed, and the engine carries on
 /// (a real buy on the demo store right after).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_hanging_probe_is_unknown_and_closed() {
-    let w = World::new(true).await;
+async fn real_hanging_probe_is_unknown_and_closed(layout: Layout) {
+    let w = World::new(layout, true).await;
     w.sign_in().await;
     std::fs::create_dir_all(w.settings.profiles_dir.join("silent")).unwrap();
-    let engine = w.engine(&["demo"], Duration::from_secs(60));
-    let probe = Arc::new(w.probe(Duration::from_secs(4)).with_handle(engine.handle()));
+    let engine = w.engine(Duration::from_secs(60));
+    // Long enough for the signed-in store's real check on a loaded
+    // 2-core machine; the silent store takes all of it.
+    let probe = Arc::new(
+        w.probe(Duration::from_secs(10))
+            .with_handle(engine.handle()),
+    );
     let mut rig = Looping::start(engine.with_probe(probe.clone()));
     let events = &mut rig.events;
     let before = restock::model::now_ms();
@@ -274,28 +306,33 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         |e| matches!(e, Event::Probed { store, .. } if store == "silent"),
     )
     .await;
-    assert!(seen.contains(&Event::Probed {
-        store: "demo".into(),
-        state: SessionState::SignedIn
-    }));
+    assert!(
+        seen.contains(&Event::Probed {
+            store: layout.store().into(),
+            state: SessionState::SignedIn
+        }),
+        "{layout}: {seen:?}"
+    );
     assert_eq!(
         seen.last(),
         Some(&Event::Probed {
             store: "silent".into(),
             state: SessionState::Unknown
-        })
+        }),
+        "{layout}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(40),
-        "{:?}",
+        "{layout}: {:?}",
         started.elapsed()
     );
     let row = w.db.session("silent").await.unwrap().unwrap();
-    assert!(row.checked_at.unwrap() >= before);
-    assert!(row
-        .last_error
-        .unwrap()
-        .contains("RESTOCK_SESSION_CHECK_TIMEOUT"));
+    assert!(row.checked_at.unwrap() >= before, "{layout}");
+    let error = row.last_error.unwrap_or_default();
+    assert!(
+        error.contains("RESTOCK_SESSION_CHECK_TIMEOUT"),
+        "{layout}: {error}"
+    );
     // The run's timestamp is written once every store is done, after the
     // last `Probed` event. The loop goes on to its pause check and claim
     // only once the probe returned, so its next step (`Idle` here: the
@@ -307,39 +344,41 @@ async fn real_hanging_probe_is_unknown_and_closed() {
         )
     })
     .await;
-    assert!(w.db.probe_last_run().await.unwrap().unwrap() >= before);
+    assert!(
+        w.db.probe_last_run().await.unwrap().unwrap() >= before,
+        "{layout}"
+    );
     w.assert_no_chromium().await;
 
     let (status, seen) = rig.order(&w.db, "soap").await;
-    assert_eq!(status, Status::DryRun, "{seen:?}");
+    assert_eq!(status, Status::DryRun, "{layout}: {seen:?}");
     rig.stop().await;
     w.end().await;
 }
 
 /// After the probe found the store signed out, a buy for it does
 /// not launch Chromium.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_buy_for_a_signed_out_store_launches_no_browser() {
-    let w = World::new(false).await;
+async fn real_buy_for_a_signed_out_store_launches_no_browser(layout: Layout) {
+    let w = World::new(layout, false).await;
     w.sign_in().await;
     w.admin("signout-all", json!({})).await;
     let probe = w.probe(Duration::from_secs(60));
     let r = probe.probe_all(&CancellationToken::new()).await;
-    assert_eq!(r[0].check.state, SessionState::SignedOut);
+    assert_eq!(r[0].check.state, SessionState::SignedOut, "{layout}");
     probe.flush().await;
     w.assert_no_chromium().await;
     let launches = w.factory.made.load(Ordering::SeqCst);
 
-    let mut rig = Looping::start(w.engine(&["demo"], Duration::from_secs(60)));
+    let mut rig = Looping::start(w.engine(Duration::from_secs(60)));
     let (status, seen) = rig.order(&w.db, "soap").await;
-    assert_eq!(status, Status::SigninRequired, "{seen:?}");
+    assert_eq!(status, Status::SigninRequired, "{layout}: {seen:?}");
     assert_eq!(
         w.factory.made.load(Ordering::SeqCst),
         launches,
-        "no purchaser, no browser"
+        "{layout}: no purchaser, no browser"
     );
-    assert!(processes_under(w.dir.path()).is_empty());
-    assert!(w.demo.ledger().is_empty());
+    assert!(processes_under(w.dir.path()).is_empty(), "{layout}");
+    assert!(w.demo.ledger().is_empty(), "{layout}");
     rig.stop().await;
     w.end().await;
 }

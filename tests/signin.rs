@@ -30,8 +30,8 @@ use restock::engine::Event;
 use restock::model::SessionState;
 use restock::model::Status;
 use restock::purchase::scripted::ScriptedFactory;
+use restock::purchase::Holder;
 use restock::purchase::{factory, settings_from_config};
-use restock::signin::Holder;
 use serde_json::{json, Value};
 use support::browser::Viewer;
 use support::chromium::*;
@@ -465,17 +465,7 @@ async fn cli_login_remote_serves_its_own_page_when_no_server_runs() {
         .spawn()
         .unwrap();
     let lines = read_lines(&mut child);
-    let link = poll("the printed address", || {
-        std::future::ready({
-            lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains("/signin/"))
-                .map(|l| l.trim().to_string())
-        })
-    })
-    .await;
+    let link = printed(&lines, "/signin/", "the printed address").await;
     assert!(
         link.starts_with(&format!("http://{}/signin/", env.config.listen)),
         "{link}"
@@ -518,17 +508,7 @@ async fn cli_login_remote_asks_the_running_server_and_ctrl_c_cancels_the_link() 
         .spawn()
         .unwrap();
     let lines = read_lines(&mut child);
-    let link = poll("the printed address", || {
-        std::future::ready({
-            lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains("/signin/"))
-                .map(|l| l.trim().to_string())
-        })
-    })
-    .await;
+    let link = printed(&lines, "/signin/", "the printed address").await;
     assert!(
         link.starts_with(&format!("http://{}/signin/", running.addr)),
         "{link}"
@@ -551,6 +531,21 @@ async fn cli_login_remote_asks_the_running_server_and_ctrl_c_cancels_the_link() 
 }
 
 /// Collects the child's stdout lines as they come.
+/// The first line the command printed that contains `needle`, trimmed.
+async fn printed(lines: &Arc<Mutex<Vec<String>>>, needle: &str, what: &str) -> String {
+    poll(what, || {
+        std::future::ready(
+            lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+                .map(|l| l.trim().to_string()),
+        )
+    })
+    .await
+}
+
 fn read_lines(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
     let stdout = child.stdout.take().unwrap();
     let lines = Arc::new(Mutex::new(Vec::new()));
@@ -1061,17 +1056,7 @@ async fn serve_refuses_an_open_address_without_a_token_unless_told() {
             sink.lock().unwrap().push(line);
         }
     });
-    poll("the warning", || {
-        std::future::ready({
-            lines
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| l.contains("RESTOCK_INTAKE_OPEN=true"))
-                .cloned()
-        })
-    })
-    .await;
+    printed(&lines, "RESTOCK_INTAKE_OPEN=true", "the warning").await;
     let health = format!("http://127.0.0.1:{port}/health");
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + PATIENCE;

@@ -386,7 +386,13 @@ fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
                 })?;
         }
         if mirror.placed {
-            phase("submitted")?;
+            // `Db::submit`: the phase with its time and the approved total.
+            let changed = c
+                .prepare_cached(restock::db::SUBMIT_SQL)?
+                .execute(params![id, "demo", now, 100])?;
+            if changed != 1 {
+                bail!("submit write changed {changed} rows");
+            }
         }
         let (status, order_ref) = if mirror.placed {
             ("placed", Some("S-1"))
@@ -394,22 +400,18 @@ fn raw_loop(db: &Path, n: usize, mirror: Mirror) -> Result<RawRate> {
             ("dry_run", None)
         };
         let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.prepare_cached(
-            "UPDATE orders SET status = ?2, finished_at = ?3, retryable = ?4, price_cents = ?5,
-                    total_cents = ?6, order_ref = ?7, message = ?8, screenshot = ?9
-             WHERE id = ?1 AND status = 'in_progress'",
-        )?
-        .execute(params![
-            id,
-            status,
-            now,
-            false,
-            None::<i64>,
-            100,
-            order_ref,
-            None::<String>,
-            None::<String>
-        ])?;
+        tx.prepare_cached(restock::db::SETTLE_SQL)?
+            .execute(params![
+                id,
+                status,
+                now,
+                false,
+                None::<i64>,
+                100,
+                order_ref,
+                None::<String>,
+                None::<String>
+            ])?;
         tx.commit()?;
         if mirror.reads {
             read_pause(&c)?;

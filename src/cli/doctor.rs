@@ -20,6 +20,11 @@
 //! (`host/…/a1b2`) and errors are scrubbed, notification channels are
 //! redacted, the intake token and checkout values are never printed.
 //!
+//! The `service` check asks whether an engine runs for the state directory
+//! (`restock::server::liveness`: the server's lock, its `/health`, its
+//! loop's record): a stalled one fails, and so does none at all when a
+//! monitor is configured, since the monitor then expects its pings.
+//!
 //! `--json` prints `{"ok": bool, "checks": [{"name", "ok", "detail",
 //! "fix"}]}`.
 
@@ -103,6 +108,7 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("monitors", |c| Box::pin(monitors(c))),
     ("notifications", |c| Box::pin(notifications(c))),
     ("intake port", |c| Box::pin(intake_port(c))),
+    ("service", |c| Box::pin(service(c))),
 ];
 
 /// Bound on `<chromium> --version`.
@@ -678,6 +684,47 @@ async fn intake_port(ctx: &Ctx) -> Vec<Check> {
                     .map_or("?".to_string(), |v| v.to_string())
             ),
             "see `restock status` and the service log; restart the service (`systemctl restart restock`)",
+        )],
+    }
+}
+
+async fn service(ctx: &Ctx) -> Vec<Check> {
+    use restock::model::EngineLiveness;
+    let name = "service";
+    let record = match &ctx.database {
+        Some(Ok(i)) => i.turned_at,
+        _ => None,
+    };
+    let found = restock::server::liveness::engine_liveness(&ctx.config, record).await;
+    let said = restock::server::liveness::describe(&found);
+    let expected = [
+        (!ctx.config.heartbeat_url.is_empty()).then_some("RESTOCK_HEARTBEAT_URL"),
+        ctx.config
+            .order_check_url
+            .as_ref()
+            .map(|_| "RESTOCK_ORDER_CHECK_URL"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>();
+    match found {
+        EngineLiveness::Running { .. } => vec![Check::ok(name, said)],
+        EngineLiveness::Stalled { .. } => vec![Check::fail(
+            name,
+            format!("{said}: the server holds the state directory but its engine does not turn"),
+            "see the service log (`journalctl -u restock`), then restart it (`systemctl restart restock`)",
+        )],
+        EngineLiveness::NotRunning { .. } if expected.is_empty() => vec![Check::ok(
+            name,
+            format!("{said}; nothing expects it to (no monitor configured)"),
+        )],
+        EngineLiveness::NotRunning { .. } => vec![Check::fail(
+            name,
+            format!(
+                "{said}, but {} is set: the monitor expects the engine's pings",
+                expected.join(" and ")
+            ),
+            "start it (`systemctl start restock`, or `restock serve`); `journalctl -u restock` says why it stopped",
         )],
     }
 }

@@ -23,9 +23,11 @@ use serde_json::Value;
 
 use restock::config::Config;
 use restock::db::Db;
+use restock::intake::auth;
 use restock::model::SessionState;
 use restock::purchase::BrowserSettings;
-use restock::signin::{auth, cookies, routes, Minted, ProfileHolds, SignIn, Status};
+use restock::purchase::ProfileHolds;
+use restock::signin::{cookies, routes, Minted, SignIn, Status};
 
 /// How a login command failed, for the CLI's exit codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

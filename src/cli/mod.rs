@@ -23,6 +23,7 @@ mod retry;
 mod serve;
 mod status;
 mod test_notify;
+mod verify;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,6 +78,13 @@ pub enum Command {
     Retry { id: i64 },
     /// Cancel a pending order.
     Cancel { id: i64 },
+    /// Look for a needs_review order in its store's order history now
+    /// (read-only); found: it becomes placed and its pause is lifted.
+    Verify {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the catalog.
     Catalog {
         #[arg(long)]
@@ -194,6 +202,7 @@ pub async fn run(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Resume => resume::run(&config).await,
         Command::Retry { id } => retry::run(&config, id).await,
         Command::Cancel { id } => cancel::run(&config, id).await,
+        Command::Verify { id, json } => verify::run(&config, id, json).await,
         Command::Catalog { json } => catalog::run(&config, json),
         Command::Failures { limit, json } => failures::run(&config, limit, json).await,
         Command::Demo => demo::run(&config).await,

@@ -145,6 +145,15 @@ pub struct Config {
     /// How often to remind while a store stays signed out.
     #[serde(with = "human_duration")]
     pub session_remind: Duration,
+    /// Tell the owner this long before a store's session cookies expire
+    /// (once per expiry); `0s` never warns.
+    #[serde(with = "human_duration")]
+    pub session_warn: Duration,
+    /// How long an order that reached Place Order without a confirmation is
+    /// looked for in the store's order history (checks at 1/15, 1/3 and
+    /// the end of it) before it stays `needs_review` for the owner.
+    #[serde(with = "human_duration")]
+    pub verify_window: Duration,
     /// Notification URLs (ntfy://, gotify://, telegram://, discord://,
     /// generic+https://); comma-separated in the environment.
     #[serde(deserialize_with = "list::deserialize")]
@@ -250,6 +259,8 @@ impl Default for Config {
             session_check_idle_min: Duration::from_secs(300),
             session_check_timeout: Duration::from_secs(60),
             session_remind: Duration::from_secs(24 * 3600),
+            session_warn: Duration::from_secs(24 * 3600),
+            verify_window: Duration::from_secs(15 * 60),
             notify: Vec::new(),
             public_url: None,
             signin_link_ttl: Duration::from_secs(600),
@@ -352,6 +363,7 @@ impl Config {
             ("signin_link_ttl", self.signin_link_ttl),
             ("signin_idle", self.signin_idle),
             ("home_session_ttl", self.home_session_ttl),
+            ("verify_window", self.verify_window),
         ];
         for (key, value) in positive {
             if value.is_zero() {
@@ -535,6 +547,12 @@ mod tests {
         assert_eq!(c.session_check_window, None);
         let e = load(&[("RESTOCK_SESSION_CHECK_WINDOW", "25:00-26:00")]).unwrap_err();
         assert!(e.starts_with("RESTOCK_SESSION_CHECK_WINDOW"), "{e}");
+        let c = load(&[("RESTOCK_SESSION_WARN", "0s")]).unwrap();
+        assert_eq!(c.session_warn, Duration::ZERO, "0s never warns");
+        let e = load(&[("RESTOCK_VERIFY_WINDOW", "0s")]).unwrap_err();
+        assert!(e.starts_with("RESTOCK_VERIFY_WINDOW"), "{e}");
+        let c = load(&[("RESTOCK_VERIFY_WINDOW", "30m")]).unwrap();
+        assert_eq!(c.verify_window, Duration::from_secs(1800));
         let e = load(&[("RESTOCK_NOTIFY", "telegram://123:SECRETTOKEN@telegram")]).unwrap_err();
         assert!(e.starts_with("RESTOCK_NOTIFY"), "{e}");
         assert!(!e.contains("SECRETTOKEN"), "{e}");

@@ -4,7 +4,7 @@
 //! By default SQLite checkpoints inside the commit that pushes the WAL past
 //! 1,000 pages: that commit copies the log into the database file and
 //! fsyncs it, several milliseconds during which every request and the
-//! engine wait on the queue's connection (the intake benchmark's p99 was
+//! engine wait on the database's connection (the intake benchmark's p99 was
 //! made of them). Under `restock serve` the shared connection only
 //! checkpoints as a backstop, past [`BACKSTOP_PAGES`], and this service runs
 //! a `PASSIVE` checkpoint on a connection of its own: it never takes the
@@ -43,7 +43,7 @@ pub const IDLE_AT_MOST: Duration = Duration::from_secs(60);
 /// pages (about 40 MB): if this service stalls, the log stays bounded.
 pub const BACKSTOP_PAGES: i64 = 10_000;
 
-/// The queue's call counter; wakes the checkpointer every [`BUSY_OPS`].
+/// The database's call counter; wakes the checkpointer every [`BUSY_OPS`].
 #[derive(Default)]
 pub struct Ops {
     count: AtomicU64,

@@ -61,12 +61,14 @@ fn read_histories(c: &Connection) -> Result<Vec<ItemHistory>, DbError> {
         "SELECT {cols}, (SELECT MAX(finished_at) FROM orders p WHERE p.item = o.item AND p.status = 'placed')
          FROM orders o JOIN (SELECT MAX(id) AS id FROM orders GROUP BY item) l ON o.id = l.id"
     );
+    // The last placed time comes right after the order's columns.
+    let placed_at = ORDER_COLUMNS.split(", ").count();
     let mut st = c.prepare_cached(&sql)?;
     let rows = st.query_map([], |r| {
         let order = order_from_row(r)?;
         Ok(ItemHistory {
             item: order.item.clone(),
-            last_placed_at: r.get(19)?,
+            last_placed_at: r.get(placed_at)?,
             last: Some(order),
         })
     })?;

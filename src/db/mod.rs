@@ -7,8 +7,9 @@
 //! intake's group commit), [`state`] (the pause and other key/value
 //! records), [`sessions`] (what is known of each store's sign-in),
 //! [`monitors`] (what each heartbeat monitor was sent and answered),
-//! [`histories`] (`GET /items`' per-item history), [`overview`] (what the
-//! home page shows, in one read) and [`checkpoint`]
+//! [`histories`] (`GET /items`' per-item history), [`verifications`]
+//! (unconfirmed orders looked for in the store's order history), [`overview`]
+//! (what the home page shows, in one read) and [`checkpoint`]
 //! (background WAL checkpoints under `serve`).
 //!
 //! This module imports nothing above the vocabulary ([`crate::model`]): the
@@ -34,6 +35,7 @@ mod overview;
 mod schema;
 mod sessions;
 mod state;
+mod verifications;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -45,11 +47,15 @@ use crate::model::Clock;
 pub use connection::ensure_private_dir;
 pub use histories::{Histories, ItemHistory};
 pub use monitors::{MonitorState, QueueSummary, Role};
-pub use orders::{placed_since_params, Enqueued, Order, Recovered, CLAIM_SQL, PLACED_SINCE_SQL};
+pub use orders::{
+    placed_since_params, Enqueued, Order, Recovered, CLAIM_SQL, PLACED_SINCE_SQL, SETTLE_SQL,
+    SUBMIT_SQL,
+};
 pub use overview::Overview;
 pub use schema::{inspect, schema_version, Inspection};
 pub use sessions::READ_SQL as SESSION_READ_SQL;
 pub use state::Pause;
+pub use verifications::{SettledVerified, Verification};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -183,7 +189,7 @@ thread_local! {
 
 /// Statements called from this thread run on it, without the hop to the
 /// blocking pool. Only for a thread that is no tokio worker and whose one
-/// job is a sequential loop over the queue: the engine's thread
+/// job is a sequential loop over the database: the engine's thread
 /// ([`crate::engine::EngineThread`]). Anywhere else a statement would block a
 /// runtime worker.
 pub(crate) fn run_statements_inline_on_this_thread() {

@@ -46,7 +46,7 @@ macro_rules! order_columns {
     () => {
         "id, item, requester, status, phase, store, created_at, claimed_at, \
          finished_at, attempts, recoveries, retryable, price_cents, total_cents, order_ref, message, screenshot, \
-         retries, not_before"
+         retries, not_before, submitted_at"
     };
 }
 
@@ -67,6 +67,27 @@ pub const CLAIM_SQL: &str = concat!(
 );
 
 const GET_ORDER_SQL: &str = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?1");
+
+/// [`Db::settle`]'s statement (public for the engine benchmark's raw
+/// mirror). A `needs_review` outcome without a total keeps the one written
+/// at `submitted`: it is what the order is looked for by in the store's
+/// order history.
+#[doc(hidden)]
+pub const SETTLE_SQL: &str =
+    "UPDATE orders SET status = ?2, finished_at = ?3, retryable = ?4, price_cents = ?5,
+            total_cents = CASE WHEN ?2 = 'needs_review' THEN COALESCE(?6, total_cents) ELSE ?6 END,
+            order_ref = ?7, message = ?8, screenshot = ?9
+     WHERE id = ?1 AND status = 'in_progress'";
+
+/// [`Db::submit`]'s statement (public for the engine benchmark's raw
+/// mirror): the phase `submitted`, when it was written, and the total the
+/// guards approved at review, so an order that is never confirmed can be
+/// looked for in the store's order history (see `verifications.rs`).
+#[doc(hidden)]
+pub const SUBMIT_SQL: &str =
+    "UPDATE orders SET phase = 'submitted', store = COALESCE(?2, store), submitted_at = ?3,
+            total_cents = COALESCE(?4, total_cents)
+     WHERE id = ?1 AND status = 'in_progress'";
 
 /// One order row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +113,9 @@ pub struct Order {
     pub retries: u32,
     /// Not claimed before this time (retry backoff), ms since the epoch.
     pub not_before: Option<i64>,
+    /// When the phase `submitted` was written (the Place-Order click
+    /// followed), ms since the epoch.
+    pub submitted_at: Option<i64>,
 }
 
 impl Order {
@@ -182,6 +206,23 @@ impl Db {
         .await
     }
 
+    /// Writes the phase `submitted` before the Place-Order click, with the
+    /// time and the total approved at review (see [`SUBMIT_SQL`]).
+    pub async fn submit(
+        &self,
+        id: i64,
+        store: Option<&str>,
+        total: Option<Money>,
+    ) -> Result<(), DbError> {
+        let store = store.map(str::to_string);
+        let now = self.clock.now_ms();
+        self.call(move |c| {
+            let n = c.exec_cached(SUBMIT_SQL, params![id, store, now, total.map(Money::cents)])?;
+            expect_one(n, id)
+        })
+        .await
+    }
+
     /// Records a terminal outcome and, when given, pauses the engine in the
     /// same transaction (a pausing status must never be visible without its
     /// pause).
@@ -195,9 +236,7 @@ impl Db {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.exec_cached(
-                "UPDATE orders SET status = ?2, finished_at = ?3, retryable = ?4, price_cents = ?5,
-                        total_cents = ?6, order_ref = ?7, message = ?8, screenshot = ?9
-                 WHERE id = ?1 AND status = 'in_progress'",
+                SETTLE_SQL,
                 params![
                     id,
                     outcome.status.as_str(),
@@ -536,5 +575,6 @@ pub(super) fn order_from_row(r: &Row<'_>) -> rusqlite::Result<Order> {
         screenshot: r.get(16)?,
         retries: r.get(17)?,
         not_before: r.get(18)?,
+        submitted_at: r.get(19)?,
     })
 }

@@ -105,6 +105,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UPDATE spend_by_hour SET cents = cents - COALESCE(OLD.total_cents, 0), orders = orders - 1
             WHERE hour = OLD.finished_at / 3600000;
      END;",
+    // 7: verifying unconfirmed orders in the store's order history (see
+    // verifications.rs): when an order reached `submitted` (and the total
+    // approved at review, written with it to `total_cents`), and one record
+    // per order being verified.
+    "ALTER TABLE orders ADD COLUMN submitted_at INTEGER;
+     CREATE TABLE verifications (
+        order_id    INTEGER PRIMARY KEY,
+        store       TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,
+        checks      INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER,
+        last_at     INTEGER,
+        last_error  TEXT,
+        verdict     TEXT,
+        order_ref   TEXT,
+        notified_at INTEGER
+     );
+     CREATE INDEX verifications_due ON verifications(verdict, next_at);",
+    // 8: when each store's session expires (see sessions.rs), the session
+    // cookies learned for stores whose definition names none, and the
+    // expiry the owner was warned about.
+    "ALTER TABLE store_sessions ADD COLUMN expires_at INTEGER;
+     ALTER TABLE store_sessions ADD COLUMN session_cookies TEXT;
+     ALTER TABLE store_sessions ADD COLUMN seen_cookies TEXT;
+     ALTER TABLE store_sessions ADD COLUMN warned_expiry INTEGER;",
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), DbError> {
@@ -138,10 +163,13 @@ pub struct Inspection {
     pub problems: Vec<String>,
     /// The store sessions recorded, when the schema has them.
     pub sessions: Vec<crate::model::StoreSession>,
+    /// When an engine loop last recorded a turn.
+    pub turned_at: Option<i64>,
 }
 
 /// Opens `path` read-write without creating it or migrating, and reads the
-/// schema version, the integrity check and the recorded store sessions.
+/// schema version, the integrity check, the recorded store sessions and
+/// the loop's last recorded turn.
 pub fn inspect(path: &Path) -> Result<Inspection, DbError> {
     let conn = Connection::open_with_flags(
         path,
@@ -155,9 +183,11 @@ pub fn inspect(path: &Path) -> Result<Inspection, DbError> {
         .collect::<Result<_, _>>()?;
     let problems = rows.into_iter().filter(|r| r != "ok").take(5).collect();
     let sessions = super::sessions::list_on(&conn).unwrap_or_default();
+    let turned_at = super::state::read_turned_at(&conn).unwrap_or_default();
     Ok(Inspection {
         version,
         problems,
         sessions,
+        turned_at,
     })
 }

@@ -12,11 +12,21 @@ use super::connection::Cached;
 use super::{Db, DbError};
 use crate::model::{decide, SessionCheck, SessionState, StoreSession, Transition};
 
+/// The `store_sessions` columns [`from_row`] reads, in its order.
+macro_rules! session_columns {
+    () => {
+        "store, state, since, checked_at, last_result, last_error, notified_at, \
+         expires_at, session_cookies, seen_cookies, warned_expiry"
+    };
+}
+
 /// One store's row (public for the engine benchmark's raw mirror).
 #[doc(hidden)]
-pub const READ_SQL: &str =
-    "SELECT store, state, since, checked_at, last_result, last_error, notified_at
-     FROM store_sessions WHERE store = ?1";
+pub const READ_SQL: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM store_sessions WHERE store = ?1"
+);
 
 /// When the probe last ran (even if it errored), in `engine_state`.
 const LAST_RUN_KEY: &str = "probe.last_run";
@@ -87,6 +97,24 @@ impl Db {
         self.call(|c| list_on(c)).await
     }
 
+    /// Records that the owner was warned about `store`'s session expiring
+    /// at `expires_at`, unless that is already recorded or the session's
+    /// expiry has changed meanwhile: `true` when this call recorded it (and
+    /// so the caller must send the warning), which makes the warning once
+    /// per expiry even with two senders.
+    pub async fn mark_expiry_warned(&self, store: &str, expires_at: i64) -> Result<bool, DbError> {
+        let store = store.to_string();
+        self.call(move |c| {
+            let n = c.exec_cached(
+                "UPDATE store_sessions SET warned_expiry = ?2
+                 WHERE store = ?1 AND expires_at = ?2 AND warned_expiry IS NOT ?2",
+                params![store, expires_at],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     /// When the session probe last ran (even if it errored).
     pub async fn probe_last_run(&self) -> Result<Option<i64>, DbError> {
         self.state_get(LAST_RUN_KEY).await
@@ -99,10 +127,11 @@ impl Db {
 
 /// [`Db::sessions`] on any connection (the read-only inspection uses it).
 pub(super) fn list_on(c: &Connection) -> Result<Vec<StoreSession>, DbError> {
-    let mut st = c.prepare_cached(
-        "SELECT store, state, since, checked_at, last_result, last_error, notified_at
-         FROM store_sessions ORDER BY store",
-    )?;
+    let mut st = c.prepare_cached(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM store_sessions ORDER BY store"
+    ))?;
     let rows = st.query_map([], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -113,11 +142,16 @@ fn read(c: &Connection, store: &str) -> Result<Option<StoreSession>, DbError> {
 
 fn write(c: &Connection, r: &StoreSession) -> Result<(), DbError> {
     c.exec_cached(
-        "INSERT INTO store_sessions (store, state, since, checked_at, last_result, last_error, notified_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        concat!(
+            "INSERT INTO store_sessions (",
+            session_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT(store) DO UPDATE SET state = excluded.state, since = excluded.since,
            checked_at = excluded.checked_at, last_result = excluded.last_result,
-           last_error = excluded.last_error, notified_at = excluded.notified_at",
+           last_error = excluded.last_error, notified_at = excluded.notified_at,
+           expires_at = excluded.expires_at, session_cookies = excluded.session_cookies,
+           seen_cookies = excluded.seen_cookies, warned_expiry = excluded.warned_expiry"
+        ),
         params![
             r.store,
             r.state.as_str(),
@@ -125,16 +159,32 @@ fn write(c: &Connection, r: &StoreSession) -> Result<(), DbError> {
             r.checked_at,
             r.last_result.map(SessionState::as_str),
             r.last_error,
-            r.notified_at
+            r.notified_at,
+            r.expires_at,
+            names_json(&r.session_cookies),
+            names_json(&r.seen_cookies),
+            r.warned_expiry,
         ],
     )?;
     Ok(())
 }
 
-/// An unreadable state name reads as `unknown`: the next check rewrites it.
+/// Cookie names as a JSON list.
+fn names_json(names: &Option<Vec<String>>) -> Option<String> {
+    names
+        .as_ref()
+        .map(|n| serde_json::to_string(n).unwrap_or_else(|_| "[]".into()))
+}
+
+/// An unreadable state name reads as `unknown`, an unreadable list of
+/// cookie names as none: the next check rewrites them.
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreSession> {
     let state: String = r.get(1)?;
     let last: Option<String> = r.get(4)?;
+    let names = |i: usize| -> rusqlite::Result<Option<Vec<String>>> {
+        let raw: Option<String> = r.get(i)?;
+        Ok(raw.and_then(|t| serde_json::from_str(&t).ok()))
+    };
     Ok(StoreSession {
         store: r.get(0)?,
         state: state.parse().unwrap_or(SessionState::Unknown),
@@ -143,6 +193,10 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreSession> {
         last_result: last.as_deref().and_then(|s| s.parse().ok()),
         last_error: r.get(5)?,
         notified_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        session_cookies: names(8)?,
+        seen_cookies: names(9)?,
+        warned_expiry: r.get(10)?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The engine's key/value state (`engine_state`): the pause for a human,
 //! and small records other parts keep (the probe's last run, which pause
-//! was notified). Values are JSON.
+//! was notified, when the loop last turned). Values are JSON.
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,9 @@ use crate::model::Status;
 const PAUSE_KEY: &str = "pause";
 /// Which pause the owner was last told about (`since:order_id`).
 const NOTIFIED_PAUSE_KEY: &str = "notify.pause";
+/// When the engine loop last turned (its liveness record, for processes
+/// that cannot ask it: `restock status` with no server up).
+const TURNED_AT_KEY: &str = "engine.turned_at";
 
 /// Why the engine is paused, kept until `resume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +69,18 @@ impl Db {
         self.state_set(NOTIFIED_PAUSE_KEY, key).await
     }
 
+    /// Records that the loop turned at `at` (ms since the epoch). The loop
+    /// writes it at most every few seconds (see `engine::Engine::turn`).
+    pub async fn set_turned_at(&self, at: i64) -> Result<(), DbError> {
+        self.state_set(TURNED_AT_KEY, at).await
+    }
+
+    /// When an engine loop last turned on this database, as it last
+    /// recorded.
+    pub async fn turned_at(&self) -> Result<Option<i64>, DbError> {
+        self.state_get(TURNED_AT_KEY).await
+    }
+
     /// Reads a value from the engine's key/value state.
     pub(super) async fn state_get<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
@@ -114,6 +129,11 @@ fn write_state<T: Serialize>(
         params![key, json, now],
     )?;
     Ok(())
+}
+
+/// [`Db::turned_at`] on any connection (the read-only inspection uses it).
+pub(super) fn read_turned_at(c: &Connection) -> Result<Option<i64>, DbError> {
+    read_state(c, TURNED_AT_KEY)
 }
 
 pub(super) fn read_pause(c: &Connection) -> Result<Option<Pause>, DbError> {

@@ -46,13 +46,7 @@ pub fn passed() -> bool {
 }
 
 fn is_human(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == HUMAN_COOKIE && value == HUMAN_VALUE)
+    crate::html::cookie(headers, HUMAN_COOKIE).as_deref() == Some(HUMAN_VALUE)
 }
 
 /// The interstitial, with a button that comes back to the current page.

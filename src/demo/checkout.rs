@@ -43,6 +43,21 @@ pub fn priced(cart: &[CartLine], faults: &Faults) -> Vec<Line> {
         .collect()
 }
 
+/// [`priced`], plus the protection plan when the buyer took it (the spa's
+/// interstitial; a purchaser never should).
+pub fn priced_with_protection(cart: &[CartLine], faults: &Faults, protection: bool) -> Vec<Line> {
+    let mut lines = priced(cart, faults);
+    if protection {
+        lines.push(Line {
+            product: &super::catalog::PROTECTION_PLAN,
+            pack: None,
+            qty: 1,
+            price: super::catalog::PROTECTION_PLAN.price,
+        });
+    }
+    lines
+}
+
 /// A country the address forms offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Country {

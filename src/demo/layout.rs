@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+pub use crate::html::esc;
+
 use super::catalog::{Cents, Pack, Product};
 use super::checkout::Country;
 pub use super::checkout::Line;
@@ -117,22 +119,6 @@ pub trait Layout: Send + Sync + 'static {
     fn orders(orders: &[Order]) -> String;
     /// The body of the 404 page.
     fn not_found() -> String;
-}
-
-/// Escapes text for HTML element content and double-quoted attributes.
-pub fn esc(text: &str) -> String {
-    text.chars()
-        .fold(String::with_capacity(text.len()), |mut out, c| {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&#39;"),
-                c => out.push(c),
-            }
-            out
-        })
 }
 
 /// The schema.org Product JSON-LD every layout embeds, as real stores do

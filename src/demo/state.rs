@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::catalog::{self, Pack};
-use super::checkout::{self, Bill, Country, Line, ShippingMethod};
+use super::checkout::{self, Bill, Country, ShippingMethod};
 use super::faults::{FaultError, FaultPatch, Faults, Step};
 use super::options::{OptionsError, OptionsPatch, StoreOptions};
 
@@ -402,15 +402,7 @@ impl Store {
         session.paid = false;
         session.last_order = Some(number.clone());
         let email = session.email.clone();
-        let mut lines = checkout::priced(&cart, &faults);
-        if req.protection {
-            lines.push(Line {
-                product: &catalog::PROTECTION_PLAN,
-                pack: None,
-                qty: 1,
-                price: catalog::PROTECTION_PLAN.price,
-            });
-        }
+        let lines = checkout::priced_with_protection(&cart, &faults, req.protection);
         let order = Order {
             number,
             email,

@@ -6,7 +6,10 @@
 //!   unconfirmed submit is `needs_review` and pauses the engine;
 //! - the buy is bounded by `buy_timeout`; a timeout is classified by phase;
 //! - on shutdown a buy before `submitted` is abandoned and its row goes back
-//!   to `pending`; after `submitted` it gets `shutdown_grace` to finish.
+//!   to `pending`; after `submitted` it gets `shutdown_grace` to finish;
+//! - `submitted` is written with its time and the total the guards approved
+//!   at review, and a `needs_review` order keeps that total: it is what the
+//!   order is looked for by in the store's order history ([`super::verify`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +47,13 @@ impl Engine {
                 }
                 Some(outcome) => match self.retry_at(&order, &outcome, ctx.submitted()) {
                     Some(at) => self.requeue(&order, outcome, at).await,
-                    None => self.settle(&order, outcome, shutdown).await,
+                    None => {
+                        let outcome = ctx.with_submit_total(outcome);
+                        let review = outcome.status == Status::NeedsReview;
+                        if self.settle(&order, outcome, shutdown).await && review {
+                            self.verifier.start(order.id).await;
+                        }
+                    }
                 },
                 None => self.release(&order, shutdown).await,
             }
@@ -230,7 +239,8 @@ impl Engine {
         }
     }
 
-    async fn settle(&self, order: &Order, outcome: Outcome, shutdown: &CancellationToken) {
+    /// Records the outcome; `true` once it is written.
+    async fn settle(&self, order: &Order, outcome: Outcome, shutdown: &CancellationToken) -> bool {
         if outcome.screenshot.is_some() {
             let s = &self.settings;
             tokio::spawn(crate::screenshots::prune_in_background(
@@ -246,7 +256,7 @@ impl Engine {
             .record(order.id, outcome, pause.clone(), shutdown)
             .await
         {
-            return;
+            return false;
         }
         self.read_pause().await; // the next heartbeat must already see the pause
         self.handle.emit(Event::Settled {
@@ -257,6 +267,7 @@ impl Engine {
             tracing::warn!(%reason, "engine paused for a human");
             self.handle.emit(Event::Paused { reason });
         }
+        true
     }
 
     /// Gives the row back after an abandoned buy. The queue refuses rows at
@@ -268,6 +279,7 @@ impl Engine {
             Err(e) => {
                 tracing::warn!(error = %e, "could not release the order; classifying it by phase");
                 let outcome = no_return(Outcome::failed("abandoned at shutdown", true), true);
+                // Verified at the next start (`Verifier::resume`).
                 self.settle(order, outcome, shutdown).await;
             }
         }
@@ -373,6 +385,8 @@ struct BuyCtx {
     store: Mutex<Option<String>>,
     /// A source was skipped because a live sign-in session held its store.
     held: AtomicBool,
+    /// The last total the guards approved at review.
+    approved: Mutex<Option<Money>>,
 }
 
 impl BuyCtx {
@@ -384,6 +398,20 @@ impl BuyCtx {
             phase: Mutex::new(Phase::Claimed),
             store: Mutex::new(None),
             held: AtomicBool::new(false),
+            approved: Mutex::new(None),
+        }
+    }
+
+    /// A `needs_review` outcome that read no total keeps the one approved
+    /// before Place Order (also on the row since `submitted`), so the
+    /// settle does not erase it.
+    fn with_submit_total(&self, outcome: Outcome) -> Outcome {
+        if outcome.status != Status::NeedsReview || outcome.total.is_some() {
+            return outcome;
+        }
+        match *self.approved.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(total) if self.submitted() => outcome.total(total),
+            _ => outcome,
         }
     }
 
@@ -427,11 +455,14 @@ impl BuyProgress for BuyCtx {
             return Err(PurchaseError::PhaseAfterSubmit(phase));
         }
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        self.engine
-            .db
-            .set_phase(self.order_id, phase, store.as_deref())
-            .await
-            .map_err(PurchaseError::Phase)?;
+        let db = &self.engine.db;
+        let written = if phase == Phase::Submitted {
+            let total = *self.approved.lock().unwrap_or_else(|e| e.into_inner());
+            db.submit(self.order_id, store.as_deref(), total).await
+        } else {
+            db.set_phase(self.order_id, phase, store.as_deref()).await
+        };
+        written.map_err(PurchaseError::Phase)?;
         *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = phase;
         self.engine.handle.set_activity(|a| a.phase = Some(phase));
         tracing::info!(%phase, "phase");
@@ -476,6 +507,7 @@ impl BuyProgress for BuyCtx {
                 ),
             });
         }
+        *self.approved.lock().unwrap_or_else(|e| e.into_inner()) = Some(total);
         Ok(())
     }
 

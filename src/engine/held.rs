@@ -1,5 +1,5 @@
 //! Buys and live sign-in sessions on the same profile (see
-//! [`crate::signin::holds`]).
+//! [`crate::purchase::holds`]).
 //!
 //! Each source of a buy takes its store's profile for the buy
 //! ([`Holder::Buy`]). A store a live sign-in session holds is treated like
@@ -16,7 +16,7 @@ use super::{Engine, Event};
 use crate::db::Order;
 use crate::model::Outcome;
 use crate::model::Status;
-use crate::signin::{Hold, Holder};
+use crate::purchase::{Hold, Holder};
 
 impl Engine {
     /// The profile of `store` for this buy, or the outcome that skips the
@@ -28,7 +28,7 @@ impl Engine {
             Ok(hold) => Ok(Some(hold)),
             Err(Holder::Live) => {
                 let why =
-                    crate::signin::holds::held_by_live(&self.holds, store).unwrap_or_else(|| {
+                    crate::purchase::holds::held_by_live(&self.holds, store).unwrap_or_else(|| {
                         format!("store `{store}` is held by a live sign-in session")
                     });
                 tracing::info!(store, "{why}; trying the next source");

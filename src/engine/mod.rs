@@ -4,6 +4,7 @@
 //! loop:
 //!     heartbeat.tick()            # before ANY pause or idle branch
 //!     probe.run_if_due()          # between claims, never during a buy
+//!     verify due orders           # read-only looks at order histories
 //!     if paused: wait(wake or poll); continue
 //!     row = queue.claim_next()
 //!     if none:   wait(wake or poll); continue
@@ -13,13 +14,21 @@
 //! The heartbeat is ticked from this loop (and from buy progress) and from
 //! nowhere else: a wedged loop must fall silent so the outside monitor
 //! raises the alarm. The buy itself is in [`buy`]; boot recovery in
-//! [`recovery`].
+//! [`recovery`]; looking for unconfirmed orders in the store's order
+//! history in [`verify`].
+//!
+//! The loop also keeps a liveness record in the database
+//! (`engine.turned_at`, see `Db::set_turned_at`) for processes that cannot
+//! ask it (`restock status` with no server answering): written from a
+//! spawned task, at most every [`TURN_RECORD_EVERY`], so a turn costs one
+//! atomic compare for it.
 
 mod buy;
 mod held;
 pub mod hooks;
 pub mod recovery;
 mod thread;
+pub mod verify;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,6 +45,10 @@ use crate::purchase::PurchaserFactory;
 
 pub use hooks::{Heartbeat, Liveness, NoHeartbeat, NoProbe, Probe};
 pub use thread::EngineThread;
+pub use verify::{CheckResult, Verifier, VerifyError, VerifySettings};
+
+/// The loop writes its liveness record at most this often.
+pub const TURN_RECORD_EVERY: Duration = Duration::from_secs(5);
 
 /// What the engine tells observers (tests, the intake's `/health`, logs).
 /// Tests await these instead of sleeping.
@@ -86,6 +99,22 @@ pub enum Event {
     /// The session probe is due but waits for its activity gate.
     ProbeDeferred {
         reason: String,
+    },
+    /// An unconfirmed order was looked for in the store's order history
+    /// and not found yet; `checks` so far.
+    VerifyChecked {
+        id: i64,
+        checks: u32,
+    },
+    /// A due check of an unconfirmed order waits: its store's profile is
+    /// in use (a live sign-in session). Not counted as a check.
+    VerifyHeld {
+        id: i64,
+    },
+    /// Verifying an unconfirmed order ended (`placed`: found and settled).
+    Verified {
+        id: i64,
+        verdict: crate::model::Verdict,
     },
     Stopped,
 }
@@ -147,6 +176,9 @@ pub struct Handle {
     turns: AtomicU64,
     /// Last loop turn or buy progress, ms since the epoch.
     last_alive: AtomicI64,
+    /// When the liveness record was last written (or is being written: a
+    /// negative value), ms since the epoch.
+    last_record: AtomicI64,
     activity: Mutex<Activity>,
 }
 
@@ -157,6 +189,7 @@ impl Handle {
             events: broadcast::channel(4096).0,
             turns: AtomicU64::new(0),
             last_alive: AtomicI64::new(0),
+            last_record: AtomicI64::new(0),
             activity: Mutex::new(Activity {
                 state: ActivityState::Starting,
                 order_id: None,
@@ -222,10 +255,11 @@ pub struct Engine {
     factory: Arc<dyn PurchaserFactory>,
     heartbeat: Arc<dyn Heartbeat>,
     probe: Arc<dyn Probe>,
+    verifier: Arc<Verifier>,
     settings: Arc<Settings>,
     handle: Arc<Handle>,
     /// Who uses which store profile (live sign-in sessions; see `held`).
-    holds: Arc<crate::signin::ProfileHolds>,
+    holds: Arc<crate::purchase::ProfileHolds>,
 }
 
 impl Engine {
@@ -235,21 +269,39 @@ impl Engine {
         factory: Arc<dyn PurchaserFactory>,
         settings: Settings,
     ) -> Engine {
+        let verifier = Arc::new(Verifier::new(
+            db.clone(),
+            factory.clone(),
+            catalog.clone(),
+            VerifySettings::default(),
+        ));
         Engine {
             db,
             catalog,
             factory,
             heartbeat: Arc::new(NoHeartbeat),
             probe: Arc::new(NoProbe),
+            verifier,
             settings: Arc::new(settings),
             handle: Handle::new(),
-            holds: crate::signin::ProfileHolds::new(),
+            holds: crate::purchase::ProfileHolds::new(),
         }
     }
 
     /// Shares the profile holds with the sign-in service and the probe.
-    pub fn with_holds(mut self, holds: Arc<crate::signin::ProfileHolds>) -> Engine {
+    pub fn with_holds(mut self, holds: Arc<crate::purchase::ProfileHolds>) -> Engine {
         self.holds = holds;
+        self
+    }
+
+    /// How unconfirmed orders are verified (default: a 15-minute window).
+    pub fn with_verify(mut self, settings: VerifySettings) -> Engine {
+        self.verifier = Arc::new(Verifier::new(
+            self.db.clone(),
+            self.factory.clone(),
+            self.catalog.clone(),
+            settings,
+        ));
         self
     }
 
@@ -268,11 +320,15 @@ impl Engine {
     }
 
     /// Runs until `shutdown` is cancelled; a buy in flight is settled as
-    /// DESIGN.md says (see [`buy`]).
+    /// the shutdown rules in [`buy`] say.
     pub async fn run(self, shutdown: CancellationToken) {
+        self.verifier.resume().await;
         while !shutdown.is_cancelled() {
             self.turn().await;
             self.probe.run_if_due(&shutdown).await;
+            if self.verifier.is_due(self.db.clock().now_ms()) {
+                self.run_verifications(&shutdown).await;
+            }
             if shutdown.is_cancelled() {
                 break;
             }
@@ -309,7 +365,35 @@ impl Engine {
         let n = self.handle.turns.fetch_add(1, Ordering::SeqCst) + 1;
         self.handle.alive();
         self.heartbeat.tick(Liveness::Turn, &self.handle.activity());
+        self.record_turn();
         self.handle.emit(Event::Turn(n));
+    }
+
+    /// Writes the liveness record when the last one is older than
+    /// [`TURN_RECORD_EVERY`] and none is being written, from a task of its
+    /// own: a slow disk never holds the loop up.
+    fn record_turn(&self) {
+        let now = self.db.clock().now_ms();
+        let last = self.handle.last_record.load(Ordering::SeqCst);
+        let every = TURN_RECORD_EVERY.as_millis() as i64;
+        if last < 0 || now - last < every {
+            return;
+        }
+        if self
+            .handle
+            .last_record
+            .compare_exchange(last, -1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return;
+        }
+        let (db, handle) = (self.db.clone(), self.handle.clone());
+        tokio::spawn(async move {
+            if let Err(e) = db.set_turned_at(now).await {
+                tracing::debug!(error = %e, "could not record the loop's turn");
+            }
+            handle.last_record.store(now, Ordering::SeqCst);
+        });
     }
 
     async fn read_pause(&self) -> Option<Pause> {
@@ -348,12 +432,23 @@ impl Engine {
         self.handle.emit(Event::StorageFailing { reason });
     }
 
-    /// Sleeps until woken, the poll interval passes, or shutdown.
+    /// Sleeps until woken, the poll interval passes, a verification check
+    /// is due, or shutdown.
     async fn wait(&self, shutdown: &CancellationToken) {
+        let mut nap = self.settings.poll_interval;
+        if let Some(due) = self.verifier.due_in(self.db.clock().now_ms()) {
+            nap = nap.min(due + Duration::from_millis(1));
+        }
         tokio::select! {
             _ = self.handle.wake.notified() => {}
-            _ = tokio::time::sleep(self.settings.poll_interval) => {}
+            _ = tokio::time::sleep(nap) => {}
             _ = shutdown.cancelled() => {}
         }
+    }
+
+    /// Runs unconfirmed-order checks ([`Verifier`]) for `restock verify`
+    /// and tests, with this engine's database, factory and catalog.
+    pub fn verifier(&self) -> Arc<Verifier> {
+        Arc::clone(&self.verifier)
     }
 }

@@ -116,7 +116,9 @@ mod tests {
     use super::*;
     use crate::db::Pause;
 
-    fn activity(state: ActivityState) -> Activity {
+    /// An engine activity in `state`, nothing else set (the switch's
+    /// tests use it too).
+    pub(crate) fn activity(state: ActivityState) -> Activity {
         Activity {
             state,
             order_id: None,

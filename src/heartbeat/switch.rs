@@ -445,17 +445,9 @@ fn beat_ping(say: Say, activity: &Activity, summary: Option<&QueueSummary>) -> P
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::activity;
     use super::*;
     use crate::model::Status;
-
-    fn activity(state: crate::model::ActivityState) -> Activity {
-        Activity {
-            state,
-            order_id: None,
-            phase: None,
-            pause: None,
-        }
-    }
 
     #[test]
     fn the_clock_advances_on_attempts_and_skips_busy_monitors() {

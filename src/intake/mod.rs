@@ -26,6 +26,7 @@ use crate::db::{Db, DbError, Enqueued};
 use crate::engine::Handle;
 use crate::model::Status;
 
+pub mod auth;
 mod items;
 
 pub use items::{ItemState, ItemStates, ItemStatus, ItemsCache, RenderCache, Rendered};
@@ -121,7 +122,7 @@ async fn require_token(
     next: Next,
 ) -> Response {
     // One token rule for every route (src/signin/auth.rs).
-    match crate::signin::auth::check_token(intake.token.as_deref(), &headers) {
+    match crate::intake::auth::check_token(intake.token.as_deref(), &headers) {
         Ok(()) => next.run(req).await,
         Err(refused) => error(StatusCode::UNAUTHORIZED, refused.message()),
     }
@@ -336,7 +337,9 @@ async fn metrics(State(intake): State<Intake>) -> Response {
 
 /// `GET /stores`: every store the catalog uses or the probe knows, with its
 /// session state (`signed_in`, `signed_out`, `unknown`), since when, the
-/// last check and its error.
+/// last check and its error, when its session expires (`expires_at`), and
+/// all that in words (`summary`: `signed in, expires in 6 d (checked 2h
+/// ago)`).
 async fn stores(State(intake): State<Intake>) -> Response {
     let known = match intake.db.sessions().await {
         Ok(rows) => rows,
@@ -350,7 +353,11 @@ async fn stores(State(intake): State<Intake>) -> Response {
     let views: Vec<Value> = store_sessions(&catalog, known)
         .into_iter()
         .map(|(name, row)| match row {
-            Some(row) => json!(row),
+            Some(row) => {
+                let mut view = json!(row);
+                view["summary"] = json!(crate::text::session(&row));
+                view
+            }
             None => json!({ "store": name, "state": "unknown", "since": null, "checked_at": null,
                             "last_result": null, "last_error": null, "notified_at": null }),
         })

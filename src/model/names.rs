@@ -32,18 +32,42 @@ where
         })
 }
 
-/// Implements `as_str` and `FromStr` for an enum deriving
-/// `strum::IntoStaticStr` and `strum::EnumIter`.
-macro_rules! named {
-    ($ty:ty, $kind:literal) => {
-        impl $ty {
+/// Declares a vocabulary enum whose names are stored: the derives every one
+/// of them has (serde and strum with one naming case, so the stored name,
+/// the JSON name and `Display` agree), `as_str`, `all()` and a `FromStr`
+/// whose error lists every name. `$kind` names the enum in that error
+/// ("status", "phase").
+macro_rules! named_enum {
+    (
+        $kind:literal, $case:literal,
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident,)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize,
+            strum::IntoStaticStr, strum::EnumIter, strum::Display,
+        )]
+        #[serde(rename_all = $case)]
+        #[strum(serialize_all = $case)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
             /// The stored name.
             pub fn as_str(self) -> &'static str {
                 self.into()
             }
+
+            /// Every variant, in declaration order.
+            pub fn all() -> impl Iterator<Item = $name> {
+                <$name as strum::IntoEnumIterator>::iter()
+            }
         }
 
-        impl std::str::FromStr for $ty {
+        impl std::str::FromStr for $name {
             type Err = $crate::model::ParseNameError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 $crate::model::names::parse($kind, s)
@@ -51,4 +75,4 @@ macro_rules! named {
         }
     };
 }
-pub(crate) use named;
+pub(crate) use named_enum;

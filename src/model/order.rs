@@ -1,53 +1,31 @@
 //! An order's status and, while it is claimed, its phase. Both are stored
 //! as their names (`as_str`).
 
-use serde::{Deserialize, Serialize};
-use strum::{Display, EnumIter, IntoStaticStr};
+use super::names::named_enum;
 
-use super::names::named;
-
-/// Where an order is in its life. `Pending` and `InProgress` are live; every
-/// other status is terminal.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    EnumIter,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Status {
-    Pending,
-    InProgress,
-    Placed,
-    DryRun,
-    SkippedCooldown,
-    PriceBlocked,
-    SpendCapped,
-    Unavailable,
-    SigninRequired,
-    Challenge,
-    Blocked,
-    Failed,
-    NeedsReview,
-    Cancelled,
+named_enum! {
+    "status", "snake_case",
+    /// Where an order is in its life. `Pending` and `InProgress` are live; every
+    /// other status is terminal.
+    pub enum Status {
+        Pending,
+        InProgress,
+        Placed,
+        DryRun,
+        SkippedCooldown,
+        PriceBlocked,
+        SpendCapped,
+        Unavailable,
+        SigninRequired,
+        Challenge,
+        Blocked,
+        Failed,
+        NeedsReview,
+        Cancelled,
+    }
 }
 
-named!(Status, "status");
-
 impl Status {
-    /// Every status, in the order above.
-    pub fn all() -> impl Iterator<Item = Status> {
-        <Status as strum::IntoEnumIterator>::iter()
-    }
-
     pub fn is_terminal(self) -> bool {
         !matches!(self, Status::Pending | Status::InProgress)
     }
@@ -67,34 +45,18 @@ impl Status {
     }
 }
 
-/// The step a claimed order is in, written to its row *before* the step
-/// begins, so that after a crash the row says how far money may have moved.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    EnumIter,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Phase {
-    Claimed,
-    Browsing,
-    Cart,
-    /// Written before the Place-Order click: the point of no return.
-    Submitted,
+named_enum! {
+    "phase", "snake_case",
+    /// The step a claimed order is in, written to its row *before* the step
+    /// begins, so that after a crash the row says how far money may have moved.
+    pub enum Phase {
+        Claimed,
+        Browsing,
+        Cart,
+        /// Written before the Place-Order click: the point of no return.
+        Submitted,
+    }
 }
-
-named!(Phase, "phase");
 
 #[cfg(test)]
 mod tests {

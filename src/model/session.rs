@@ -10,39 +10,17 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use strum::{Display, EnumIter, IntoStaticStr};
+use serde::Serialize;
 
-use super::names::named;
+use super::names::named_enum;
 
-/// Whether a store profile is signed in, as last seen.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    IntoStaticStr,
-    EnumIter,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SessionState {
-    SignedIn,
-    SignedOut,
-    Unknown,
-}
-
-named!(SessionState, "session state");
-
-impl SessionState {
-    /// Every state, in the order above.
-    pub fn all() -> impl Iterator<Item = SessionState> {
-        <SessionState as strum::IntoEnumIterator>::iter()
+named_enum! {
+    "session state", "snake_case",
+    /// Whether a store profile is signed in, as last seen.
+    pub enum SessionState {
+        SignedIn,
+        SignedOut,
+        Unknown,
     }
 }
 
@@ -52,6 +30,24 @@ pub struct SessionCheck {
     pub state: SessionState,
     /// Why the state is `unknown` (timeout, block, challenge), or a note.
     pub detail: Option<String>,
+    /// When the session ends: the earliest expiry among the session
+    /// cookies the store definition names (`session.cookies`), ms since
+    /// the epoch. `None` when it names none, or they were not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Every cookie the profile holds for the store (names and expiry,
+    /// never values), read when the definition names no session cookies,
+    /// so they can be learned ([`decide`]). `None`: not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<Vec<SeenCookie>>,
+}
+
+/// A cookie the profile holds: its name and when it expires (`None`: when
+/// the browser closes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeenCookie {
+    pub name: String,
+    pub expires_at: Option<i64>,
 }
 
 impl SessionCheck {
@@ -59,14 +55,16 @@ impl SessionCheck {
         SessionCheck {
             state,
             detail: None,
+            expires_at: None,
+            cookies: None,
         }
     }
 
     /// The state could not be told; `detail` says why.
     pub fn unknown(detail: impl Into<String>) -> SessionCheck {
         SessionCheck {
-            state: SessionState::Unknown,
             detail: Some(detail.into()),
+            ..SessionCheck::known(SessionState::Unknown)
         }
     }
 }
@@ -86,6 +84,17 @@ pub struct StoreSession {
     pub last_error: Option<String>,
     /// The last sign-in notification or reminder while signed out.
     pub notified_at: Option<i64>,
+    /// When the session's cookies expire, as last seen signed in (ms since
+    /// the epoch); `None` when unknown.
+    pub expires_at: Option<i64>,
+    /// The session cookies learned for a store whose definition names none:
+    /// present when signed in, gone when signed out.
+    pub session_cookies: Option<Vec<String>>,
+    /// The cookies present at the last signed-in check, the candidates for
+    /// `session_cookies` when a signed-out check comes.
+    pub seen_cookies: Option<Vec<String>>,
+    /// The expiry the owner was warned about (once per expiry).
+    pub warned_expiry: Option<i64>,
 }
 
 /// What the owner must be told after a check.
@@ -126,6 +135,8 @@ pub fn decide(
         }
         SessionState::SignedOut => {
             row.last_error = None;
+            row.expires_at = None;
+            learn_from_signed_out(&mut row, check);
             if was != Some(SessionState::SignedOut) {
                 row.state = SessionState::SignedOut;
                 row.since = now;
@@ -144,6 +155,7 @@ pub fn decide(
         SessionState::SignedIn => {
             row.last_error = None;
             row.notified_at = None;
+            row.expires_at = expiry_when_signed_in(&mut row, check);
             if was != Some(SessionState::SignedIn) {
                 row.state = SessionState::SignedIn;
                 row.since = now;
@@ -156,7 +168,54 @@ pub fn decide(
     (row, tell)
 }
 
+/// The session's expiry from a signed-in check: the one the definition's
+/// cookies gave, else the earliest among the learned session cookies
+/// (remembering what was present, to learn from a later sign-out).
+fn expiry_when_signed_in(row: &mut StoreSession, check: &SessionCheck) -> Option<i64> {
+    if check.expires_at.is_some() {
+        return check.expires_at;
+    }
+    let cookies = check.cookies.as_ref()?;
+    row.seen_cookies = Some(cookies.iter().map(|c| c.name.clone()).collect());
+    let learned = row.session_cookies.as_ref()?;
+    cookies
+        .iter()
+        .filter(|c| learned.contains(&c.name))
+        .filter_map(|c| c.expires_at)
+        .min()
+}
+
+/// Cookies present at the last signed-in check and gone now are the
+/// session's.
+fn learn_from_signed_out(row: &mut StoreSession, check: &SessionCheck) {
+    let (Some(seen), Some(now)) = (&row.seen_cookies, &check.cookies) else {
+        return;
+    };
+    let gone: Vec<String> = seen
+        .iter()
+        .filter(|name| !now.iter().any(|c| &c.name == *name))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        row.session_cookies = Some(gone);
+    }
+}
+
 impl StoreSession {
+    /// Is a warning due now that the session expires within `warn`? Once
+    /// per expiry, only while signed in and before it expires; `warn` of
+    /// zero never warns.
+    pub fn expiry_warning_due(&self, now: i64, warn: Duration) -> bool {
+        let Some(expires) = self.expires_at else {
+            return false;
+        };
+        !warn.is_zero()
+            && self.state == SessionState::SignedIn
+            && now < expires
+            && now >= expires - warn.as_millis() as i64
+            && self.warned_expiry != Some(expires)
+    }
+
     /// A store never seen before, in state `state` from `now`.
     pub fn new(store: &str, state: SessionState, now: i64) -> StoreSession {
         StoreSession {
@@ -167,6 +226,10 @@ impl StoreSession {
             last_result: None,
             last_error: None,
             notified_at: None,
+            expires_at: None,
+            session_cookies: None,
+            seen_cookies: None,
+            warned_expiry: None,
         }
     }
 
@@ -177,9 +240,12 @@ impl StoreSession {
         let since = prev
             .filter(|p| p.state == SessionState::SignedIn)
             .map_or(now, |p| p.since);
+        // A new sign-in: its expiry is unknown until the next check; what
+        // was learned about the store's cookies stays.
         StoreSession {
             checked_at: Some(now),
             last_result: Some(SessionState::SignedIn),
+            session_cookies: prev.and_then(|p| p.session_cookies.clone()),
             ..StoreSession::new(store, SessionState::SignedIn, since)
         }
     }
@@ -197,6 +263,7 @@ impl StoreSession {
             row.notified_at = Some(now);
         }
         row.last_error = Some("a buy met the sign-in page".into());
+        row.expires_at = None;
         row
     }
 }
@@ -209,10 +276,7 @@ mod tests {
     const H: i64 = 3600 * 1000;
 
     fn check(state: SessionState) -> SessionCheck {
-        SessionCheck {
-            state,
-            detail: None,
-        }
+        SessionCheck::known(state)
     }
 
     fn step(
@@ -273,5 +337,60 @@ mod tests {
         let (r, t) = step(None, SessionState::Unknown, 5);
         assert_eq!((r.state, t), (SessionState::Unknown, None));
         assert!(r.last_error.is_some());
+    }
+
+    fn cookies(names: &[(&str, Option<i64>)]) -> Option<Vec<SeenCookie>> {
+        Some(
+            names
+                .iter()
+                .map(|(n, e)| SeenCookie {
+                    name: n.to_string(),
+                    expires_at: *e,
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn session_cookies_are_learned_and_give_the_expiry() {
+        use SessionState::*;
+        let remind = Duration::from_secs(3600);
+        let signed_in = SessionCheck {
+            cookies: cookies(&[
+                ("consent", Some(9 * H)),
+                ("sid", Some(5 * H)),
+                ("tmp", None),
+            ]),
+            ..check(SignedIn)
+        };
+        let (r, _) = decide("demo", None, &signed_in, 0, remind);
+        assert_eq!(r.expires_at, None, "nothing learned yet");
+        let signed_out = SessionCheck {
+            cookies: cookies(&[("consent", Some(9 * H))]),
+            ..check(SignedOut)
+        };
+        let (r, _) = decide("demo", Some(&r), &signed_out, H, remind);
+        assert_eq!(r.session_cookies, Some(vec!["sid".into(), "tmp".into()]));
+        assert_eq!(r.expires_at, None);
+        let (r, _) = decide("demo", Some(&r), &signed_in, 2 * H, remind);
+        assert_eq!(r.expires_at, Some(5 * H), "the learned cookie's expiry");
+        // Named in the definition: the check's own expiry wins.
+        let named = SessionCheck {
+            expires_at: Some(7 * H),
+            ..check(SignedIn)
+        };
+        let (r, _) = decide("demo", Some(&r), &named, 3 * H, remind);
+        assert_eq!(r.expires_at, Some(7 * H));
+        // Warned once, within the warn period, before the expiry.
+        let warn = Duration::from_secs(2 * 3600);
+        assert!(!r.expiry_warning_due(4 * H, warn));
+        assert!(r.expiry_warning_due(5 * H, warn));
+        let mut r = r;
+        r.warned_expiry = r.expires_at;
+        assert!(!r.expiry_warning_due(6 * H, warn));
+        assert!(
+            !r.expiry_warning_due(8 * H, warn),
+            "expired: the probe tells"
+        );
     }
 }

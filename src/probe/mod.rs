@@ -23,6 +23,15 @@
 //! - Buys skip a store known signed out (see `engine::buy`), and
 //!   `restock login STORE` marks the store signed in (`Db::mark_signed_in`).
 //!
+//! - Each check also records when the session's cookies expire (see
+//!   `purchase::session`). The owner is told `RESTOCK_SESSION_WARN` before
+//!   an expiry, once per expiry ([`crate::db::Db::mark_expiry_warned`]),
+//!   and the probe runs again just after the expiry time
+//!   ([`EXPIRY_GRACE`]), so a session that ran out is found signed out
+//!   before a buy hits the wall. Both ride on the loop: a timer wakes it at
+//!   the next such moment and [`SessionProbe::run_if_due`] acts (one atomic
+//!   read per turn otherwise).
+//!
 //! At start-up the probe is due at once if it never ran, or (for an
 //! interval) if the interval passed while the server was down.
 
@@ -30,7 +39,7 @@ pub mod gate;
 pub mod schedule;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -86,6 +95,15 @@ impl Stores {
     }
 }
 
+/// How long after a session's expiry the probe looks again.
+pub const EXPIRY_GRACE: Duration = Duration::from_secs(2);
+
+/// Default for `RESTOCK_SESSION_WARN`.
+pub const DEFAULT_WARN: Duration = Duration::from_secs(24 * 3600);
+
+/// Nothing planned.
+const NEVER: i64 = i64::MAX;
+
 #[derive(Debug, Clone, Copy)]
 pub struct ProbeSettings {
     /// Bound on one store's check.
@@ -128,7 +146,16 @@ pub struct SessionProbe {
     last_deferral: Mutex<Option<String>>,
     sends: Mutex<Vec<JoinHandle<Vec<Delivery>>>>,
     /// Store profiles in use (a live sign-in session is never probed).
-    holds: Option<Arc<crate::signin::ProfileHolds>>,
+    holds: Option<Arc<crate::purchase::ProfileHolds>>,
+    /// `RESTOCK_SESSION_WARN`.
+    warn: Duration,
+    /// The next expiry warning or post-expiry look, ms since the epoch.
+    expiry_event: AtomicI64,
+    /// The timer that wakes the loop for it.
+    expiry_timer: Mutex<Option<JoinHandle<()>>>,
+    /// The expiry each store was last marked due for (at most once per
+    /// expiry, also while the gate holds the probe back).
+    expiry_looked: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl SessionProbe {
@@ -153,13 +180,23 @@ impl SessionProbe {
             last_deferral: Mutex::new(None),
             sends: Mutex::new(Vec::new()),
             holds: None,
+            warn: DEFAULT_WARN,
+            expiry_event: AtomicI64::new(NEVER),
+            expiry_timer: Mutex::new(None),
+            expiry_looked: Mutex::default(),
         }
     }
 
     /// Shares the profile holds with the engine and the sign-in service: a
     /// store a live sign-in session holds is skipped, and says so.
-    pub fn with_holds(mut self, holds: Arc<crate::signin::ProfileHolds>) -> SessionProbe {
+    pub fn with_holds(mut self, holds: Arc<crate::purchase::ProfileHolds>) -> SessionProbe {
         self.holds = Some(holds);
+        self
+    }
+
+    /// Warn this long before a session expires (`0s`: never).
+    pub fn with_expiry_warning(mut self, warn: Duration) -> SessionProbe {
+        self.warn = warn;
         self
     }
 
@@ -179,6 +216,7 @@ impl SessionProbe {
             Gate::from_config(config),
             ProbeSettings::from_config(config),
         )
+        .with_expiry_warning(config.session_warn)
     }
 
     /// The engine this probe runs in: marks wake it, results are emitted
@@ -210,6 +248,7 @@ impl SessionProbe {
         if schedule.owed_at_start(last, now_ms()) {
             self.mark_due();
         }
+        self.plan_expiry().await;
     }
 
     /// Starts `schedule` with this probe as its target.
@@ -262,7 +301,7 @@ impl SessionProbe {
     /// timeout, dropped (browser closed) before the result is recorded.
     pub async fn probe_store(&self, store: &str) -> StoreResult {
         let _hold = match &self.holds {
-            Some(holds) => match holds.try_hold(store, crate::signin::Holder::Probe) {
+            Some(holds) => match holds.try_hold(store, crate::purchase::Holder::Probe) {
                 Ok(hold) => Some(hold),
                 Err(holder) => return self.skipped(store, holder).await,
             },
@@ -272,19 +311,15 @@ impl SessionProbe {
         let check = tokio::time::timeout(timeout, async {
             match self.factory.purchaser(store) {
                 Ok(mut purchaser) => purchaser.check_session().await,
-                Err(e) => SessionCheck {
-                    state: SessionState::Unknown,
-                    detail: Some(e.to_string()),
-                },
+                Err(e) => SessionCheck::unknown(e.to_string()),
             }
         })
         .await
-        .unwrap_or_else(|_| SessionCheck {
-            state: SessionState::Unknown,
-            detail: Some(format!(
+        .unwrap_or_else(|_| {
+            SessionCheck::unknown(format!(
                 "no answer within {} (RESTOCK_SESSION_CHECK_TIMEOUT)",
                 humantime::format_duration(timeout)
-            )),
+            ))
         });
         tracing::info!(
             store,
@@ -304,8 +339,12 @@ impl SessionProbe {
             }
         };
         if let (Some(t), Some(row)) = (told, &session) {
-            self.tell(t, row);
+            self.tell(transition_message(t, row));
         }
+        if let Some(row) = &session {
+            self.warn_if_due(row, now_ms()).await;
+        }
+        self.plan_expiry().await;
         if let Some(h) = &self.handle {
             h.emit(Event::Probed {
                 store: store.to_string(),
@@ -322,22 +361,19 @@ impl SessionProbe {
 
     /// A store whose profile is in use is not checked now (nothing is
     /// recorded; the next probe checks it).
-    async fn skipped(&self, store: &str, holder: crate::signin::Holder) -> StoreResult {
+    async fn skipped(&self, store: &str, holder: crate::purchase::Holder) -> StoreResult {
         let detail = format!("not checked: {holder} is using the profile");
         tracing::info!(store, "session probe skipped: {detail}");
         StoreResult {
             store: store.to_string(),
-            check: SessionCheck {
-                state: SessionState::Unknown,
-                detail: Some(detail),
-            },
+            check: SessionCheck::unknown(detail),
             session: self.db.session(store).await.ok().flatten(),
             told: None,
         }
     }
 
-    fn tell(&self, t: Transition, row: &StoreSession) {
-        let handle = self.notifier.send(transition_message(t, row));
+    fn tell(&self, msg: Message) {
+        let handle = self.notifier.send(msg);
         let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
         sends.retain(|h| !h.is_finished());
         sends.push(handle);
@@ -352,6 +388,88 @@ impl SessionProbe {
             out.extend(h.await.unwrap_or_default());
         }
         out
+    }
+
+    /// Tells the owner that `row`'s session expires soon, when due and not
+    /// yet told for this expiry.
+    async fn warn_if_due(&self, row: &StoreSession, now: i64) {
+        let Some(expires) = row.expires_at else {
+            return;
+        };
+        if !row.expiry_warning_due(now, self.warn) {
+            return;
+        }
+        match self.db.mark_expiry_warned(&row.store, expires).await {
+            Ok(true) => {
+                tracing::info!(store = %row.store, expires = %crate::text::at(expires), "session expires soon; telling the owner");
+                self.tell(expiry_message(&row.store, expires));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(store = %row.store, error = %e, "cannot record the expiry warning")
+            }
+        }
+    }
+
+    /// Works out the next expiry warning or post-expiry look over every
+    /// store, and arms a timer that wakes the loop then.
+    async fn plan_expiry(&self) {
+        let rows = match self.db.sessions().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the sessions to plan expiry checks");
+                return;
+            }
+        };
+        let now = now_ms();
+        let looked = self
+            .expiry_looked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let next = rows
+            .iter()
+            .filter_map(|r| {
+                let marked = looked.get(&r.store) == r.expires_at.as_ref();
+                next_expiry_event(r, self.warn, now, marked)
+            })
+            .min()
+            .unwrap_or(NEVER);
+        self.expiry_event.store(next, Ordering::SeqCst);
+        let mut timer = self.expiry_timer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = timer.take() {
+            old.abort();
+        }
+        let Some(handle) = self.handle.clone() else {
+            return;
+        };
+        if next == NEVER {
+            return;
+        }
+        let wait = Duration::from_millis((next - now_ms()).max(0) as u64);
+        *timer = Some(tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            handle.wake();
+        }));
+    }
+
+    /// The moment planned by [`Self::plan_expiry`] came: warn where due,
+    /// mark the probe due for a session past its expiry, plan the next.
+    async fn expiry_tick(&self, now: i64) {
+        let rows = self.db.sessions().await.unwrap_or_default();
+        for row in &rows {
+            self.warn_if_due(row, now).await;
+            if expired_unchecked(row, now) {
+                let mut looked = self.expiry_looked.lock().unwrap_or_else(|e| e.into_inner());
+                if looked.get(&row.store) != row.expires_at.as_ref() {
+                    looked.insert(row.store.clone(), row.expires_at.unwrap_or(0));
+                    drop(looked);
+                    tracing::info!(store = %row.store, "the session's expiry passed; checking it again");
+                    self.mark_due();
+                }
+            }
+        }
+        self.plan_expiry().await;
     }
 
     /// While due but gated: wake the loop again after `recheck`, once.
@@ -375,6 +493,10 @@ impl SessionProbe {
 #[async_trait]
 impl Probe for SessionProbe {
     async fn run_if_due(&self, shutdown: &CancellationToken) {
+        let now = now_ms();
+        if self.expiry_event.load(Ordering::SeqCst) <= now {
+            self.expiry_tick(now).await;
+        }
         if !self.is_due() {
             return;
         }
@@ -396,6 +518,44 @@ impl Probe for SessionProbe {
         self.due.store(false, Ordering::SeqCst);
         self.probe_all(shutdown).await;
     }
+}
+
+/// The next moment `row` needs the probe: its warning time (not yet told,
+/// not yet expired), or just after its expiry (not checked since, and not
+/// already marked due for it: `looked`).
+fn next_expiry_event(row: &StoreSession, warn: Duration, now: i64, looked: bool) -> Option<i64> {
+    let expires = row
+        .expires_at
+        .filter(|_| row.state == SessionState::SignedIn)?;
+    let warn_at = (!warn.is_zero() && row.warned_expiry != Some(expires) && now < expires)
+        .then(|| expires - warn.as_millis() as i64);
+    let look_at = (!looked && row.checked_at.unwrap_or(0) < expires)
+        .then(|| expires + EXPIRY_GRACE.as_millis() as i64);
+    warn_at.into_iter().chain(look_at).min()
+}
+
+/// Signed in, past its expiry, and not checked since.
+fn expired_unchecked(row: &StoreSession, now: i64) -> bool {
+    row.state == SessionState::SignedIn
+        && row.expires_at.is_some_and(|e| {
+            now >= e + EXPIRY_GRACE.as_millis() as i64 && row.checked_at.unwrap_or(0) < e
+        })
+}
+
+/// The warning before a session expires.
+pub fn expiry_message(store: &str, expires_at: i64) -> Message {
+    let left = crate::text::span_words(expires_at - now_ms());
+    Message::new(
+        "expiring",
+        format!("restock: {store}'s sign-in expires in {left}"),
+        format!(
+            "{store}'s sign-in expires in {left} ({}): run `restock login {store}` before then, \
+             so orders for {store} keep going through.",
+            crate::text::at(expires_at)
+        ),
+    )
+    .data("store", store.to_string())
+    .data("expires_at", expires_at)
 }
 
 /// What the owner reads.
@@ -446,27 +606,52 @@ pub async fn health_json(db: Db) -> Value {
     }
 }
 
-/// `signed in (checked 2h ago)`, for `restock status`.
+/// `signed in, expires in 6 d (checked 2h ago)`, for `restock status`,
+/// `GET /stores` and the doctor (see [`crate::text::session`]).
 pub fn describe(row: &StoreSession) -> String {
-    let state = match row.state {
-        SessionState::SignedIn => "signed in".to_string(),
-        SessionState::SignedOut => format!(
-            "SIGNED OUT since {}: run `restock login {}`",
-            crate::text::ago(row.since),
-            row.store
-        ),
-        SessionState::Unknown => "unknown".to_string(),
-    };
-    let checked = match row.checked_at {
-        Some(t) => format!("checked {}", crate::text::ago(t)),
-        None => "never checked".to_string(),
-    };
-    let last = match (row.last_result, &row.last_error) {
-        (Some(SessionState::Unknown), Some(e)) if row.state != SessionState::Unknown => {
-            format!(": last check inconclusive, {e}")
+    crate::text::session(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1000;
+
+    fn signed_in(expires: i64, checked: i64) -> StoreSession {
+        StoreSession {
+            expires_at: Some(expires),
+            checked_at: Some(checked),
+            ..StoreSession::new("demo", SessionState::SignedIn, 0)
         }
-        (_, Some(e)) => format!(": {e}"),
-        _ => String::new(),
-    };
-    format!("{state} ({checked}{last})")
+    }
+
+    #[test]
+    fn the_warning_comes_first_then_a_look_just_after_the_expiry() {
+        let warn = Duration::from_secs(10);
+        let row = signed_in(100 * S, 5 * S);
+        assert_eq!(next_expiry_event(&row, warn, 6 * S, false), Some(90 * S));
+        let warned = StoreSession {
+            warned_expiry: Some(100 * S),
+            ..row.clone()
+        };
+        let look = 100 * S + EXPIRY_GRACE.as_millis() as i64;
+        assert_eq!(next_expiry_event(&warned, warn, 91 * S, false), Some(look));
+        // Past its expiry, unwarned (the server was down): only the look.
+        assert_eq!(next_expiry_event(&row, warn, 101 * S, false), Some(look));
+        // Marked due for it already, or checked since: nothing.
+        assert_eq!(next_expiry_event(&warned, warn, 101 * S, true), None);
+        let checked = signed_in(100 * S, 103 * S);
+        assert_eq!(
+            next_expiry_event(&checked, Duration::ZERO, 104 * S, false),
+            None
+        );
+        assert!(expired_unchecked(&row, look));
+        assert!(!expired_unchecked(&checked, look));
+        let out = StoreSession {
+            state: SessionState::SignedOut,
+            ..row
+        };
+        assert_eq!(next_expiry_event(&out, warn, 6 * S, false), None);
+    }
 }

@@ -15,18 +15,20 @@
 //! store's persistent profile and guarantees it is gone afterwards;
 //! [`store`] reads store definitions (TOML: URLs, selectors, markers); and
 //! the buy flow ([`buy`], private) walks every store through the same
-//! phases; [`session`], [`signin`] and [`dump_dom`] are the other jobs a
-//! browser does on a store profile. The
+//! phases; [`session`], [`verify`] (the order history), [`signin`] and
+//! [`dump_dom`] are the other jobs a browser does on a store profile. The
 //! [`BrowserSettings`] tie them to the owner's config.
 
 pub mod browser;
 mod buy;
 mod dump_dom;
+pub mod holds;
 pub mod scripted;
 mod session;
 mod signin;
 pub mod store;
 pub(crate) mod tab;
+mod verify;
 pub(crate) mod wait;
 
 use std::collections::BTreeMap;
@@ -38,10 +40,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use url::Url;
 
-use crate::model::{Money, Outcome, Phase, SessionCheck, SessionState, Status};
+use crate::model::{Money, OrderHistory, Outcome, Phase, SessionCheck, SessionState, Status};
 
 pub use self::browser::BrowserError;
 pub use self::dump_dom::DomDump;
+pub use self::holds::{Hold, Holder, ProfileHolds};
 pub use self::store::{StoreDef, StoreError, StoreRegistry};
 pub use self::tab::TabError;
 pub use self::wait::{Looked, MarkerState, Missing, Report};
@@ -125,6 +128,13 @@ pub trait Purchaser: Send {
     async fn buy(&mut self, req: &BuyRequest, progress: &dyn BuyProgress) -> Outcome;
     /// Read-only: navigation only, no cart, no clicks.
     async fn check_session(&mut self) -> SessionCheck;
+    /// Read-only: the store's order history, to verify an order whose
+    /// Place Order was clicked but never confirmed. A purchaser for a store
+    /// that cannot be verified answers [`OrderHistory::Unsupported`] (the
+    /// default).
+    async fn order_history(&mut self) -> OrderHistory {
+        OrderHistory::Unsupported
+    }
 }
 
 pub trait PurchaserFactory: Send + Sync {
@@ -281,6 +291,10 @@ impl Purchaser for BrowserPurchaser {
 
     async fn check_session(&mut self) -> SessionCheck {
         session::check_session(&self.settings, &self.store).await
+    }
+
+    async fn order_history(&mut self) -> OrderHistory {
+        verify::order_history(&self.settings, &self.store).await
     }
 }
 

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use super::{BuyProgress, BuyRequest, PurchaseError, Purchaser, PurchaserFactory};
-use crate::model::{Money, Phase, Status};
+use crate::model::{Money, OrderHistory, Phase, Status};
 use crate::model::{Outcome, SessionCheck, SessionState};
 
 /// One thing the scripted buy does, in order.
@@ -93,6 +93,8 @@ pub struct ScriptedFactory {
     scripts: Mutex<HashMap<String, VecDeque<Script>>>,
     default: Mutex<Script>,
     sessions: Mutex<HashMap<String, SessionState>>,
+    histories: Mutex<HashMap<String, OrderHistory>>,
+    history_reads: AtomicUsize,
     made: AtomicUsize,
 }
 
@@ -102,6 +104,8 @@ impl ScriptedFactory {
             scripts: Mutex::new(HashMap::new()),
             default: Mutex::new(default),
             sessions: Mutex::new(HashMap::new()),
+            histories: Mutex::new(HashMap::new()),
+            history_reads: AtomicUsize::new(0),
             made: AtomicUsize::new(0),
         })
     }
@@ -125,6 +129,17 @@ impl ScriptedFactory {
 
     pub fn set_session(&self, store: &str, state: SessionState) {
         lock(&self.sessions).insert(store.to_string(), state);
+    }
+
+    /// What `store`'s order history shows from now on (default:
+    /// [`OrderHistory::Unsupported`], a store that cannot be verified).
+    pub fn set_history(&self, store: &str, history: OrderHistory) {
+        lock(&self.histories).insert(store.to_string(), history);
+    }
+
+    /// How many times an order history was read.
+    pub fn history_reads(&self) -> usize {
+        self.history_reads.load(Ordering::SeqCst)
     }
 
     /// How many purchasers were made (each stands for a browser launch).
@@ -176,10 +191,15 @@ impl Purchaser for ScriptedPurchaser {
             .get(&self.store)
             .copied()
             .unwrap_or(SessionState::SignedIn);
-        SessionCheck {
-            state,
-            detail: None,
-        }
+        SessionCheck::known(state)
+    }
+
+    async fn order_history(&mut self) -> OrderHistory {
+        self.factory.history_reads.fetch_add(1, Ordering::SeqCst);
+        lock(&self.factory.histories)
+            .get(&self.store)
+            .cloned()
+            .unwrap_or(OrderHistory::Unsupported)
     }
 }
 

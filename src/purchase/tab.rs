@@ -190,6 +190,17 @@ const READ_JS: &str = r#"((sel, attr) => {
   return v === null ? null : String(v).trim();
 })"#;
 
+const ROWS_JS: &str = r#"((rowSel, fields, max) => Array.from(document.querySelectorAll(rowSel))
+  .filter((row) => row.getClientRects().length > 0)
+  .slice(0, max)
+  .map((row) => fields.map((f) => {
+    if (!f) return null;
+    const el = row.querySelector(f.selector);
+    if (!el) return null;
+    const v = f.attribute ? el.getAttribute(f.attribute) : (el.innerText || el.textContent);
+    return v === null ? null : String(v).trim();
+  })))"#;
+
 const COUNT_JS: &str = r#"((sel) =>
   Array.from(document.querySelectorAll(sel)).filter((e) => e.getClientRects().length > 0).length)"#;
 
@@ -507,6 +518,28 @@ impl<'p> Tab<'p> {
             READ_JS,
             &[json!(reading.selector), json!(reading.attribute)],
         );
+        self.eval(&js, self.timeout).await
+    }
+
+    /// For each of the first `max` rendered elements matching `row`, the
+    /// text (or attribute) of each reading looked up inside it (`None` for
+    /// a reading not given or not found).
+    pub async fn rows(
+        &self,
+        row: &str,
+        fields: &[Option<&Reading>],
+        max: usize,
+    ) -> Result<Vec<Vec<Option<String>>>, TabError> {
+        let fields: Vec<Value> = fields
+            .iter()
+            .map(|f| {
+                f.map_or(
+                    Value::Null,
+                    |r| json!({ "selector": r.selector, "attribute": r.attribute }),
+                )
+            })
+            .collect();
+        let js = call(ROWS_JS, &[json!(row), Value::Array(fields), json!(max)]);
         self.eval(&js, self.timeout).await
     }
 

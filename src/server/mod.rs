@@ -2,17 +2,21 @@
 //! long-lived process, and takes them down in order on a signal. This is
 //! where the parts meet, so policy that joins two of them lives here too:
 //! [`pauses`] tells the owner of every pause for a human (the engine's
-//! events, the database's pause, the notifier). The HTTP server is the
-//! intake's API, the home page ([`crate::web`]) and the sign-in routes on
-//! one listener.
+//! events, the database's pause, the notifier), [`verified`] what looking
+//! for an unconfirmed order in the store's order history concluded, and
+//! [`liveness`] tells another process whether a server runs for a state
+//! directory (its lock, its `/health`, its loop's record). The HTTP server
+//! is the intake's API, the home page ([`crate::web`]) and the sign-in
+//! routes on one listener.
 //!
 //! Start-up order is chosen so a bad setting changes nothing: the catalog is
 //! parsed and the listen address bound before the database is opened.
 
+pub mod liveness;
 pub mod pauses;
+pub mod verified;
 
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -123,7 +127,7 @@ pub struct Running {
     order_check_grace: Duration,
     checkpointer: Checkpointer,
     /// Who uses which store profile (sign-in sessions, buys, the probe).
-    pub holds: Arc<crate::signin::ProfileHolds>,
+    pub holds: Arc<crate::purchase::ProfileHolds>,
     /// The sign-in page's service (links, the live session).
     pub signin: Arc<crate::signin::SignIn>,
     _lock: std::fs::File,
@@ -131,7 +135,7 @@ pub struct Running {
 
 pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError> {
     // No token on an address other machines reach: refuse (src/signin/auth.rs).
-    let open = crate::signin::auth::check_exposure(
+    let open = crate::intake::auth::check_exposure(
         config.listen,
         config.intake_token.as_deref(),
         config.intake_open,
@@ -154,7 +158,13 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         addr: config.listen,
         source,
     })?;
-    let lock = lock_state_dir(config)?;
+    let lock = liveness::lock_state_dir(
+        &config.state_dir,
+        &liveness::LockInfo {
+            pid: Some(std::process::id()),
+            listen: Some(addr),
+        },
+    )?;
     let db = Db::open(&config.db_path())?.with_clock(parts.clock.clone());
     recovery::recover(&db, config.max_recoveries).await?;
     crate::screenshots::prune_in_background(
@@ -178,7 +188,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
     let catalog: SharedCatalog = Arc::new(RwLock::new(Arc::new(catalog)));
     let known_stores = parts.known_stores.map(Arc::new);
     let notifier = crate::notify::Notifier::from_config(config)?;
-    let holds = crate::signin::ProfileHolds::new();
+    let holds = crate::purchase::ProfileHolds::new();
     let engine = Engine::new(
         db.clone(),
         catalog.clone(),
@@ -186,7 +196,8 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         Settings::from_config(config),
     )
     .with_heartbeat(beats)
-    .with_holds(holds.clone());
+    .with_holds(holds.clone())
+    .with_verify(crate::engine::VerifySettings::from_config(config));
     let handle = engine.handle();
     let browser_runs = parts.browser.is_some();
     let signin = Arc::new(
@@ -214,7 +225,19 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         ));
     }
     let shutdown = CancellationToken::new();
-    pauses::watch_pauses(handle.clone(), db.clone(), notifier, shutdown.clone());
+    pauses::watch_pauses(
+        handle.clone(),
+        db.clone(),
+        notifier.clone(),
+        shutdown.clone(),
+    );
+    verified::watch_verdicts(
+        handle.clone(),
+        db.clone(),
+        notifier,
+        config.verify_window,
+        shutdown.clone(),
+    );
     let intake = Intake {
         db: db.clone(),
         catalog: catalog.clone(),
@@ -298,7 +321,7 @@ async fn session_probe(
     factory: Arc<dyn PurchaserFactory>,
     notifier: &crate::notify::Notifier,
     handle: &Arc<Handle>,
-    holds: &Arc<crate::signin::ProfileHolds>,
+    holds: &Arc<crate::purchase::ProfileHolds>,
 ) -> Result<(Arc<dyn Probe>, Option<crate::probe::Scheduled>), ServeError> {
     use crate::probe::SessionProbe;
     let schedule = &config.session_check;
@@ -379,35 +402,6 @@ impl Running {
         }
         tracing::info!("restock stopped");
     }
-}
-
-/// One server per state dir: boot recovery takes every `in_progress` row,
-/// which is only safe when no other engine is working on them.
-fn lock_state_dir(config: &Config) -> Result<std::fs::File, ServeError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let dir = &config.state_dir;
-    let io = |source| ServeError::StateDir {
-        path: dir.display().to_string(),
-        source,
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(dir.join("serve.lock"))
-        .map_err(io)?;
-    // SAFETY: flock on a file descriptor we own; no memory is shared.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(ServeError::Locked(dir.display().to_string()));
-    }
-    Ok(file)
 }
 
 /// Runs until SIGTERM or SIGINT; SIGHUP reloads the catalog.

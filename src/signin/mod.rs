@@ -11,9 +11,10 @@
 //! One file per job:
 //! - [`links`]: the one-time links (128-bit secrets, single use, absolute
 //!   and idle expiry, one at a time), generic and reusable;
-//! - [`auth`]: the token and "on this machine" rules, and the refusal to
-//!   serve an address other machines reach without a token;
-//! - [`holds`]: who uses which profile (a live session, a buy, the probe);
+//! - the token and "on this machine" rules, and the refusal to serve an
+//!   address other machines reach without a token, are the intake's
+//!   (`crate::intake::auth`); who uses which profile is the purchaser's
+//!   (`crate::purchase::holds`);
 //! - [`live`]: the browser behind an opened link: screencast out, input in,
 //!   the store's markers watched, the result checked by a fresh probe;
 //! - [`input`]: the page's messages and the `Input.*` commands they become;
@@ -51,10 +52,7 @@
 //!   (`GET /`) needs: mint a link with the token, let one browser claim it,
 //!   expire it, and serve it with the same headers.
 
-pub mod auth;
-
 pub mod cookies;
-pub mod holds;
 pub mod input;
 pub mod links;
 mod live;
@@ -78,7 +76,8 @@ use crate::engine::Handle;
 use crate::notify::Notifier;
 use crate::purchase::BrowserSettings;
 
-pub use holds::{Hold, Holder, ProfileHolds};
+use crate::intake::auth;
+pub use crate::purchase::{Hold, Holder, ProfileHolds};
 pub use links::{End, Limits, Refused, Secret};
 
 /// What a link is for: a store, and the page its live session opens first.

@@ -6,6 +6,7 @@
 //! ("link expired", "already used", "unknown sign-in link"): the HTTP
 //! status says it to scripts, the text to people.
 
+use crate::html::esc;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -17,22 +18,6 @@ pub const JS: &str = include_str!("page.js");
 /// frames arrive as `data:` images; no forms, no frames, no base.
 const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; img-src data:; \
                    style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-/// Escapes text for HTML content and double-quoted attributes.
-pub fn esc(text: &str) -> String {
-    text.chars()
-        .fold(String::with_capacity(text.len()), |mut out, c| {
-            match c {
-                '&' => out.push_str("&amp;"),
-                '<' => out.push_str("&lt;"),
-                '>' => out.push_str("&gt;"),
-                '"' => out.push_str("&quot;"),
-                '\'' => out.push_str("&#39;"),
-                c => out.push(c),
-            }
-            out
-        })
-}
 
 /// The live page for `store`; `note` is the small print under it.
 pub fn live(store: &str, note: &str) -> String {

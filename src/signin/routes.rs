@@ -15,6 +15,7 @@
 //! 64 KiB. [`public`] is what `restock login --remote`'s own server runs;
 //! `serve` adds [`api`].
 
+use crate::intake::auth;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::links::Refused;
-use super::{auth, page, SignIn};
+use super::{page, SignIn};
 
 /// The cookie that marks the browser that claimed a link.
 pub const OWNER_COOKIE: &str = "restock_signin";
@@ -107,7 +108,7 @@ async fn cancel_route(State(svc): State<Arc<SignIn>>, Path(store): Path<String>)
 
 /// The owner cookie the request carries.
 fn owner_cookie(headers: &HeaderMap) -> Option<String> {
-    auth::cookie(headers, OWNER_COOKIE).map(str::to_string)
+    crate::html::cookie(headers, OWNER_COOKIE)
 }
 
 fn refusal_status(refused: &Refused) -> StatusCode {

@@ -31,7 +31,7 @@
 //! [`Db::retry`]: crate::db::Db::retry
 //! [`Db::cancel`]: crate::db::Db::cancel
 //! [`SignIn::mint`]: crate::signin::SignIn::mint
-//! [`auth::may_mint`]: crate::signin::auth::may_mint
+//! [`auth::may_mint`]: crate::intake::auth::may_mint
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,7 +47,7 @@ use serde_json::json;
 
 use crate::db::{DbError, Enqueued};
 use crate::intake::ReorderError;
-use crate::signin::auth;
+use crate::intake::auth;
 
 use super::{page, Viewer, Web};
 

@@ -20,6 +20,9 @@
 //! | `storage_failing` | `reason` | the database cannot take writes |
 //! | `probed` | `store`, `state` | the session probe checked a store |
 //! | `probe_deferred` | `reason` | the probe waits for its activity gate |
+//! | `verify_checked` | `id`, `checks` | the order history was read for an unconfirmed order |
+//! | `verify_held` | `id` | a due look waits: a live sign-in holds its store's profile |
+//! | `verified` | `id`, `verdict` | looking for an unconfirmed order ended (`placed`, `not_found`, ...) |
 //! | `lagged` | `missed` | this client fell behind and missed events: read the state again |
 //! | `stopped` | | the engine stopped; the stream ends |
 //!
@@ -56,6 +59,13 @@ pub fn event_json(event: &Event) -> Value {
             json!({ "type": "probed", "store": store, "state": state })
         }
         Event::ProbeDeferred { reason } => json!({ "type": "probe_deferred", "reason": reason }),
+        Event::VerifyChecked { id, checks } => {
+            json!({ "type": "verify_checked", "id": id, "checks": checks })
+        }
+        Event::VerifyHeld { id } => json!({ "type": "verify_held", "id": id }),
+        Event::Verified { id, verdict } => {
+            json!({ "type": "verified", "id": id, "verdict": verdict })
+        }
         Event::Stopped => json!({ "type": "stopped" }),
     }
 }

@@ -99,7 +99,8 @@ use crate::config::Config;
 use crate::heartbeat::Switch;
 use crate::intake::{Intake, ItemStates, RenderCache, Rendered};
 use crate::model::{now_ms, StoreSession};
-use crate::signin::{auth, SignIn};
+use crate::intake::auth;
+use crate::signin::SignIn;
 
 use session::{Session, Sessions};
 
@@ -242,8 +243,8 @@ impl Web {
                 Err(Denied::WrongToken)
             };
         }
-        match auth::cookie(headers, SESSION_COOKIE) {
-            Some(value) => match self.sessions.verify(value, now_ms()) {
+        match crate::html::cookie(headers, SESSION_COOKIE) {
+            Some(value) => match self.sessions.verify(&value, now_ms()) {
                 Ok(session) => Ok(Viewer::Session(session)),
                 Err(_) => Err(Denied::Expired),
             },
@@ -417,7 +418,7 @@ fn notice_cookie(ok: bool, text: &str, path: &str, secure: bool) -> String {
 }
 
 fn read_notice(headers: &HeaderMap) -> Option<(bool, String)> {
-    let raw = auth::cookie(headers, NOTICE_COOKIE)?;
+    let raw = crate::html::cookie(headers, NOTICE_COOKIE)?;
     let ok = match raw.get(..1)? {
         "o" => true,
         "e" => false,

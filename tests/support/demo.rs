@@ -72,12 +72,22 @@ pub async fn fault(store: &DemoStore, body: Value) -> Value {
 /// A catalog whose items buy from the demo store at `base`: `(id, [product
 /// paths])`.
 pub fn demo_catalog(base: &str, items: &[(&str, &[&str])]) -> String {
+    let items: Vec<(&str, Vec<String>)> = items
+        .iter()
+        .map(|(id, paths)| (*id, paths.iter().map(|p| p.to_string()).collect()))
+        .collect();
+    demo_catalog_on("demo", base, &items)
+}
+
+/// A catalog whose items buy from `store` at `base`: `(id, [product
+/// paths])`.
+pub fn demo_catalog_on(store: &str, base: &str, items: &[(&str, Vec<String>)]) -> String {
     let mut out = String::new();
     for (id, paths) in items {
         out.push_str(&format!("[[item]]\nid = \"{id}\"\n"));
-        for p in *paths {
+        for p in paths {
             out.push_str(&format!(
-                "[[item.source]]\nstore = \"demo\"\nurl = \"{base}{p}\"\n"
+                "[[item.source]]\nstore = \"{store}\"\nurl = \"{base}{p}\"\n"
             ));
         }
     }

@@ -10,6 +10,10 @@
 //!   notification endpoints;
 //! - [`demo`]: the demo store (admin API, faults, signing in, the real
 //!   browser settings and factory, demo catalogs);
+//! - [`layout`]: the demo store's layouts (classic, spa) a browser test
+//!   runs on, and [`layout_tests!`] to run a test on each;
+//! - [`buy_world`]: a demo store with the real purchaser pointed at it and
+//!   a recorder of the buy's progress, for tests that call the purchaser;
 //! - [`chromium`]: finding, and proving the absence of, Chromium processes;
 //! - [`browser`]: a second headless Chromium looking at restock's pages as
 //!   a phone or a desktop;
@@ -20,12 +24,14 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod buy_world;
 pub mod chromium;
 pub mod db;
 pub mod demo;
 pub mod engine;
 pub mod env;
 pub mod intake;
+pub mod layout;
 pub mod receivers;
 pub mod serve;
 pub mod wait;

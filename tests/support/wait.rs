@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use restock::engine::Event;
-use restock::model::Status;
+use restock::model::{Status, Verdict};
 use tokio::sync::broadcast;
 
 /// How long anything awaited may take before the test fails.
@@ -117,4 +117,20 @@ where
     poll_within(PATIENCE, check)
         .await
         .unwrap_or_else(|| panic!("timed out after {PATIENCE:?} waiting for {what}"))
+}
+
+/// The verdict on order `id`'s verification, and how many checks it took
+/// (the verdict's own included).
+pub async fn verdict(rx: &mut broadcast::Receiver<Event>, id: i64) -> (Verdict, usize) {
+    let mut checks = 0;
+    loop {
+        let e = event(rx, &format!("order {id}'s verification"), |e| {
+            matches!(e, Event::Verified { id: i, .. } | Event::VerifyChecked { id: i, .. } if *i == id)
+        })
+        .await;
+        checks += 1;
+        if let Event::Verified { verdict, .. } = e {
+            return (verdict, checks);
+        }
+    }
 }

@@ -25,6 +25,7 @@
 //! `not_found`, `out_of_stock` and `price` as on the other layouts;
 //! `hide_confirmation` makes `/confirmation` answer `confirmed: false`.
 
+use crate::demo::{FaultSet, Faults};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -239,6 +240,30 @@ async fn products(State(store): App) -> Response {
     Json(list).into_response()
 }
 
+/// The product `sku` with the faults that apply to it, as a request about
+/// it at `step` sees them: `Ok(Err(page))` when a fault answers instead (a
+/// block or challenge page, a hang), `Err` for an unknown or hidden
+/// product.
+async fn faulted(
+    store: &Store,
+    sku: &str,
+    step: Step,
+) -> Result<Result<(&'static catalog::Product, Faults, FaultSet), Response>, ApiError> {
+    let product = catalog::product(sku).ok_or_else(|| ApiError::UnknownProduct(sku.to_string()))?;
+    let faults = store.faults();
+    let scoped = faults.for_sku(product.sku);
+    if let Some(page) = fault_page(&scoped) {
+        return Ok(Err(page));
+    }
+    if scoped.hangs_at(step) {
+        return Ok(Err(hang(store, step).await));
+    }
+    if scoped.not_found {
+        return Err(ApiError::UnknownProduct(sku.to_string()));
+    }
+    Ok(Ok((product, faults, scoped)))
+}
+
 #[derive(Deserialize)]
 struct PackQuery {
     pack: Option<String>,
@@ -251,18 +276,10 @@ async fn product(
     Path(sku): Path<String>,
     Query(q): Query<PackQuery>,
 ) -> ApiResult {
-    let product = catalog::product(&sku).ok_or_else(|| ApiError::UnknownProduct(sku.clone()))?;
-    let faults = store.faults();
-    let scoped = faults.for_sku(product.sku);
-    if let Some(page) = fault_page(&scoped) {
-        return Ok(page);
-    }
-    if scoped.hangs_at(Step::Product) {
-        return Ok(hang(&store, Step::Product).await);
-    }
-    if scoped.not_found {
-        return Err(ApiError::UnknownProduct(sku));
-    }
+    let (product, faults, _) = match faulted(&store, &sku, Step::Product).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
     let pack = product.pack(q.pack.as_deref()).ok().flatten();
     let v = view(product, pack, &faults);
     let packs: Vec<PackJson> = v
@@ -343,19 +360,10 @@ impl From<&Line> for LineJson {
 /// server keeps nothing; the browser puts the answer in its cart.
 async fn cart_check(State(store): App, viewer: SpaViewer, body: Bytes) -> ApiResult {
     let item: CartItem = parse(&body)?;
-    let product =
-        catalog::product(&item.sku).ok_or_else(|| ApiError::UnknownProduct(item.sku.clone()))?;
-    let faults = store.faults();
-    let scoped = faults.for_sku(product.sku);
-    if let Some(page) = fault_page(&scoped) {
-        return Ok(page);
-    }
-    if scoped.hangs_at(Step::Add) {
-        return Ok(hang(&store, Step::Add).await);
-    }
-    if scoped.not_found {
-        return Err(ApiError::UnknownProduct(item.sku));
-    }
+    let (product, faults, scoped) = match faulted(&store, &item.sku, Step::Add).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
     viewer.require()?;
     if scoped.out_of_stock {
         return Err(ApiError::OutOfStock(product.name));
@@ -523,15 +531,7 @@ async fn checkout_summary(State(store): App, viewer: SpaViewer, body: Bytes) -> 
     {
         return Ok(hang(&store, Step::Checkout).await);
     }
-    let mut lines = checkout::priced(&checkout.cart, &faults);
-    if checkout.protection {
-        lines.push(Line {
-            product: &catalog::PROTECTION_PLAN,
-            pack: None,
-            qty: 1,
-            price: catalog::PROTECTION_PLAN.price,
-        });
-    }
+    let lines = checkout::priced_with_protection(&checkout.cart, &faults, checkout.protection);
     let bill = Bill::new(lines, Some(checkout.shipping));
     let methods: Vec<_> = SHIPPING_METHODS
         .iter()

@@ -30,7 +30,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::de;
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 mod checkout;
@@ -38,6 +39,8 @@ mod markers;
 
 pub use checkout::{Action, CheckoutPages, Page, Value};
 pub use markers::{Marker, Markers, Reading};
+
+use crate::model::StoreZone;
 
 /// The built-in definition of the demo storefront (`restock demo-store`).
 pub const BUILTIN_DEMO: &str = include_str!("demo.toml");
@@ -80,6 +83,11 @@ pub enum StoreError {
 pub struct SessionMarkers {
     pub signed_in: Markers,
     pub signed_out: Markers,
+    /// The cookies that carry the sign-in; the earliest expiry among them
+    /// is when the session ends. Empty: the probe learns them (present
+    /// when signed in, gone when signed out).
+    #[serde(default)]
+    pub cookies: Vec<String>,
 }
 
 /// The sign-in form, for filling it programmatically (`restock demo`,
@@ -140,6 +148,38 @@ pub struct ConfirmationPage {
     pub order_id: Option<Reading>,
 }
 
+/// The order history, read to verify an order whose Place Order was
+/// clicked but whose confirmation never showed (see `super::verify`).
+/// Readings are taken inside one `row` (`:scope` is the row itself).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersPage {
+    /// The order-history page; only ever navigated to and read.
+    pub url: String,
+    /// One order in the list.
+    pub row: String,
+    pub order_id: Reading,
+    /// When the order was placed (RFC 3339 in an attribute, or a text in
+    /// `date_format`, or one of the common formats).
+    pub date: Reading,
+    pub total: Reading,
+    /// Optional: the order's item text; when read, it must name the item.
+    pub items: Option<Reading>,
+    /// Shown when there are no orders at all.
+    #[serde(default)]
+    pub empty: Markers,
+    /// chrono `strftime` format of `date`, e.g. `%d %b %Y, %H:%M`.
+    pub date_format: Option<String>,
+    /// The time zone dates are printed in: `UTC`, `local` (default) or an
+    /// offset like `+01:00`.
+    #[serde(default, deserialize_with = "zone")]
+    pub timezone: StoreZone,
+}
+
+fn zone<'de, D: Deserializer<'de>>(d: D) -> Result<StoreZone, D::Error> {
+    String::deserialize(d)?.parse().map_err(de::Error::custom)
+}
+
 /// One store, as its definition file says.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,6 +209,9 @@ pub struct StoreDef {
     pub dismiss: Vec<String>,
     pub review: ReviewPage,
     pub confirmation: ConfirmationPage,
+    /// Optional: without it an unconfirmed order stays `needs_review`
+    /// for the owner to look up.
+    pub orders: Option<OrdersPage>,
 }
 
 impl StoreDef {
@@ -210,6 +253,11 @@ impl StoreDef {
         self.url(&self.cart.url)
     }
 
+    /// The order-history page, when the definition has one.
+    pub fn orders_url(&self) -> Option<Url> {
+        self.orders.as_ref().map(|o| self.url(&o.url))
+    }
+
     /// Checkout config keys this store's checkout pages need.
     pub fn checkout_keys(&self) -> Vec<String> {
         self.checkout.owner_keys()
@@ -220,11 +268,15 @@ impl StoreDef {
         if !matches!(self.base_url.scheme(), "http" | "https") {
             return Err(("base_url", "must be an http:// or https:// URL".into()));
         }
+        let orders_url = self.orders.as_ref().map(|o| ("orders.url", &o.url));
         for (key, path) in [
             ("signin_url", &self.signin_url),
             ("account_url", &self.account_url),
             ("cart.url", &self.cart.url),
-        ] {
+        ]
+        .into_iter()
+        .chain(orders_url)
+        {
             self.base_url
                 .join(path)
                 .map_err(|e| (key, format!("`{path}` is not a URL or path: {e}")))?;
@@ -238,6 +290,20 @@ impl StoreDef {
             if markers.is_empty() {
                 return Err((key, "needs at least one marker".into()));
             }
+        }
+        if let Some(format) = self.orders.as_ref().and_then(|o| o.date_format.as_deref()) {
+            use chrono::format::{Item, StrftimeItems};
+            if format.trim().is_empty()
+                || StrftimeItems::new(format).any(|i| matches!(i, Item::Error))
+            {
+                return Err((
+                    "orders.date_format",
+                    format!("`{format}` is not a date format; write it like `%d %b %Y, %H:%M`"),
+                ));
+            }
+        }
+        if self.session.cookies.iter().any(|c| c.trim().is_empty()) {
+            return Err(("session.cookies", "a cookie name is empty".into()));
         }
         self.validate_selectors()?;
         self.checkout.validate(&self.review.place_order)
@@ -277,6 +343,19 @@ impl StoreDef {
                 .values()
                 .map(|s| ("checkout.fields", s.as_str())),
         );
+        if let Some(o) = &self.orders {
+            selectors.extend([
+                ("orders.row", o.row.as_str()),
+                ("orders.order_id", o.order_id.selector.as_str()),
+                ("orders.date", o.date.selector.as_str()),
+                ("orders.total", o.total.selector.as_str()),
+            ]);
+            selectors.extend(
+                o.items
+                    .as_ref()
+                    .map(|r| ("orders.items", r.selector.as_str())),
+            );
+        }
         if let Some(form) = &self.signin_form {
             selectors.extend([
                 ("signin_form.email", form.email.as_str()),
@@ -454,6 +533,29 @@ mod tests {
         let def = StoreDef::from_toml(text, "example.toml").unwrap();
         assert_eq!(def.name, "example");
         assert_eq!(def.challenge.0.len(), 2);
+        let orders = def.orders.as_ref().expect("the example documents [orders]");
+        assert!(orders.items.is_some() && orders.date_format.is_some());
+        assert!(!def.session.cookies.is_empty());
+    }
+
+    #[test]
+    fn orders_are_optional_and_checked() {
+        let demo = StoreRegistry::builtin().get("demo").unwrap();
+        assert_eq!(demo.orders_url().unwrap().path(), "/orders");
+        assert_eq!(demo.orders.as_ref().unwrap().timezone, StoreZone::Utc);
+        let start = BUILTIN_DEMO.find("[orders]").unwrap();
+        let without = &BUILTIN_DEMO[..start];
+        assert!(StoreDef::from_toml(without, "shop.toml")
+            .unwrap()
+            .orders
+            .is_none());
+        let (_, key, problem) = invalid(&demo_with("timezone = \"UTC\"", "timezone = \"Mars\""));
+        assert_eq!(key, "orders.timezone");
+        assert!(problem.contains("time zone"), "{problem}");
+        let (_, key, _) = invalid(&demo_with("row = \"tr.order-row\"", "row = \" \""));
+        assert_eq!(key, "orders.row");
+        let (_, key, _) = invalid(&demo_with("[orders]", "[orders]\ncolour = 1"));
+        assert_eq!(key, "orders.colour");
     }
 
     #[test]

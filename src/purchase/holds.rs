@@ -14,7 +14,10 @@
 //!   tries the item's next source, or puts the order back to wait; see
 //!   `engine::held`);
 //! - the session probe takes [`Holder::Probe`] per store and skips a store
-//!   a live session holds, saying so.
+//!   a live session holds, saying so;
+//! - a verification's look at the order history takes [`Holder::Verify`]
+//!   and, when the store is held, waits for a later turn without counting
+//!   a check (`engine::verify`).
 //!
 //! Taking a hold never waits: [`ProfileHolds::try_hold`] answers at once
 //! with the current holder, and each caller decides (skip, wait, refuse).
@@ -30,6 +33,8 @@ pub enum Holder {
     Buy { order_id: i64 },
     /// The session probe is checking the profile.
     Probe,
+    /// A verification of this order is reading the order history.
+    Verify { order_id: i64 },
     /// A live sign-in session (the page served to the owner's phone).
     Live,
 }
@@ -39,6 +44,7 @@ impl std::fmt::Display for Holder {
         match self {
             Holder::Buy { order_id } => write!(f, "a buy (order {order_id})"),
             Holder::Probe => f.write_str("the session probe"),
+            Holder::Verify { order_id } => write!(f, "a verification (order {order_id})"),
             Holder::Live => f.write_str("a live sign-in session"),
         }
     }

@@ -66,19 +66,6 @@ pub fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), To
     }
 }
 
-/// The value of cookie `name` the request carries, if any (the first, when
-/// a browser sends several).
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
-}
-
 /// May this caller mint a sign-in link? With a token configured: the token
 /// (checked by [`check_token`] before this). Without one: only a peer on
 /// this machine.
