@@ -23,8 +23,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use restock::model::{Money, Outcome, Phase, Status};
+use restock::model::{
+    parse_placed, HistoryRow, Money, OrderHistory, Outcome, Phase, Status, StoreZone,
+};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
+use restock::purchase::Holder;
 use serde_json::{json, Value};
 use support::browser::{Viewer, DESKTOP, PHONE};
 use support::chromium::assert_no_chromium;
@@ -322,6 +325,121 @@ async fn a_paused_engine_shows_its_reason_and_screenshot_and_resume_clears_it() 
         .eval("document.querySelector('#attention').textContent")
         .await;
     assert!(calm.contains("Nothing needs you"), "{calm}");
+
+    viewer.close().await;
+    running.stop().await;
+    assert_no_chromium(env.path()).await;
+}
+
+/// A buy that got through Place Order and never saw a confirmation.
+fn unconfirmed(total: Money) -> Script {
+    Script {
+        steps: vec![
+            Step::Enter(Phase::Browsing),
+            Step::Enter(Phase::Cart),
+            Step::Approve(total),
+            Step::Enter(Phase::Submitted),
+        ],
+        outcome: Outcome::new(Status::NeedsReview).message("no confirmation"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_is_refused_while_the_profile_is_in_use_then_finds_the_order_and_lifts_its_pause() {
+    let mut env = Env::with_catalog(&catalog());
+    env.config.dry_run = false;
+    // The engine's own first look comes after 4 minutes: every look here
+    // is the button's.
+    env.config.verify_window = Duration::from_secs(3600);
+    let total = Money(1298);
+    let factory = ScriptedFactory::new(Script::placed(total));
+    factory.push("demo", unconfirmed(total));
+    let now = chrono::Utc::now().to_rfc3339();
+    factory.set_history(
+        "demo",
+        OrderHistory::Read(vec![HistoryRow {
+            order_id: Some("S-42".into()),
+            placed: parse_placed(&now, None, StoreZone::Utc),
+            date_text: Some(now),
+            total_text: Some(total.to_string()),
+            items_text: None,
+            total: Some(total),
+        }]),
+    );
+    let running = env.start(factory.clone()).await;
+    let mut events = running.handle.subscribe();
+    let id = reorder(running.addr, "soap").await;
+    assert_eq!(settled(&mut events, id).await, Status::NeedsReview);
+    assert_eq!(
+        running.db.paused().await.unwrap().unwrap().order_id,
+        Some(id)
+    );
+
+    let viewer = Viewer::launch(&env.path().join("viewer"), PHONE).await;
+    viewer.goto(&url(&running, "/")).await;
+    // The pause is this order's: its card carries the Verify button.
+    let verify = format!("#pause button[value=\"verify:{id}\"]");
+    assert!(
+        viewer
+            .eval::<bool>(&format!("!!document.querySelector('{verify}')"))
+            .await,
+        "the paused order in needs_review has a Verify button"
+    );
+
+    // A live sign-in holds the store's profile: refused at once, nothing
+    // read, nothing recorded.
+    let live = running.holds.try_hold("demo", Holder::Live).unwrap();
+    viewer.click(&verify).await;
+    viewer
+        .wait_for(
+            "the refusal",
+            "!!document.getElementById('notice') && document.getElementById('notice').textContent.includes('is using the store')",
+            DESCRIBE,
+        )
+        .await;
+    let notice: String = viewer
+        .eval("document.getElementById('notice').textContent")
+        .await;
+    assert!(
+        notice.contains("a live sign-in session is using the store's profile"),
+        "{notice}"
+    );
+    assert_eq!(factory.history_reads(), 0, "no browser on a held profile");
+    let order = running.db.get(id).await.unwrap().unwrap();
+    assert_eq!(order.status, Status::NeedsReview);
+    drop(live);
+
+    viewer.click(&verify).await;
+    viewer
+        .wait_for(
+            "the order found",
+            "!!document.getElementById('notice') && document.getElementById('notice').textContent.includes('now placed')",
+            DESCRIBE,
+        )
+        .await;
+    let notice: String = viewer
+        .eval("document.getElementById('notice').textContent")
+        .await;
+    assert!(
+        notice.contains("in the order history as S-42")
+            && notice.contains("the pause it caused is lifted"),
+        "{notice}"
+    );
+    let order = running.db.get(id).await.unwrap().unwrap();
+    assert_eq!(
+        (order.status, order.order_ref.as_deref()),
+        (Status::Placed, Some("S-42"))
+    );
+    assert!(running.db.paused().await.unwrap().is_none());
+    assert_eq!(factory.history_reads(), 1);
+    viewer
+        .wait_for(
+            "nothing left that needs you",
+            "document.querySelector('#attention').textContent.includes('Nothing needs you')",
+            DESCRIBE,
+        )
+        .await;
+    no_sideways_scrolling(&viewer, "after a verification").await;
 
     viewer.close().await;
     running.stop().await;

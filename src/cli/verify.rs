@@ -40,7 +40,7 @@ pub async fn run(config: &Config, id: i64, json: bool) -> Result<(), CliError> {
             serde_json::to_string_pretty(&result).map_err(anyhow::Error::from)?
         );
     } else {
-        println!("{}", line(id, &result));
+        println!("{}", result.describe(id));
     }
     match result {
         CheckResult::Found { .. } => Ok(()),
@@ -50,39 +50,5 @@ pub async fn run(config: &Config, id: i64, json: bool) -> Result<(), CliError> {
         CheckResult::Unsupported { .. } => Err(CliError::Refused(format!(
             "order {id} cannot be verified; check the store's order history yourself, then `restock resume`"
         ))),
-    }
-}
-
-fn line(id: i64, r: &CheckResult) -> String {
-    match r {
-        CheckResult::Found {
-            order_ref,
-            seen,
-            pause_lifted,
-        } => format!(
-            "order {id} is in the order history as {order_ref} ({seen}): now placed{}",
-            if *pause_lifted {
-                "; the pause it caused is lifted"
-            } else {
-                ""
-            }
-        ),
-        CheckResult::NotFound {
-            rows,
-            error,
-            next_at,
-            ..
-        } => {
-            let what = match (rows, error) {
-                (_, Some(e)) => format!("the order history could not be read: {e}"),
-                (Some(n), None) => format!("not among the {n} orders in the order history"),
-                (None, None) => "not in the order history".to_string(),
-            };
-            let next = next_at
-                .map(|t| format!("; the engine looks again at {}", restock::text::at(t)))
-                .unwrap_or_default();
-            format!("order {id}: {what}{next}")
-        }
-        CheckResult::Unsupported { why } => format!("order {id} cannot be verified: {why}"),
     }
 }

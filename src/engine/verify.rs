@@ -109,12 +109,54 @@ pub enum CheckResult {
     Unsupported { why: String },
 }
 
+impl CheckResult {
+    /// The result in one line, as `restock verify` prints it and the home
+    /// page's Verify button says it.
+    pub fn describe(&self, id: i64) -> String {
+        match self {
+            CheckResult::Found {
+                order_ref,
+                seen,
+                pause_lifted,
+            } => format!(
+                "order {id} is in the order history as {order_ref} ({seen}): now placed{}",
+                if *pause_lifted {
+                    "; the pause it caused is lifted"
+                } else {
+                    ""
+                }
+            ),
+            CheckResult::NotFound {
+                rows,
+                error,
+                next_at,
+                ..
+            } => {
+                let what = match (rows, error) {
+                    (_, Some(e)) => format!("the order history could not be read: {e}"),
+                    (Some(n), None) => format!("not among the {n} orders in the order history"),
+                    (None, None) => "not in the order history".to_string(),
+                };
+                let next = next_at
+                    .map(|t| format!("; the engine looks again at {}", crate::text::at(t)))
+                    .unwrap_or_default();
+                format!("order {id}: {what}{next}")
+            }
+            CheckResult::Unsupported { why } => format!("order {id} cannot be verified: {why}"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("order {0} does not exist")]
     NoOrder(i64),
     #[error("order {id} is {status}; only a needs_review order is verified")]
     NotNeedsReview { id: i64, status: Status },
+    /// The store's profile is in use (a buy, the probe, a live sign-in);
+    /// looking now would start a second browser on it.
+    #[error("order {id}: {holder} is using the store's profile; try again in a moment")]
+    Busy { id: i64, holder: Holder },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -227,6 +269,24 @@ impl Verifier {
         let result = self.check(&order, record.as_ref()).await;
         self.refresh().await;
         result
+    }
+
+    /// [`Verifier::verify`] under a [`Holder::Verify`] hold of the order's
+    /// store: a server's own "verify now" (the home page's Verify button),
+    /// which must not open the profile while the engine buys on it or a
+    /// live sign-in holds it. Refused at once ([`VerifyError::Busy`]),
+    /// never waited for.
+    pub async fn verify_held(
+        &self,
+        holds: &Arc<crate::purchase::ProfileHolds>,
+        id: i64,
+    ) -> Result<CheckResult, VerifyError> {
+        let order = self.db.get(id).await?.ok_or(VerifyError::NoOrder(id))?;
+        let store = order.store.as_deref().unwrap_or_default();
+        let _hold = holds
+            .try_hold(store, Holder::Verify { order_id: id })
+            .map_err(|holder| VerifyError::Busy { id, holder })?;
+        self.verify(id).await
     }
 
     /// One check of `order` (which must be `needs_review`), its result

@@ -256,12 +256,14 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         items_cache: Default::default(),
     };
     let checkpointer = Checkpointer::start(&db, checkpoint::EVERY, shutdown.clone()).await?;
+    let verify = home_verify(engine.verifier(), holds.clone());
     let engine = engine
         .spawn_thread(shutdown.clone())
         .map_err(ServeError::EngineThread)?;
     let mut web = crate::web::Web::new(config, addr, intake.clone(), shutdown.clone());
     web.signin = Some(signin.clone()).filter(|_| browser_runs);
     web.monitors = switch.clone();
+    web.verify = Some(verify);
     let stop = shutdown.clone();
     let app = intake::router(intake)
         .merge(crate::web::router(Arc::new(web)))
@@ -425,4 +427,27 @@ pub async fn run_until_signal(running: Running, config: &Config) -> std::io::Res
     tracing::info!("shutdown signal: no new claims; settling the buy in flight");
     running.stop().await;
     Ok(())
+}
+
+/// The home page's Verify button: `restock verify ID`'s check through the
+/// engine's own verifier, under a hold of the store's profile so it never
+/// opens a browser beside a buy, a probe or a live sign-in (it is refused
+/// at once instead: "a buy (order 7) is using the store's profile"). Only
+/// a found order is a success; "not in the order history" is said as a
+/// refusal, so the page does not show it as done.
+fn home_verify(
+    verifier: Arc<crate::engine::Verifier>,
+    holds: Arc<crate::purchase::ProfileHolds>,
+) -> crate::web::Verify {
+    Arc::new(move |id| {
+        let verifier = verifier.clone();
+        let holds = holds.clone();
+        Box::pin(async move {
+            match verifier.verify_held(&holds, id).await {
+                Ok(found @ crate::engine::CheckResult::Found { .. }) => Ok(found.describe(id)),
+                Ok(other) => Err(other.describe(id)),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    })
 }

@@ -9,7 +9,7 @@
 //! | `retry:ID` | a finished order back to the queue; never one that reached Place Order | `restock retry` ([`Db::retry`]) |
 //! | `cancel:ID` | cancels a pending order | `restock cancel` ([`Db::cancel`]) |
 //! | `signin:STORE` | makes a one-time sign-in link and goes there | `POST /stores/{store}/login` ([`SignIn::mint`], [`auth::may_mint`]) |
-//! | `verify:ID` | checks the store's order history (issue 15; refused until wired) | `restock verify` |
+//! | `verify:ID` | checks the store's order history (refused at once while the store's profile is in use) | `restock verify` |
 //! | `signout:` | ends this browser's session | |
 //!
 //! Retry and cancel also wake the engine (the CLI cannot; the server's poll
@@ -46,8 +46,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::{DbError, Enqueued};
-use crate::intake::ReorderError;
 use crate::intake::auth;
+use crate::intake::ReorderError;
 
 use super::{page, Viewer, Web};
 
@@ -372,9 +372,8 @@ async fn verify(web: &Web, arg: &str) -> Said {
         Ok(id) => id,
         Err(said) => return said,
     };
-    // INTEGRATION(issue 15): `Web::verify` is `restock verify ID`'s check of
-    // the store's order history; until it is wired the page shows no Verify
-    // button and a posted one is refused.
+    // A server without a verifier (tests that build the page alone) shows
+    // no Verify button, and a posted one is refused.
     let Some(check) = &web.verify else {
         return Said::no(
             StatusCode::NOT_IMPLEMENTED,

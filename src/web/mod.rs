@@ -67,11 +67,10 @@
 //!   when a link on another site (a chat message) opens the page; such a
 //!   request (`Sec-Fetch-Site: cross-site`) gets a page that reloads itself,
 //!   which the browser then sends with the cookie.
-//! - **Integration points** for issue 15 (verify unconfirmed orders, the
-//!   session expiry forecast), marked `INTEGRATION(issue 15)`: [`Web::verify`]
-//!   (the Verify button shows for orders in `needs_review` once it is set)
-//!   and [`expires_at`] ("expires in 6d" on a store, once the session
-//!   record has an expiry).
+//! - **Verify** on an order in `needs_review` is `restock verify ID`
+//!   ([`Web::verify`]), refused at once while the store's profile is in
+//!   use; a signed-in store shows when its session expires ("expires in
+//!   6d", from the probe's cookie reading).
 
 pub mod actions;
 pub mod events;
@@ -97,9 +96,9 @@ use url::Url;
 
 use crate::config::Config;
 use crate::heartbeat::Switch;
-use crate::intake::{Intake, ItemStates, RenderCache, Rendered};
-use crate::model::{now_ms, StoreSession};
 use crate::intake::auth;
+use crate::intake::{Intake, ItemStates, RenderCache, Rendered};
+use crate::model::now_ms;
 use crate::signin::SignIn;
 
 use session::{Session, Sessions};
@@ -119,16 +118,6 @@ const JS: &str = include_str!("home.js");
 /// `Ok` with what was found (the order is settled), `Err` with why not.
 pub type Verify = Arc<dyn Fn(i64) -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
 
-/// The store's session expiry, when the session record has one.
-///
-/// INTEGRATION(issue 15): the session expiry forecast adds an expiry to
-/// [`StoreSession`]; return it here (`s.expires_at`) and each store shows
-/// "expires in 6d". Today the record has none.
-pub fn expires_at(s: &StoreSession) -> Option<i64> {
-    let _ = s;
-    None
-}
-
 /// What the page needs; one per server.
 pub struct Web {
     pub intake: Intake,
@@ -147,8 +136,9 @@ pub struct Web {
     pub public: Option<Url>,
     /// Ends the event streams at shutdown.
     pub shutdown: CancellationToken,
-    /// INTEGRATION(issue 15): `restock verify ID`'s check; `None` hides the
-    /// Verify button and refuses the action.
+    /// `restock verify ID`'s check (the engine's [`crate::engine::Verifier`]
+    /// under a profile hold, see `server`); `None` hides the Verify button
+    /// and refuses the action.
     pub verify: Option<Verify>,
     /// The item rows last rendered, while they hold.
     item_groups: RenderCache<Arc<str>>,

@@ -29,8 +29,8 @@ use crate::intake::{ItemState, ItemStates, ItemStatus};
 use crate::model::{SessionState, Status};
 use crate::text::Span;
 
+use super::screenshots;
 use super::view::{StoreView, View};
-use super::{expires_at, screenshots};
 
 /// The page's buffer: raw markup and escaped text.
 pub struct Html(String);
@@ -315,7 +315,6 @@ fn attention(h: &mut Html, p: &Page) {
             .filter(|o| o.status == Status::NeedsReview)
         {
             if p.verify {
-                // INTEGRATION(issue 15): see `review_card`.
                 button(h, "verify", &o.id.to_string(), "Verify", "");
             }
         }
@@ -367,8 +366,6 @@ fn review_card(h: &mut Html, p: &Page, o: &Order) {
     }
     shot(h, p.screenshots, o);
     if p.verify {
-        // INTEGRATION(issue 15): `restock verify ID` checks the store's
-        // order history; shown only once `Web::verify` is wired.
         h.raw("<p class=\"acts\">");
         button(h, "verify", &o.id.to_string(), "Verify", "primary");
         h.raw("</p>");
@@ -597,7 +594,7 @@ fn store_row(h: &mut Html, p: &Page, s: &StoreView) {
     match &s.session {
         Some(r) => {
             h.raw("since ").time(r.since, now);
-            if let Some(t) = expires_at(r) {
+            if let (SessionState::SignedIn, Some(t)) = (r.state, r.expires_at) {
                 h.raw(" · expires ").time(t, now);
             }
             match r.checked_at {
