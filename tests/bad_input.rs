@@ -385,7 +385,8 @@ async fn every_home_page_door_refuses_bad_input_and_changes_nothing() {
         ("reorder:caviar", 404, "unknown item `caviar`"),
         ("reorder:", 404, "unknown item"),
         ("signin:nowhere", 503, "real browser"),
-        ("verify:1", 501, "not available"),
+        ("verify:1", 409, "only a needs_review order is verified"),
+        ("verify:99", 409, "order 99 does not exist"),
     ];
     for (act, code, needle) in acts {
         let a = Answer::of(
