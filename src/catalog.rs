@@ -31,6 +31,13 @@ use crate::model::Money;
 /// The catalog in use, swapped whole on reload (`POST /reload`, SIGHUP).
 pub type SharedCatalog = std::sync::Arc<std::sync::RwLock<std::sync::Arc<Catalog>>>;
 
+/// The catalog in use now. A reload swaps the whole `Arc`, so a holder
+/// keeps one consistent catalog for as long as it needs it (a buy, a page)
+/// without holding the lock; a poisoned lock still holds a whole catalog.
+pub fn current(shared: &SharedCatalog) -> std::sync::Arc<Catalog> {
+    shared.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
 /// Loads `path` and swaps it in; a bad file keeps the old catalog and says
 /// why. Returns the number of items now in use.
 pub fn reload(

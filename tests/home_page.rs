@@ -740,8 +740,14 @@ async fn wrong_tokens_missing_form_tokens_and_screenshot_paths_outside_the_direc
             .form(&[("act", "verify:1"), ("csrf", csrf.as_str())]),
     )
     .await;
-    assert_eq!(a.status, 409, "only a needs_review order is verified: {a:?}");
-    assert!(a.body.contains("only a needs_review order is verified"), "{a:?}");
+    assert_eq!(
+        a.status, 409,
+        "only a needs_review order is verified: {a:?}"
+    );
+    assert!(
+        a.body.contains("only a needs_review order is verified"),
+        "{a:?}"
+    );
 
     // Screenshots: only to a session, only from the directory.
     let shots = env.config.screenshots_dir();

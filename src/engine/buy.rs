@@ -104,11 +104,7 @@ impl Engine {
 
     /// Guards that need no browser, then each source in order.
     async fn buy(&self, order: &Order, ctx: &Arc<BuyCtx>) -> Outcome {
-        let catalog = self
-            .catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let catalog = crate::catalog::current(&self.catalog);
         let Some(item) = catalog.get(&order.item) else {
             return Outcome::new(Status::Cancelled)
                 .message(format!("item `{}` is no longer in the catalog", order.item));

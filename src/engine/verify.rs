@@ -377,11 +377,7 @@ impl Verifier {
             .or(order.claimed_at)
             .ok_or("the order's submit time was not recorded")?;
         let mut names = vec![order.item.clone()];
-        let catalog = self
-            .catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let catalog = crate::catalog::current(&self.catalog);
         if let Some(item) = catalog.get(&order.item) {
             names.push(item.name.clone());
         }

@@ -112,11 +112,7 @@ pub(super) async fn items(State(intake): State<Intake>) -> Response {
         Ok(h) => h,
         Err(e) => return queue_error(e),
     };
-    let catalog = intake
-        .catalog
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let catalog = crate::catalog::current(&intake.catalog);
     let now = now_ms();
     let body = match intake.items_cache.get(&histories, &catalog, now) {
         Some(body) => body,

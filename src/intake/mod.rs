@@ -211,12 +211,7 @@ impl Intake {
         if requester.is_some_and(|r| r.len() > 200) {
             return Err(ReorderError::RequesterTooLong);
         }
-        let known = self
-            .catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(item)
-            .is_some();
+        let known = crate::catalog::current(&self.catalog).get(item).is_some();
         if !known {
             return Err(ReorderError::UnknownItem(item.to_string()));
         }
@@ -345,11 +340,7 @@ async fn stores(State(intake): State<Intake>) -> Response {
         Ok(rows) => rows,
         Err(e) => return queue_error(e),
     };
-    let catalog = intake
-        .catalog
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let catalog = crate::catalog::current(&intake.catalog);
     let views: Vec<Value> = store_sessions(&catalog, known)
         .into_iter()
         .map(|(name, row)| match row {

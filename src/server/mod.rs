@@ -12,6 +12,7 @@
 //! Start-up order is chosen so a bad setting changes nothing: the catalog is
 //! parsed and the listen address bound before the database is opened.
 
+mod follow;
 pub mod liveness;
 pub mod pauses;
 pub mod verified;

@@ -12,7 +12,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -23,32 +22,24 @@ use crate::notify::{Attachment, Message, Notifier, Priority};
 /// Screenshots larger than this are not attached (Telegram's photo limit).
 const ATTACH_MAX: u64 = 10 * 1024 * 1024;
 
-/// Spawns the watcher; it ends with `shutdown`.
+/// Spawns the watcher; it ends with `shutdown`. A pause left from before
+/// a restart (or made by boot recovery) is told at once.
 pub fn watch_pauses(
     handle: Arc<Handle>,
     db: Db,
     notifier: Notifier,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let mut events = handle.subscribe();
-    tokio::spawn(async move {
-        if notifier.is_empty() {
-            return;
-        }
-        // A pause left from before a restart (or made by boot recovery).
-        check(&db, &notifier).await;
-        loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = shutdown.cancelled() => break,
-            };
-            match event {
-                Ok(Event::Paused { .. }) | Err(RecvError::Lagged(_)) => check(&db, &notifier).await,
-                Ok(_) => {}
-                Err(RecvError::Closed) => break,
-            }
-        }
-    })
+    super::follow::on_events(
+        &handle,
+        notifier,
+        shutdown,
+        |e| matches!(e, Event::Paused { .. }),
+        move |notifier| {
+            let db = db.clone();
+            async move { check(&db, &notifier).await }
+        },
+    )
 }
 
 /// Notifies the current pause unless it was already told.

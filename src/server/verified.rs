@@ -7,12 +7,11 @@
 //! notification already asked the owner to look.
 //!
 //! Like [`super::pauses`], it follows the engine's events from a task of
-//! its own, so the loop never waits on a notification.
+//! its own ([`super::follow`]), so the loop never waits on a notification.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +20,8 @@ use crate::engine::{Event, Handle};
 use crate::model::Verdict;
 use crate::notify::{Message, Notifier, Priority};
 
-/// Spawns the teller; it ends with `shutdown`.
+/// Spawns the teller; it ends with `shutdown`. Verdicts reached before a
+/// restart (or by `restock verify`) are told at once.
 pub fn watch_verdicts(
     handle: Arc<Handle>,
     db: Db,
@@ -29,27 +29,16 @@ pub fn watch_verdicts(
     window: Duration,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let mut events = handle.subscribe();
-    tokio::spawn(async move {
-        if notifier.is_empty() {
-            return;
-        }
-        // Verdicts reached before a restart (or by `restock verify`).
-        tell_untold(&db, &notifier, window).await;
-        loop {
-            let event = tokio::select! {
-                e = events.recv() => e,
-                _ = shutdown.cancelled() => break,
-            };
-            match event {
-                Ok(Event::Verified { .. }) | Err(RecvError::Lagged(_)) => {
-                    tell_untold(&db, &notifier, window).await
-                }
-                Ok(_) => {}
-                Err(RecvError::Closed) => break,
-            }
-        }
-    })
+    super::follow::on_events(
+        &handle,
+        notifier,
+        shutdown,
+        |e| matches!(e, Event::Verified { .. }),
+        move |notifier| {
+            let db = db.clone();
+            async move { tell_untold(&db, &notifier, window).await }
+        },
+    )
 }
 
 async fn tell_untold(db: &Db, notifier: &Notifier, window: Duration) {

@@ -268,11 +268,7 @@ fn order_id(arg: &str) -> Result<i64, Said> {
 }
 
 async fn reorder(web: &Web, item: &str) -> Said {
-    let name = web
-        .intake
-        .catalog
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
+    let name = crate::catalog::current(&web.intake.catalog)
         .get(item)
         .map(|i| i.name.clone())
         .unwrap_or_else(|| item.to_string());

@@ -82,12 +82,7 @@ impl View {
             db.item_histories(),
         );
         let overview = overview?;
-        let catalog = web
-            .intake
-            .catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let catalog = crate::catalog::current(&web.intake.catalog);
         let stores = crate::intake::store_sessions(&catalog, overview.sessions)
             .into_iter()
             .map(|(name, session)| {
