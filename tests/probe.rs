@@ -26,7 +26,7 @@ use support::engine::{engine_on, Looping, TestFactory};
 use support::env::Env;
 use support::intake::{get_json, json_of};
 use support::receivers::{notifier, Receiver};
-use support::wait::{until, within};
+use support::wait::{poll, until, within};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -593,11 +593,16 @@ async fn serve_probes_profiles_and_shows_sessions() {
     let mut parts = restock::server::Parts::new(factory.clone());
     parts.session_probe = true;
     let running = restock::server::start(&config, parts).await.unwrap();
-    let mut events = running.handle.subscribe();
-    until(&mut events, "the start-up probe", |e| {
-        *e == Event::Probed {
-            store: "demo".into(),
-            state: SessionState::SignedOut,
+    // The start-up probe may be done before a subscriber could see its
+    // event: wait for its record instead.
+    let db = running.db.clone();
+    poll("the start-up probe's record", || {
+        let db = db.clone();
+        async move {
+            let rows = db.sessions().await.unwrap();
+            rows.iter()
+                .any(|r| r.store == "demo" && r.state == SessionState::SignedOut)
+                .then_some(())
         }
     })
     .await;
