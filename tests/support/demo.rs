@@ -16,6 +16,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::env::Env;
+use super::receivers::free_addr;
 
 /// The checkout details the purchaser fills in.
 pub const CHECKOUT: [(&str, &str); 4] = [
@@ -144,6 +145,21 @@ impl Env {
         self.config.dry_run = false;
         self.config.buy_timeout = Duration::from_secs(60);
         self.config.stall_after = Some(Duration::from_secs(60));
+    }
+
+    /// An env whose catalog buys `towels` from the demo store's product
+    /// page at an address nothing answers (nothing is bought), listening on
+    /// a free port: for the reports (`status`, `doctor`) that read the
+    /// demo store's definition but never reach it.
+    pub fn with_unreachable_demo() -> Env {
+        let mut env = Env::new(&[]);
+        std::fs::write(
+            &env.config.catalog,
+            demo_catalog("http://127.0.0.1:9", &[("towels", &["/product/towels"])]),
+        )
+        .unwrap();
+        env.config.listen = free_addr();
+        env
     }
 
     /// Signs the demo profile in through the store's form.
