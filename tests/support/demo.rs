@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use restock::demo::{DemoStore, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD};
 use restock::model::SessionState;
 use restock::purchase::{BrowserFactory, BrowserSettings, StoreRegistry};
-use restock::server::Parts;
+use restock::server::{self, Parts, Running};
 use serde_json::Value;
 use url::Url;
 
@@ -95,6 +95,16 @@ pub fn demo_catalog_on(store: &str, base: &str, items: &[(&str, Vec<String>)]) -
     out
 }
 
+/// A demo store and an env pointed at it ([`Env::use_demo`]) with one
+/// item, `soap`, its dish soap: the set-up of the tests of one buy, one
+/// sign-in or one page against the demo store.
+pub async fn soap_env() -> (DemoStore, Env) {
+    let demo = store().await;
+    let mut env = Env::new(&[]);
+    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
+    (demo, env)
+}
+
 /// Browser settings with profiles and screenshots under `dir`, the built-in
 /// `demo` store pointed at `store`, the [`CHECKOUT`] details, and `extra`
 /// store definitions `(name, TOML, base URL)`.
@@ -160,6 +170,14 @@ impl Env {
         .unwrap();
         env.config.listen = free_addr();
         env
+    }
+
+    /// In-process `restock serve` on this env with the real browser
+    /// purchaser ([`Env::browser_parts`]).
+    pub async fn start_browser(&self) -> Running {
+        server::start(&self.config, self.browser_parts())
+            .await
+            .unwrap()
     }
 
     /// Signs the demo profile in through the store's form.
