@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use restock::config::{env_name, Config};
 use restock::db::Db;
+use restock::server::Running;
 use serde_json::json;
 use support::db::dump;
 use support::demo::demo_catalog;
 use support::env::Env;
-use support::intake::url;
+use support::intake::{status_of, url};
 use support::receivers::free_addr;
 
 /// A wrong value for every setting the environment can carry, or the
@@ -112,6 +113,19 @@ async fn seeded() -> Env {
         .unwrap();
     drop(q);
     env
+}
+
+/// [`seeded`] with the intake token `t0ken`, its pending order cancelled
+/// (so the engine has nothing to change while a test knocks), served
+/// in-process by a purchaser that does nothing.
+async fn seeded_and_serving() -> (Env, Running) {
+    let mut env = seeded().await;
+    env.config.intake_token = Some("t0ken".into());
+    Db::open(&env.db()).unwrap().cancel(2).await.unwrap();
+    let running = env
+        .start(restock::purchase::scripted::ScriptedFactory::noop())
+        .await;
+    (env, running)
 }
 
 #[tokio::test]
@@ -265,13 +279,7 @@ async fn every_cli_command_refuses_bad_arguments_and_changes_nothing() {
 
 #[tokio::test]
 async fn every_intake_route_refuses_bad_requests_and_changes_nothing() {
-    let mut env = seeded().await;
-    env.config.intake_token = Some("t0ken".into());
-    // Nothing pending, so the engine has nothing to change while we knock.
-    Db::open(&env.db()).unwrap().cancel(2).await.unwrap();
-    let running = env
-        .start(restock::purchase::scripted::ScriptedFactory::noop())
-        .await;
+    let (env, running) = seeded_and_serving().await;
     let before = dump(&env.db());
     let client = reqwest::Client::new();
     let routes = [
@@ -288,12 +296,8 @@ async fn every_intake_route_refuses_bad_requests_and_changes_nothing() {
         } else {
             client.get(&u)
         };
-        let r = wrong_method
-            .header("x-restock-token", "t0ken")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 405, "{path}");
+        let wrong_method = wrong_method.header("x-restock-token", "t0ken");
+        assert_eq!(status_of(wrong_method).await, 405, "{path}");
         for token in [None, Some("wrong"), Some("t0ken-but-longer")] {
             let mut req = client
                 .request(method.parse().unwrap(), &u)
@@ -340,35 +344,26 @@ async fn every_intake_route_refuses_bad_requests_and_changes_nothing() {
         assert!(text.contains("\"error\""), "{body}: {text}");
     }
     let huge = format!("{{\"item\": \"{}\"}}", "x".repeat(64 * 1024));
-    let r = client
+    let huge = client
         .post(&reorder)
         .bearer_auth("t0ken")
         .header("content-type", "application/json")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 413);
-    let r = client
+        .body(huge);
+    assert_eq!(status_of(huge).await, 413);
+    let lots = client
         .get(url(&running, "/queue?limit=lots"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 400);
+        .bearer_auth("t0ken");
+    assert_eq!(status_of(lots).await, 400);
     assert_eq!(dump(&env.db()), before);
     running.stop().await;
 }
 
 #[tokio::test]
 async fn every_home_page_door_refuses_bad_input_and_changes_nothing() {
-    use support::intake::{form_token, home, home_act, home_sign_in, no_redirects, Answer};
-    let mut env = seeded().await;
-    env.config.intake_token = Some("t0ken".into());
-    Db::open(&env.db()).unwrap().cancel(2).await.unwrap();
-    let running = env
-        .start(restock::purchase::scripted::ScriptedFactory::noop())
-        .await;
+    use support::intake::{
+        form_token, home, home_act, home_post_json, home_sign_in, no_redirects, Answer,
+    };
+    let (env, running) = seeded_and_serving().await;
     let addr = running.addr;
     let before = dump(&env.db());
     let cookie = home_sign_in(addr, "t0ken").await;
@@ -389,14 +384,7 @@ async fn every_home_page_door_refuses_bad_input_and_changes_nothing() {
         ("verify:99", 409, "order 99 does not exist"),
     ];
     for (act, code, needle) in acts {
-        let a = Answer::of(
-            no_redirects()
-                .post(url(&running, "/"))
-                .header("cookie", &cookie)
-                .header("accept", "application/json")
-                .form(&[("act", act), ("csrf", csrf.as_str())]),
-        )
-        .await;
+        let a = home_post_json(addr, &cookie, &[("act", act), ("csrf", csrf.as_str())]).await;
         assert_eq!(a.status, code, "{act}: {}", a.body);
         let said: serde_json::Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(said["ok"], false, "{act}");

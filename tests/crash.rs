@@ -362,6 +362,15 @@ impl Check<'_> {
             .count()
     }
 
+    /// The order numbers in the store's ledger, oldest first.
+    fn order_numbers(&self) -> Vec<String> {
+        self.store
+            .ledger()
+            .iter()
+            .map(|e| e.order_number.clone())
+            .collect()
+    }
+
     /// True once the step the case holds is really under way (the store is
     /// holding the request, or the launch is waiting for a browser that
     /// never answers), so the kill lands on it and not on the way there.
@@ -392,12 +401,7 @@ impl Check<'_> {
                 assert_eq!(row.recoveries, 1, "{name}: recovered once: {row:#?}");
                 assert_eq!(row.attempts, at_kill.attempts + 1, "{name}: {row:#?}");
                 assert_eq!(self.ledger(HELD.1), 1, "{name}: exactly one order");
-                let numbers: Vec<String> = self
-                    .store
-                    .ledger()
-                    .iter()
-                    .map(|e| e.order_number.clone())
-                    .collect();
+                let numbers = self.order_numbers();
                 self.layout.assert_order_ref(
                     &format!("{name}: {row:#?}"),
                     row.order_ref.as_deref(),
@@ -441,12 +445,7 @@ impl Check<'_> {
                     "{name}: {record:#?}"
                 );
                 assert_eq!(self.ledger(HELD.1), 1, "{name}: exactly one order");
-                let numbers: Vec<String> = self
-                    .store
-                    .ledger()
-                    .iter()
-                    .map(|e| e.order_number.clone())
-                    .collect();
+                let numbers = self.order_numbers();
                 assert!(
                     row.order_ref.as_ref().is_some_and(|r| numbers.contains(r)),
                     "{name}: {row:#?} vs {numbers:?}"

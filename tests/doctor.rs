@@ -11,7 +11,6 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use support::demo::demo_catalog;
 use support::env::Env;
 use support::receivers::{free_addr, Receiver, Reply};
 use support::wait::poll;
@@ -29,13 +28,7 @@ async fn monitor() -> (Receiver, String) {
 /// dir (0700) with a current database, the demo profile (0700) recorded
 /// signed in, a free intake port.
 async fn good_env() -> Env {
-    let mut env = Env::new(&[]);
-    std::fs::write(
-        &env.config.catalog,
-        demo_catalog("http://127.0.0.1:9", &[("towels", &["/product/towels"])]),
-    )
-    .unwrap();
-    env.config.listen = free_addr();
+    let env = Env::with_unreachable_demo();
     let db = restock::db::Db::open(&env.db()).unwrap();
     db.mark_signed_in("demo").await.unwrap();
     drop(db);

@@ -38,9 +38,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice(layout: Layout
     env.config.buy_timeout = Duration::from_secs(40);
     env.config.step_timeout = Duration::from_secs(5); // how long Place Order may stay unanswered
     env.sign_in_layout(layout).await;
-    let running = restock::server::start(&env.config, env.browser_parts())
-        .await
-        .unwrap();
+    let running = env.start_browser().await;
     let mut events = running.handle.subscribe();
 
     // Out of stock at the first source: placed from the second.
@@ -119,9 +117,7 @@ async fn the_engine_buys_falls_back_pauses_and_never_orders_twice(layout: Layout
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_buy_returns_the_order_to_pending_and_exits_0() {
-    let store = demo::store().await;
-    let mut env = Env::new(&[]);
-    env.use_demo(&store.base_url(), &[("soap", &["/product/dish-soap"])]);
+    let (store, mut env) = demo::soap_env().await;
     env.config.listen = free_addr();
     env.sign_in_demo().await;
     fault(&store, json!({"hang": "product"})).await;

@@ -3,21 +3,20 @@
 mod support;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use restock::catalog::Catalog;
 use restock::db::Db;
-use restock::engine::{Activity, Engine, Event, Heartbeat, Liveness, Probe, Settings};
+use restock::engine::{Activity, Engine, Event, Heartbeat, Liveness, Settings};
 use restock::model::{ActivityState, Money, Outcome, Phase, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::server::Parts;
+use support::engine::BlockingProbe;
 use support::env::Env;
 use support::intake::{health_becomes, reorder, url};
 use support::wait::{event, poll, settled, within};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 fn engine_for(env: &Env, db: Db, factory: Arc<ScriptedFactory>) -> Engine {
@@ -278,36 +277,13 @@ async fn outcomes_after_submit_become_needs_review_and_sources_fall_through() {
     running.stop().await;
 }
 
-/// A probe hook that blocks the loop while `blocked` is set.
-struct BlockingProbe {
-    blocked: AtomicBool,
-    release: Notify,
-    entered: Notify,
-}
-
-#[async_trait]
-impl Probe for BlockingProbe {
-    async fn run_if_due(&self, _: &CancellationToken) {
-        if self.blocked.load(Ordering::SeqCst) {
-            self.entered.notify_one();
-            self.release.notified().await;
-        }
-    }
-}
-
 #[tokio::test]
 async fn health_is_503_while_the_loop_is_blocked_and_200_after() {
     let mut env = Env::new(&["soap"]);
     env.config.stall_after = Some(Duration::from_millis(400));
     env.config.poll_interval = Duration::from_millis(50);
-    let probe = Arc::new(BlockingProbe {
-        blocked: AtomicBool::new(false),
-        release: Notify::new(),
-        entered: Notify::new(),
-    });
-    let mut parts = Parts::new(Arc::new(ScriptedFactory::noop()));
-    parts.probe = probe.clone();
-    let running = restock::server::start(&env.config, parts).await.unwrap();
+    let probe = BlockingProbe::new(false);
+    let running = env.start_with_probe(probe.clone()).await;
     let health = url(&running, "/health");
     let mut events = running.handle.subscribe();
     event(&mut events, "a turn", |e| matches!(e, Event::Turn(_))).await;
@@ -320,8 +296,7 @@ async fn health_is_503_while_the_loop_is_blocked_and_200_after() {
     assert!(stalled["silent_ms"].as_i64().unwrap() > 400);
 
     let mut events = running.handle.subscribe(); // only turns after the release count
-    probe.blocked.store(false, Ordering::SeqCst);
-    probe.release.notify_one();
+    probe.unblock();
     event(&mut events, "a turn after the release", |e| {
         matches!(e, Event::Turn(_))
     })

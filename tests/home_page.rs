@@ -28,6 +28,7 @@ use restock::model::{
 };
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::purchase::Holder;
+use restock::server::Running;
 use serde_json::{json, Value};
 use support::browser::{Viewer, DESKTOP, PHONE};
 use support::chromium::assert_no_chromium;
@@ -64,6 +65,15 @@ fn catalog() -> String {
     out
 }
 
+/// The page of [`catalog`] with the token [`TOKEN`], served in-process by
+/// a purchaser that places every order for `total`.
+async fn serving_with_the_token(total: Money) -> (Env, Running) {
+    let mut env = Env::with_catalog(&catalog());
+    env.config.intake_token = Some(TOKEN.into());
+    let running = env.start(ScriptedFactory::new(Script::placed(total))).await;
+    (env, running)
+}
+
 /// A buy that walks every phase, waiting at `browsing` until `gate` opens.
 fn held(gate: &Arc<Notify>) -> Script {
     Script {
@@ -81,6 +91,39 @@ fn held(gate: &Arc<Notify>) -> Script {
             .total(Money(329))
             .order_ref("S-1"),
     }
+}
+
+/// Waits until `js` is true on the page; a failure says what the page
+/// shows ([`DESCRIBE`]).
+async fn wait(viewer: &Viewer, what: &str, js: &str) {
+    viewer.wait_for(what, js, DESCRIBE).await;
+}
+
+/// Waits until the page follows the engine's events live.
+async fn wait_live(viewer: &Viewer) {
+    wait(
+        viewer,
+        "the event stream",
+        "document.body.getAttribute('data-live') === '1'",
+    )
+    .await;
+}
+
+/// Waits until the page's notice includes `needle`; the notice then.
+async fn notice_with(viewer: &Viewer, what: &str, needle: &str) -> String {
+    let js = format!(
+        "!!document.getElementById('notice') && document.getElementById('notice').textContent.includes({})",
+        serde_json::to_string(needle).unwrap()
+    );
+    wait(viewer, what, &js).await;
+    notice(viewer).await
+}
+
+/// The page's notice.
+async fn notice(viewer: &Viewer) -> String {
+    viewer
+        .eval("document.getElementById('notice').textContent")
+        .await
 }
 
 fn row(item: &str) -> String {
@@ -108,22 +151,15 @@ async fn sign_in_in_the_browser(viewer: &Viewer, home: &str) {
     no_sideways_scrolling(viewer, "the sign-in page").await;
     viewer.type_into("#token", "not-the-token").await;
     viewer.enter("#token").await;
-    viewer
-        .wait_for(
-            "the wrong token to be refused",
-            "!!document.getElementById('notice') && document.getElementById('notice').textContent.includes('wrong token')",
-            DESCRIBE,
-        )
-        .await;
+    notice_with(viewer, "the wrong token to be refused", "wrong token").await;
     viewer.type_into("#token", TOKEN).await;
     viewer.enter("#token").await;
-    viewer
-        .wait_for(
-            "the page after signing in",
-            "!document.body.getAttribute('data-page') && !!document.getElementById('items')",
-            DESCRIBE,
-        )
-        .await;
+    wait(
+        viewer,
+        "the page after signing in",
+        "!document.body.getAttribute('data-page') && !!document.getElementById('items')",
+    )
+    .await;
     let cookies: String = viewer.eval("document.cookie").await;
     assert!(
         !cookies.contains("restock_home"),
@@ -145,13 +181,7 @@ async fn reorder_goes_queued_buying_done_live(size: (i64, i64)) {
     let viewer = Viewer::launch(&env.path().join("viewer"), size).await;
 
     sign_in_in_the_browser(&viewer, &home).await;
-    viewer
-        .wait_for(
-            "the event stream",
-            "document.body.getAttribute('data-live') === '1'",
-            DESCRIBE,
-        )
-        .await;
+    wait_live(&viewer).await;
     no_sideways_scrolling(&viewer, "the signed-in page").await;
     let _: bool = viewer.eval("window.sameDocument = true").await;
 
@@ -165,38 +195,24 @@ async fn reorder_goes_queued_buying_done_live(size: (i64, i64)) {
     )
     .await;
     let tea_row = row("tea");
-    viewer
-        .wait_for(
-            "tea being bought",
-            &format!("{tea_row}.getAttribute('data-state') === 'buying'"),
-            DESCRIBE,
-        )
-        .await;
+    wait(
+        &viewer,
+        "tea being bought",
+        &format!("{tea_row}.getAttribute('data-state') === 'buying'"),
+    )
+    .await;
     viewer.click("[data-item=\"soap\"] button").await;
     let soap = row("soap");
-    viewer
-        .wait_for(
-            "soap queued",
-            &format!("{soap}.getAttribute('data-state') === 'queued' && document.getElementById('notice').textContent.startsWith('queued order')"),
-            DESCRIBE,
-        )
-        .await;
+    wait(&viewer, "soap queued", &format!("{soap}.getAttribute('data-state') === 'queued' && document.getElementById('notice').textContent.startsWith('queued order')")).await;
     tea_gate.notify_one();
-    viewer
-        .wait_for(
-            "soap being bought",
-            &format!("{soap}.getAttribute('data-state') === 'buying'"),
-            DESCRIBE,
-        )
-        .await;
+    wait(
+        &viewer,
+        "soap being bought",
+        &format!("{soap}.getAttribute('data-state') === 'buying'"),
+    )
+    .await;
     soap_gate.notify_one();
-    viewer
-        .wait_for(
-            "soap done",
-            &format!("{soap}.getAttribute('data-last') === 'placed' && {soap}.getAttribute('data-state') === 'debounced'"),
-            DESCRIBE,
-        )
-        .await;
+    wait(&viewer, "soap done", &format!("{soap}.getAttribute('data-last') === 'placed' && {soap}.getAttribute('data-state') === 'debounced'")).await;
     let same: bool = viewer.eval("window.sameDocument === true").await;
     assert!(same, "followed live, without reloading the page");
     let soap_order = running
@@ -222,18 +238,15 @@ async fn reorder_goes_queued_buying_done_live(size: (i64, i64)) {
 
     // The same button again: the API's refusal, on the page.
     viewer.click("[data-item=\"soap\"] button").await;
-    viewer
-        .wait_for(
-            "the debounce refusal",
-            "document.getElementById('notice').textContent.includes('not queued')",
-            DESCRIBE,
-        )
-        .await;
+    wait(
+        &viewer,
+        "the debounce refusal",
+        "document.getElementById('notice').textContent.includes('not queued')",
+    )
+    .await;
     no_sideways_scrolling(&viewer, "after the buys").await;
 
-    viewer.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    viewer.end(running, env.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,13 +295,7 @@ async fn a_paused_engine_shows_its_reason_and_screenshot_and_resume_clears_it() 
         .eval("document.querySelectorAll('main script').length")
         .await;
     assert_eq!(scripts, 0, "the message is text, not markup");
-    viewer
-        .wait_for(
-            "the order's screenshot",
-            "(() => { const i = document.querySelector('#pause img'); return !!i && i.complete && i.naturalWidth > 100; })()",
-            DESCRIBE,
-        )
-        .await;
+    wait(&viewer, "the order's screenshot", "(() => { const i = document.querySelector('#pause img'); return !!i && i.complete && i.naturalWidth > 100; })()").await;
     let title: String = viewer.eval("document.title").await;
     assert_eq!(title, "(1) restock", "the tab says something needs you");
     assert!(
@@ -300,25 +307,16 @@ async fn a_paused_engine_shows_its_reason_and_screenshot_and_resume_clears_it() 
         "a challenge can be retried"
     );
     no_sideways_scrolling(&viewer, "a paused engine").await;
-    viewer
-        .wait_for(
-            "the event stream",
-            "document.body.getAttribute('data-live') === '1'",
-            DESCRIBE,
-        )
-        .await;
+    wait_live(&viewer).await;
 
     viewer.click("#pause button[value=\"resume:\"]").await;
-    viewer
-        .wait_for(
-            "the pause to clear",
-            "!document.getElementById('pause') && document.body.getAttribute('data-paused') === '0'",
-            DESCRIBE,
-        )
-        .await;
-    let notice: String = viewer
-        .eval("document.getElementById('notice').textContent")
-        .await;
+    wait(
+        &viewer,
+        "the pause to clear",
+        "!document.getElementById('pause') && document.body.getAttribute('data-paused') === '0'",
+    )
+    .await;
+    let notice = notice(&viewer).await;
     assert!(notice.starts_with("resumed (was paused: "), "{notice}");
     assert!(running.db.paused().await.unwrap().is_none());
     let calm: String = viewer
@@ -326,9 +324,7 @@ async fn a_paused_engine_shows_its_reason_and_screenshot_and_resume_clears_it() 
         .await;
     assert!(calm.contains("Nothing needs you"), "{calm}");
 
-    viewer.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    viewer.end(running, env.path()).await;
 }
 
 /// A buy that got through Place Order and never saw a confirmation.
@@ -390,16 +386,7 @@ async fn verify_is_refused_while_the_profile_is_in_use_then_finds_the_order_and_
     // read, nothing recorded.
     let live = running.holds.try_hold("demo", Holder::Live).unwrap();
     viewer.click(&verify).await;
-    viewer
-        .wait_for(
-            "the refusal",
-            "!!document.getElementById('notice') && document.getElementById('notice').textContent.includes('is using the store')",
-            DESCRIBE,
-        )
-        .await;
-    let notice: String = viewer
-        .eval("document.getElementById('notice').textContent")
-        .await;
+    let notice = notice_with(&viewer, "the refusal", "is using the store").await;
     assert!(
         notice.contains("a live sign-in session is using the store's profile"),
         "{notice}"
@@ -410,16 +397,7 @@ async fn verify_is_refused_while_the_profile_is_in_use_then_finds_the_order_and_
     drop(live);
 
     viewer.click(&verify).await;
-    viewer
-        .wait_for(
-            "the order found",
-            "!!document.getElementById('notice') && document.getElementById('notice').textContent.includes('now placed')",
-            DESCRIBE,
-        )
-        .await;
-    let notice: String = viewer
-        .eval("document.getElementById('notice').textContent")
-        .await;
+    let notice = notice_with(&viewer, "the order found", "now placed").await;
     assert!(
         notice.contains("in the order history as S-42")
             && notice.contains("the pause it caused is lifted"),
@@ -432,28 +410,21 @@ async fn verify_is_refused_while_the_profile_is_in_use_then_finds_the_order_and_
     );
     assert!(running.db.paused().await.unwrap().is_none());
     assert_eq!(factory.history_reads(), 1);
-    viewer
-        .wait_for(
-            "nothing left that needs you",
-            "document.querySelector('#attention').textContent.includes('Nothing needs you')",
-            DESCRIBE,
-        )
-        .await;
+    wait(
+        &viewer,
+        "nothing left that needs you",
+        "document.querySelector('#attention').textContent.includes('Nothing needs you')",
+    )
+    .await;
     no_sideways_scrolling(&viewer, "after a verification").await;
 
-    viewer.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    viewer.end(running, env.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_out_stores_sign_in_button_opens_the_live_sign_in_page() {
-    let demo = support::demo::store().await;
-    let mut env = Env::new(&[]);
-    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
-    let running = restock::server::start(&env.config, env.browser_parts())
-        .await
-        .unwrap();
+    let (demo, env) = support::demo::soap_env().await;
+    let running = env.start_browser().await;
     running.db.note_signed_out_by_buy("demo").await.unwrap();
     let viewer = Viewer::launch(&env.path().join("viewer"), PHONE).await;
     let home = url(&running, "/");
@@ -482,9 +453,7 @@ async fn a_signed_out_stores_sign_in_button_opens_the_live_sign_in_page() {
     // Back to the home page: the live page's browser closes.
     viewer.goto(&home).await;
     assert_no_chromium(&env.config.profiles_dir()).await;
-    viewer.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    viewer.end(running, env.path()).await;
     demo.shutdown().await;
 }
 
@@ -536,44 +505,34 @@ async fn two_thousand_items_are_grouped_by_state_and_filtered_on_a_phone() {
 
     let visible = "document.querySelectorAll('#items li.item:not([hidden])').length";
     viewer.type_into("#filter", "item-0042").await;
-    viewer
-        .wait_for(
-            "one match",
-            &format!(
-                "{visible} === 1 && !document.querySelector('[data-item=\"item-0042\"]').hidden"
-            ),
-            DESCRIBE,
-        )
-        .await;
+    wait(
+        &viewer,
+        "one match",
+        &format!("{visible} === 1 && !document.querySelector('[data-item=\"item-0042\"]').hidden"),
+    )
+    .await;
     let shown: Vec<String> = viewer
         .eval("Array.from(document.querySelectorAll('#items details.group:not([hidden])'), (g) => g.getAttribute('data-group'))")
         .await;
     assert_eq!(shown, vec!["debounced"], "empty groups hide");
     viewer.type_into("#filter", "-nothing").await;
-    viewer
-        .wait_for(
-            "no match",
-            &format!("{visible} === 0 && !document.getElementById('no-match').hidden"),
-            DESCRIBE,
-        )
-        .await;
+    wait(
+        &viewer,
+        "no match",
+        &format!("{visible} === 0 && !document.getElementById('no-match').hidden"),
+    )
+    .await;
     viewer.resize(DESKTOP).await;
     no_sideways_scrolling(&viewer, "2,000 items on a desktop").await;
 
-    viewer.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    viewer.end(running, env.path()).await;
 }
 
 /// The refusals, as a client without script meets them; none changes the
 /// database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_tokens_missing_form_tokens_and_screenshot_paths_outside_the_directory_are_refused() {
-    let mut env = Env::with_catalog(&catalog());
-    env.config.intake_token = Some(TOKEN.into());
-    let running = env
-        .start(ScriptedFactory::new(Script::placed(Money(1))))
-        .await;
+    let (env, running) = serving_with_the_token(Money(1)).await;
     let addr = running.addr;
 
     // No session: the page asks for the token; a link from another site
@@ -664,14 +623,7 @@ async fn wrong_tokens_missing_form_tokens_and_screenshot_paths_outside_the_direc
     )
     .await;
     assert_eq!(a.status, 403, "a form from another site: {a:?}");
-    let a = Answer::of(
-        no_redirects()
-            .post(url(&running, "/"))
-            .header("cookie", &cookie)
-            .header("accept", "application/json")
-            .form(&[("act", "reorder:soap")]),
-    )
-    .await;
+    let a = home_post_json(addr, &cookie, &[("act", "reorder:soap")]).await;
     assert_eq!(a.status, 403);
     let said: Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(said["ok"], false);
@@ -711,35 +663,12 @@ async fn wrong_tokens_missing_form_tokens_and_screenshot_paths_outside_the_direc
         page.body
     );
     let placed = running.db.recent(None, 1).await.unwrap()[0].clone();
-    let a = Answer::of(
-        no_redirects()
-            .post(url(&running, "/"))
-            .header("cookie", &cookie)
-            .header("accept", "application/json")
-            .form(&[("act", "retry:999"), ("csrf", csrf.as_str())]),
-    )
-    .await;
+    let a = home_post_json(addr, &cookie, &[("act", "retry:999"), ("csrf", &csrf)]).await;
     assert_eq!(a.status, 404, "{a:?}");
-    let a = Answer::of(
-        no_redirects()
-            .post(url(&running, "/"))
-            .header("cookie", &cookie)
-            .header("accept", "application/json")
-            .form(&[
-                ("act", format!("cancel:{}", placed.id).as_str()),
-                ("csrf", csrf.as_str()),
-            ]),
-    )
-    .await;
+    let cancel = format!("cancel:{}", placed.id);
+    let a = home_post_json(addr, &cookie, &[("act", &cancel), ("csrf", &csrf)]).await;
     assert!(matches!(a.status, 200 | 409), "{a:?}");
-    let a = Answer::of(
-        no_redirects()
-            .post(url(&running, "/"))
-            .header("cookie", &cookie)
-            .header("accept", "application/json")
-            .form(&[("act", "verify:1"), ("csrf", csrf.as_str())]),
-    )
-    .await;
+    let a = home_post_json(addr, &cookie, &[("act", "verify:1"), ("csrf", &csrf)]).await;
     assert_eq!(
         a.status, 409,
         "only a needs_review order is verified: {a:?}"
@@ -907,11 +836,7 @@ async fn without_a_token_the_page_is_open_on_loopback_and_refuses_other_hosts() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_the_engines_events_to_any_client_with_the_token() {
-    let mut env = Env::with_catalog(&catalog());
-    env.config.intake_token = Some(TOKEN.into());
-    let running = env
-        .start(ScriptedFactory::new(Script::placed(Money(329))))
-        .await;
+    let (_env, running) = serving_with_the_token(Money(329)).await;
     let r = reqwest::Client::new()
         .get(url(&running, "/events"))
         .bearer_auth(TOKEN)
@@ -998,9 +923,7 @@ async fn readme_screenshot_of_the_demo() {
     let monitor = support::receivers::Receiver::spawn().await;
     env.config.heartbeat_url =
         support::env::monitor_urls(&[monitor.url("/ping/5b3c9a1e-2f4d-4c6b-9e8a-7d1f0c2ba1b2")]);
-    let running = restock::server::start(&env.config, env.browser_parts())
-        .await
-        .unwrap();
+    let running = env.start_browser().await;
     running.db.mark_signed_in("demo").await.unwrap();
     let mut events = running.handle.subscribe();
     let id = reorder(running.addr, "paper-towels").await;
@@ -1011,13 +934,7 @@ async fn readme_screenshot_of_the_demo() {
 
     let viewer = Viewer::launch(&env.path().join("viewer"), PHONE).await;
     viewer.goto(&url(&running, "/")).await;
-    viewer
-        .wait_for(
-            "the page, live, with the store's screenshot",
-            "document.body.getAttribute('data-live') === '1' && (() => { const i = document.querySelector('#pause img'); return !!i && i.complete && i.naturalWidth > 0; })()",
-            DESCRIBE,
-        )
-        .await;
+    wait(&viewer, "the page, live, with the store's screenshot", "document.body.getAttribute('data-live') === '1' && (() => { const i = document.querySelector('#pause img'); return !!i && i.complete && i.naturalWidth > 0; })()").await;
     no_sideways_scrolling(&viewer, "the demo").await;
     let png = viewer.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"));
@@ -1032,9 +949,7 @@ async fn readme_screenshot_of_the_demo() {
             .expect("docs/home-page.png: run this test with RESTOCK_UPDATE_SCREENSHOT=1");
     assert!(kept.starts_with(b"\x89PNG"));
 
-    viewer.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    viewer.end(running, env.path()).await;
     demo.shutdown().await;
 }
 

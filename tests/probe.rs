@@ -74,7 +74,7 @@ async fn transitions_notify_once_remind_at_a_bounded_rate_and_say_back() {
     let probe = SessionProbe::new(
         db.clone(),
         factory.clone(),
-        notifier(&[format!("generic+http://{}/hook", r.addr)]),
+        notifier(&[r.hook()]),
         fixed(&["demo"]),
         Gate::open(),
         probe_settings(),

@@ -119,7 +119,7 @@ impl World {
         SessionProbe::new(
             self.db.clone(),
             self.factory.clone(),
-            notifier(&[format!("generic+http://{}/hook", self.receiver.addr)]),
+            notifier(&[self.receiver.hook()]),
             Stores::Profiles(self.settings.profiles_dir.clone()),
             Gate::open(),
             ProbeSettings {
@@ -157,14 +157,6 @@ impl World {
         )
     }
 
-    fn notified(&self) -> Vec<String> {
-        self.receiver
-            .requests()
-            .iter()
-            .map(|q| q.json()["event"].as_str().unwrap_or("").to_string())
-            .collect()
-    }
-
     async fn assert_no_chromium(&self) {
         assert_no_chromium(self.dir.path()).await;
     }
@@ -193,7 +185,7 @@ async fn real_profile_out_remind_back(layout: Layout) {
         r[0].check
     );
     probe.flush().await;
-    assert!(w.notified().is_empty(), "{layout}");
+    assert!(w.receiver.events().is_empty(), "{layout}");
 
     w.admin("signout-all", json!({})).await;
     let r = probe.probe_all(&none).await;
@@ -206,7 +198,7 @@ async fn real_profile_out_remind_back(layout: Layout) {
     probe.probe_all(&none).await;
     probe.flush().await;
     assert_eq!(
-        w.notified(),
+        w.receiver.events(),
         ["signed_out"],
         "{layout}: one notification, none within the remind period"
     );
@@ -222,14 +214,14 @@ async fn real_profile_out_remind_back(layout: Layout) {
     backdate_session_notices(&w.db, Duration::from_secs(24 * 3600)).await;
     probe.probe_all(&none).await;
     probe.flush().await;
-    assert_eq!(w.notified(), ["signed_out", "reminder"], "{layout}");
+    assert_eq!(w.receiver.events(), ["signed_out", "reminder"], "{layout}");
 
     w.sign_in().await;
     let r = probe.probe_all(&none).await;
     assert_eq!(r[0].check.state, SessionState::SignedIn, "{layout}");
     probe.flush().await;
     assert_eq!(
-        w.notified(),
+        w.receiver.events(),
         ["signed_out", "reminder", "signed_in"],
         "{layout}"
     );

@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use restock::catalog::{Catalog, SharedCatalog};
 use restock::db::Db;
-use restock::demo::{DemoStore, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD};
+use restock::demo::{DemoStore, StoreOptions};
 use restock::engine::{Engine, Event};
 use restock::model::{now_ms, SessionState};
 use restock::notify::{Notifier, RetryPolicy};
 use restock::probe::{Gate, ProbeSettings, SessionProbe, Stores};
-use restock::purchase::{sign_in_with_form, BrowserFactory, BrowserSettings, StoreRegistry};
+use restock::purchase::{BrowserFactory, BrowserSettings, StoreRegistry};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -77,7 +77,7 @@ impl World {
     }
 
     fn probe(&self, stores: &[&str], warn: Duration) -> SessionProbe {
-        let notifier = Notifier::parse(&[format!("generic+http://{}/hook", self.receiver.addr)])
+        let notifier = Notifier::parse(&[self.receiver.hook()])
             .unwrap()
             .with_retry(RetryPolicy {
                 attempts: 2,
@@ -102,43 +102,11 @@ impl World {
     }
 
     async fn sign_in(&self, store: &str) {
-        let state = sign_in_with_form(&self.settings, store, DEMO_EMAIL, DEMO_PASSWORD)
-            .await
-            .unwrap();
-        assert_eq!(state, SessionState::SignedIn);
-    }
-
-    fn told(&self) -> Vec<String> {
-        self.receiver
-            .requests()
-            .iter()
-            .map(|r| r.json()["event"].as_str().unwrap_or("").to_string())
-            .collect()
-    }
-
-    fn chromium(&self) -> Vec<String> {
-        let needle = self.dir.path().to_string_lossy().to_string();
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-                continue;
-            };
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(&format!("--user-data-dir={needle}")) {
-                found.push(cmdline.chars().take(120).collect());
-            }
-        }
-        found
+        support::demo::sign_in(&self.settings, store).await;
     }
 
     async fn end(self) {
-        for _ in 0..100 {
-            if self.chromium().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(self.chromium().is_empty(), "{:#?}", self.chromium());
+        support::chromium::assert_no_chromium(self.dir.path()).await;
         self.demo.shutdown().await;
     }
 }
@@ -212,7 +180,11 @@ async fn the_owner_is_warned_before_the_session_expires_and_told_once_it_has() {
     );
     let said = restock::text::session(&row);
     assert!(said.starts_with("signed in, expires in "), "{said}");
-    assert!(w.told().is_empty(), "nothing to tell yet: {:?}", w.told());
+    assert!(
+        w.receiver.events().is_empty(),
+        "nothing to tell yet: {:?}",
+        w.receiver.events()
+    );
 
     // Warned 16 s before it (no probe needed), then probed just after it.
     let warned = w.receiver.wait_for(1).await;
@@ -235,7 +207,7 @@ async fn the_owner_is_warned_before_the_session_expires_and_told_once_it_has() {
     .await;
     assert!(now_ms() >= expires, "probed after the expiry");
     probe.flush().await;
-    assert_eq!(w.told(), ["expiring", "signed_out"]);
+    assert_eq!(w.receiver.events(), ["expiring", "signed_out"]);
 
     // One notice each: another look changes nothing.
     probe.mark_due();
@@ -247,7 +219,7 @@ async fn the_owner_is_warned_before_the_session_expires_and_told_once_it_has() {
     )
     .await;
     probe.flush().await;
-    assert_eq!(w.told(), ["expiring", "signed_out"]);
+    assert_eq!(w.receiver.events(), ["expiring", "signed_out"]);
     let row = w.db.session("demo").await.unwrap().unwrap();
     assert_eq!((row.state, row.expires_at), (SessionState::SignedOut, None));
 

@@ -13,9 +13,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,12 +32,14 @@ use restock::model::Status;
 use restock::purchase::scripted::ScriptedFactory;
 use restock::purchase::Holder;
 use restock::purchase::{factory, settings_from_config};
+use restock::server::{Parts, Running};
 use serde_json::{json, Value};
 use support::browser::Viewer;
 use support::chromium::*;
+use support::demo::{fault, soap_env};
 use support::env::*;
 use support::intake::*;
-use support::receivers::free_addr;
+use support::receivers::{free_addr, Receiver};
 use support::wait::*;
 
 /// The phone's screen, in CSS pixels.
@@ -195,8 +197,23 @@ impl Phone {
         self.page().execute(up).await.unwrap();
     }
 
+    /// Waits until the page's state is `state`.
+    async fn wait_state(&self, what: &str, state: &str) {
+        self.wait_until(
+            what,
+            &format!("document.body.getAttribute('data-state') === '{state}'"),
+        )
+        .await;
+    }
+
     async fn close(self) {
         self.viewer.close().await;
+    }
+
+    /// Closes the phone, stops the server, and proves no Chromium is left
+    /// under `dir`.
+    async fn end(self, running: Running, dir: &Path) {
+        self.viewer.end(running, dir).await;
     }
 }
 
@@ -229,16 +246,13 @@ async fn sign_in_through_the_page(phone: &Phone, spots: &[Spot], dw: i64) {
     phone.type_text(DEMO_PASSWORD).await;
     phone.press_enter().await;
     phone
-        .wait_until(
-            "the page to say the profile is saved",
-            "document.body.getAttribute('data-state') === 'signed_in'",
-        )
+        .wait_state("the page to say the profile is saved", "signed_in")
         .await;
     let (_, text) = phone.status().await;
     assert_eq!(text, "signed in: profile saved");
 }
 
-async fn mint(running: &restock::server::Running, store: &str) -> (u16, Value) {
+async fn mint(running: &Running, store: &str) -> (u16, Value) {
     post_json(
         &no_redirects(),
         &url(running, &format!("/stores/{store}/login")),
@@ -247,7 +261,7 @@ async fn mint(running: &restock::server::Running, store: &str) -> (u16, Value) {
     .await
 }
 
-async fn link_state(running: &restock::server::Running, store: &str) -> String {
+async fn link_state(running: &Running, store: &str) -> String {
     // The token of the test that sets one; ignored where none is set.
     let r = no_redirects()
         .get(url(running, &format!("/stores/{store}/login")))
@@ -260,19 +274,39 @@ async fn link_state(running: &restock::server::Running, store: &str) -> String {
 }
 
 /// Waits until the store's link reaches `state`.
-async fn until_state(running: &restock::server::Running, store: &str, state: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+async fn until_state(running: &Running, store: &str, state: &str) {
+    let reached = poll_within(PATIENCE, || async {
+        (link_state(running, store).await == state).then_some(())
+    })
+    .await;
+    if reached.is_none() {
         let now = link_state(running, store).await;
-        if now == state {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "link for {store} is `{now}`, waited for `{state}`"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        panic!("link for {store} is `{now}`, waited for `{state}`");
     }
+}
+
+/// A server on `env` with the real browser purchaser that knows no list
+/// of stores: the catalog's second store (`backup`) is not defined.
+fn parts_for_any_store(env: &Env) -> Parts {
+    let mut parts = env.browser_parts();
+    parts.known_stores = None;
+    parts
+}
+
+/// Fails unless the sign-in address `link` is refused as gone, saying
+/// `why`.
+async fn assert_link_gone(link: &str, why: &str) {
+    let r = no_redirects().get(link).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 410);
+    assert!(r.text().await.unwrap().contains(why));
+}
+
+/// Fails unless `link` is a sign-in address on `addr`.
+fn assert_signin_link(link: &str, addr: impl std::fmt::Display) {
+    assert!(
+        link.starts_with(&format!("http://{addr}/signin/")),
+        "{link}"
+    );
 }
 
 async fn probe(env: &Env) -> SessionState {
@@ -286,14 +320,8 @@ async fn probe(env: &Env) -> SessionState {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_signs_the_profile_in_through_the_live_page_while_the_engine_waits() {
-    let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let mut env = Env::new(&[]);
-    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
-    let running = restock::server::start(&env.config, env.browser_parts())
-        .await
-        .unwrap();
+    let (demo, env) = soap_env().await;
+    let running = env.start_browser().await;
     let mut events = running.handle.subscribe();
     running.db.note_signed_out_by_buy("demo").await.unwrap();
     assert_eq!(probe(&env).await, SessionState::SignedOut);
@@ -314,14 +342,7 @@ async fn a_phone_signs_the_profile_in_through_the_live_page_while_the_engine_wai
     assert_eq!((state.as_str(), text.as_str()), ("live", "sign in to demo"));
 
     // While the page holds the profile, an order waits instead of buying.
-    let (code, body) = post_json(
-        &no_redirects(),
-        &url(&running, "/reorder"),
-        json!({"item": "soap"}),
-    )
-    .await;
-    assert_eq!(code, 202, "{body}");
-    let id = body["id"].as_i64().unwrap();
+    let id = reorder(running.addr, "soap").await;
     event(
         &mut events,
         "the order to wait for the held store",
@@ -363,27 +384,17 @@ async fn a_phone_signs_the_profile_in_through_the_live_page_while_the_engine_wai
     );
 
     // The address works once.
-    let again = no_redirects().get(&link).send().await.unwrap();
-    assert_eq!(again.status().as_u16(), 410);
-    assert!(again.text().await.unwrap().contains("already used"));
+    assert_link_gone(&link, "already used").await;
 
-    phone.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    phone.end(running, env.path()).await;
     demo.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_browser_closes_on_disconnect_cancel_and_idle_expiry() {
-    let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let mut env = Env::new(&[]);
-    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
+    let (demo, mut env) = soap_env().await;
     env.config.signin_idle = Duration::from_secs(8);
-    let running = restock::server::start(&env.config, env.browser_parts())
-        .await
-        .unwrap();
+    let running = env.start_browser().await;
     let profiles = env.config.profiles_dir();
     let phone = Phone::launch(&env.path().join("phone")).await;
 
@@ -410,17 +421,10 @@ async fn the_live_browser_closes_on_disconnect_cancel_and_idle_expiry() {
 
     // Cancelled (DELETE, or `restock login` given up): the page says so and
     // the browser closes.
-    let r = no_redirects()
-        .delete(url(&running, "/stores/demo/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    let cancel = no_redirects().delete(url(&running, "/stores/demo/login"));
+    assert_eq!(status_of(cancel).await, 200);
     phone
-        .wait_until(
-            "the page to say it was cancelled",
-            "document.body.getAttribute('data-state') === 'cancelled'",
-        )
+        .wait_state("the page to say it was cancelled", "cancelled")
         .await;
     assert_no_chromium(&profiles).await;
 
@@ -428,10 +432,7 @@ async fn the_live_browser_closes_on_disconnect_cancel_and_idle_expiry() {
     let (_, minted) = mint(&running, "demo").await;
     phone.open(minted["url"].as_str().unwrap()).await;
     phone
-        .wait_until(
-            "the page to say the link expired",
-            "document.body.getAttribute('data-state') === 'idle'",
-        )
+        .wait_state("the page to say the link expired", "idle")
         .await;
     let (_, text) = phone.status().await;
     assert!(
@@ -441,35 +442,18 @@ async fn the_live_browser_closes_on_disconnect_cancel_and_idle_expiry() {
     assert_no_chromium(&profiles).await;
     assert_eq!(running.holds.holder("demo"), None);
 
-    phone.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    phone.end(running, env.path()).await;
     demo.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_login_remote_serves_its_own_page_when_no_server_runs() {
-    let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let mut env = Env::new(&[]);
-    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
+    let (demo, mut env) = soap_env().await;
     env.config.listen = free_addr();
-    let mut child = env
-        .command()
-        .args(["login", "demo"]) // no DISPLAY: remote is the default
-        .env_remove("DISPLAY")
-        .env("RESTOCK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = read_lines(&mut child);
-    let link = printed(&lines, "/signin/", "the printed address").await;
-    assert!(
-        link.starts_with(&format!("http://{}/signin/", env.config.listen)),
-        "{link}"
-    );
+    let mut login = env.command();
+    login.args(["login", "demo"]).env_remove("DISPLAY"); // no DISPLAY: remote is the default
+    let (child, lines, link) = start_login(login).await;
+    assert_signin_link(&link, env.config.listen);
     assert!(lines
         .lock()
         .unwrap()
@@ -495,24 +479,15 @@ async fn cli_login_remote_asks_the_running_server_and_ctrl_c_cancels_the_link() 
     let mut env = Env::new(&["soap"]);
     env.config.listen = free_addr();
     env.config.intake_token = Some("t0ken".into());
-    let mut parts = env.browser_parts();
-    parts.known_stores = None; // the catalog's second store is not defined
-    let running = restock::server::start(&env.config, parts).await.unwrap();
-    let mut child = env
-        .command()
-        .args(["login", "demo", "--remote"])
-        .env("RESTOCK_INTAKE_TOKEN", "t0ken")
-        .env("RESTOCK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let running = restock::server::start(&env.config, parts_for_any_store(&env))
+        .await
         .unwrap();
-    let lines = read_lines(&mut child);
-    let link = printed(&lines, "/signin/", "the printed address").await;
-    assert!(
-        link.starts_with(&format!("http://{}/signin/", running.addr)),
-        "{link}"
-    );
+    let mut login = env.command();
+    login
+        .args(["login", "demo", "--remote"])
+        .env("RESTOCK_INTAKE_TOKEN", "t0ken");
+    let (child, _, link) = start_login(login).await;
+    assert_signin_link(&link, running.addr);
     assert_eq!(
         link_state(&running, "demo").await,
         "waiting",
@@ -523,14 +498,26 @@ async fn cli_login_remote_asks_the_running_server_and_ctrl_c_cancels_the_link() 
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("cancelled"), "{out}");
     assert_eq!(link_state(&running, "demo").await, "cancelled");
-    let r = no_redirects().get(&link).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 410);
-    assert!(r.text().await.unwrap().contains("cancelled"));
+    assert_link_gone(&link, "cancelled").await;
     running.stop().await;
     assert_no_chromium(env.path()).await;
 }
 
-/// Collects the child's stdout lines as they come.
+/// Starts `restock login` (`cmd`, quiet but for warnings) with its output
+/// piped and its stdout lines collected as they come; the sign-in address
+/// it prints.
+async fn start_login(mut cmd: Command) -> (Child, Arc<Mutex<Vec<String>>>, String) {
+    let mut child = cmd
+        .env("RESTOCK_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = read_lines(child.stdout.take().unwrap());
+    let link = printed(&lines, "/signin/", "the printed address").await;
+    (child, lines, link)
+}
+
 /// The first line the command printed that contains `needle`, trimmed.
 async fn printed(lines: &Arc<Mutex<Vec<String>>>, needle: &str, what: &str) -> String {
     poll(what, || {
@@ -546,12 +533,13 @@ async fn printed(lines: &Arc<Mutex<Vec<String>>>, needle: &str, what: &str) -> S
     .await
 }
 
-fn read_lines(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
-    let stdout = child.stdout.take().unwrap();
+/// Collects the lines of a child's `output` as they come, to its end (a
+/// pipe closed early would fail the child's next write).
+fn read_lines(output: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
             sink.lock().unwrap().push(line);
         }
     });
@@ -560,103 +548,50 @@ fn read_lines(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
 
 /// Waits for the child (bounded), returning its code and output.
 async fn wait_child(mut child: Child) -> (Option<i32>, String) {
-    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
-            let mut out = String::new();
-            if let Some(mut o) = child.stdout.take() {
-                use std::io::Read;
-                let _ = o.read_to_string(&mut out);
-            }
-            return (status.code(), format!("{out}{err}"));
-        }
-        if tokio::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the command did not end");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let ended = poll_within(PATIENCE * 2, || {
+        std::future::ready(child.try_wait().unwrap())
+    })
+    .await;
+    let Some(status) = ended else {
+        let _ = child.kill();
+        panic!("the command did not end");
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
     }
-}
-
-/// A webhook receiver for the generic notification channel.
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let sink = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(body);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("generic+http://{addr}/hook"), got)
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    (status.code(), format!("{out}{err}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_challenge_is_solved_from_the_notifications_link_and_the_order_goes_through() {
-    let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let mut env = Env::new(&[]);
-    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
+    let (demo, mut env) = soap_env().await;
     env.config.listen = free_addr();
     env.config.public_url = Some(format!("http://{}", env.config.listen).parse().unwrap());
-    let (hook, notes) = receiver().await;
-    env.config.notify = vec![hook.parse().unwrap()];
+    let notes = Receiver::spawn().await;
+    env.config.notify = vec![notes.hook().parse().unwrap()];
     env.sign_in_demo().await;
-    reqwest::Client::new()
-        .post(format!("{}/admin/faults", demo.base_url()))
-        .json(&json!({"challenge": true}))
-        .send()
-        .await
-        .unwrap();
-    let running = restock::server::start(&env.config, env.browser_parts())
-        .await
-        .unwrap();
+    fault(&demo, json!({"challenge": true})).await;
+    let running = env.start_browser().await;
     let mut events = running.handle.subscribe();
-    let (_, body) = post_json(
-        &no_redirects(),
-        &url(&running, "/reorder"),
-        json!({"item": "soap"}),
-    )
-    .await;
-    let id = body["id"].as_i64().unwrap();
+    let id = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, id).await, Status::Challenge);
 
     // The pause notification carries a fresh one-time link.
-    let link = poll("the pause notification with a link", || {
-        std::future::ready({
-            notes
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|n| n["event"] == "paused")
-                .and_then(|n| n["signin_url"].as_str().map(str::to_string))
-        })
-    })
-    .await;
-    assert!(
-        link.starts_with(&format!("http://{}/signin/", env.config.listen)),
-        "{link}"
-    );
     let note = notes
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|n| n["event"] == "paused")
-        .cloned()
-        .unwrap();
+        .wait_until("the pause notification with a link", |all| {
+            all.iter()
+                .map(|r| r.json())
+                .find(|n| n["event"] == "paused")
+                .filter(|n| n["signin_url"].is_string())
+        })
+        .await;
+    let link = note["signin_url"].as_str().unwrap().to_string();
+    assert_signin_link(&link, env.config.listen);
     assert!(note["message"].as_str().unwrap().contains(&link));
 
     // The phone opens it where the buy stopped: the challenge; the owner
@@ -678,10 +613,7 @@ async fn a_challenge_is_solved_from_the_notifications_link_and_the_order_goes_th
     );
     phone.tap(phone.on_screen(button, dw).await).await;
     phone
-        .wait_until(
-            "the page to say the profile is saved",
-            "document.body.getAttribute('data-state') === 'signed_in'",
-        )
+        .wait_state("the page to say the profile is saved", "signed_in")
         .await;
     assert_eq!(link_state(&running, "demo").await, "signed_in");
 
@@ -693,9 +625,7 @@ async fn a_challenge_is_solved_from_the_notifications_link_and_the_order_goes_th
     assert_eq!(settled(&mut events, id).await, Status::Placed);
     assert_eq!(demo.ledger().len(), 1);
 
-    phone.close().await;
-    running.stop().await;
-    assert_no_chromium(env.path()).await;
+    phone.end(running, env.path()).await;
     demo.shutdown().await;
 }
 
@@ -705,9 +635,9 @@ async fn refused_links_say_why_and_only_the_token_mints_them() {
     env.config.intake_token = Some("t0ken".into());
     env.config.signin_link_ttl = Duration::from_secs(4);
     env.config.signin_idle = Duration::from_secs(2);
-    let mut parts = env.browser_parts();
-    parts.known_stores = None; // the catalog's second store is not defined
-    let running = restock::server::start(&env.config, parts).await.unwrap();
+    let running = restock::server::start(&env.config, parts_for_any_store(&env))
+        .await
+        .unwrap();
     let http = no_redirects();
     let login = url(&running, "/stores/demo/login");
     let mint = || async {
@@ -733,15 +663,11 @@ async fn refused_links_say_why_and_only_the_token_mints_them() {
     };
 
     // Only with the token; only for a known store.
-    let r = http.post(&login).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 401);
-    let r = http
+    assert_eq!(status_of(http.post(&login)).await, 401);
+    let nowhere = http
         .post(url(&running, "/stores/nowhere/login"))
-        .bearer_auth("t0ken")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
+        .bearer_auth("t0ken");
+    assert_eq!(status_of(nowhere).await, 404);
 
     // Unknown.
     let (code, _, text) = page(url(&running, &format!("/signin/{}", "ab".repeat(16))), None).await;
@@ -820,25 +746,21 @@ async fn refused_links_say_why_and_only_the_token_mints_them() {
 async fn a_held_profile_keeps_buys_and_the_probe_off_and_a_buy_refuses_a_link() {
     let env = Env::new(&["soap", "tea"]);
     let factory = ScriptedFactory::noop();
-    let mut parts = env.browser_parts();
+    let mut parts = parts_for_any_store(&env);
     parts.factory = Arc::new(factory.clone());
-    parts.known_stores = None; // the catalog's second store is not defined
     let running = restock::server::start(&env.config, parts).await.unwrap();
     let mut events = running.handle.subscribe();
-    let http = no_redirects();
 
     // demo held by a live session: the next source (backup) buys.
     let live = running.holds.try_hold("demo", Holder::Live).unwrap();
-    let (_, body) = post_json(&http, &url(&running, "/reorder"), json!({"item": "soap"})).await;
-    let soap = body["id"].as_i64().unwrap();
+    let soap = reorder(running.addr, "soap").await;
     assert_eq!(settled(&mut events, soap).await, Status::DryRun);
     let row = running.db.get(soap).await.unwrap().unwrap();
     assert_eq!(row.store.as_deref(), Some("backup"));
 
     // Both held: the order waits (not a retry), then goes through.
     let backup = running.holds.try_hold("backup", Holder::Live).unwrap();
-    let (_, body) = post_json(&http, &url(&running, "/reorder"), json!({"item": "tea"})).await;
-    let tea = body["id"].as_i64().unwrap();
+    let tea = reorder(running.addr, "tea").await;
     event(
         &mut events,
         "tea to wait for the held store",
@@ -904,11 +826,7 @@ async fn a_held_profile_keeps_buys_and_the_probe_off_and_a_buy_refuses_a_link() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cookie_import_signs_the_profile_in_and_a_wrong_or_foreign_file_changes_nothing() {
-    let demo = DemoStore::spawn("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let mut env = Env::new(&[]);
-    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
+    let (demo, env) = soap_env().await;
     let profile = env.config.profiles_dir().join("demo");
     let run = |file: &Path| {
         let out = env
@@ -917,12 +835,7 @@ async fn cookie_import_signs_the_profile_in_and_a_wrong_or_foreign_file_changes_
             .env("RESTOCK_LOG", "warn")
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code(), text)
+        (out.status.code(), output_text(&out))
     };
     let write = |name: &str, text: &str| -> PathBuf {
         let path = env.path().join(name);
@@ -1047,27 +960,19 @@ async fn serve_refuses_an_open_address_without_a_token_unless_told() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Drained to the end: a closed pipe would fail the server's next log line.
-    let stderr = child.stderr.take().unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
+    let lines = read_lines(child.stderr.take().unwrap());
     printed(&lines, "RESTOCK_INTAKE_OPEN=true", "the warning").await;
     let health = format!("http://127.0.0.1:{port}/health");
     let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while http.get(&health).send().await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "serve never answered: {:?}",
-            lines.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let answered = poll_within(PATIENCE, || async {
+        http.get(&health).send().await.ok().map(|_| ())
+    })
+    .await;
+    assert!(
+        answered.is_some(),
+        "serve never answered: {:?}",
+        lines.lock().unwrap()
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await

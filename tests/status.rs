@@ -9,20 +9,12 @@
 mod support;
 
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use restock::engine::{Event, Probe};
-use restock::purchase::scripted::ScriptedFactory;
-use restock::server::Parts;
-use support::demo::demo_catalog;
+use restock::engine::Event;
+use support::engine::BlockingProbe;
 use support::env::Env;
-use support::receivers::free_addr;
 use support::wait::{event, PATIENCE};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 /// `restock status` and `restock status --json`, as the owner runs them.
 fn status(env: &Env) -> (String, serde_json::Value) {
@@ -63,18 +55,6 @@ async fn status_until(env: &Env, state: &str) -> (String, serde_json::Value) {
     }
 }
 
-/// An env whose catalog buys from the demo store only (nothing is bought).
-fn env() -> Env {
-    let mut env = Env::new(&[]);
-    std::fs::write(
-        &env.config.catalog,
-        demo_catalog("http://127.0.0.1:9", &[("towels", &["/product/towels"])]),
-    )
-    .unwrap();
-    env.config.listen = free_addr();
-    env
-}
-
 struct Serve(Child);
 
 impl Drop for Serve {
@@ -87,7 +67,7 @@ impl Drop for Serve {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_says_running_stalled_and_not_running_of_a_real_serve() {
-    let env = env();
+    let env = Env::with_unreachable_demo();
     let (text, json) = status(&env);
     assert_eq!(engine_line(&text), "Engine     not running (never seen)");
     assert_eq!(json["engine"]["state"], "not_running");
@@ -153,35 +133,12 @@ async fn status_says_running_stalled_and_not_running_of_a_real_serve() {
     assert!(json["engine"]["last_seen"].as_i64().unwrap() > 0);
 }
 
-/// A probe that blocks the loop while `blocked` is set.
-struct BlockingProbe {
-    blocked: AtomicBool,
-    entered: Notify,
-    release: Notify,
-}
-
-#[async_trait]
-impl Probe for BlockingProbe {
-    async fn run_if_due(&self, _: &CancellationToken) {
-        if self.blocked.load(Ordering::SeqCst) {
-            self.entered.notify_one();
-            self.release.notified().await;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_loop_behind_an_answering_intake_is_stalled_with_503() {
-    let mut env = env();
+    let mut env = Env::with_unreachable_demo();
     env.config.stall_after = Some(Duration::from_millis(300));
-    let probe = Arc::new(BlockingProbe {
-        blocked: AtomicBool::new(true),
-        entered: Notify::new(),
-        release: Notify::new(),
-    });
-    let mut parts = Parts::new(Arc::new(ScriptedFactory::noop()));
-    parts.probe = probe.clone();
-    let running = restock::server::start(&env.config, parts).await.unwrap();
+    let probe = BlockingProbe::new(true);
+    let running = env.start_with_probe(probe.clone()).await;
     tokio::time::timeout(PATIENCE, probe.entered.notified())
         .await
         .unwrap();
@@ -195,8 +152,7 @@ async fn a_blocked_loop_behind_an_answering_intake_is_stalled_with_503() {
     assert_eq!(json["engine"]["health"], 503);
 
     let mut events = running.handle.subscribe();
-    probe.blocked.store(false, Ordering::SeqCst);
-    probe.release.notify_one();
+    probe.unblock();
     event(&mut events, "a turn", |e| matches!(e, Event::Turn(_))).await;
     status_until(&env, "running").await;
     running.stop().await;

@@ -27,7 +27,7 @@ use restock::db::Db;
 use restock::demo::DemoStore;
 use restock::engine::{CheckResult, Event, Verifier, VerifySettings};
 use restock::model::{Money, Outcome, Phase, Status, Verdict};
-use restock::server::{self, Running};
+use restock::server::Running;
 use serde_json::json;
 use support::chromium::assert_no_chromium;
 use support::env::Env;
@@ -61,9 +61,7 @@ impl World {
         // counts as unconfirmed.
         env.config.step_timeout = Duration::from_secs(8);
         let receiver = Receiver::spawn().await;
-        env.config.notify = vec![format!("generic+http://{}/hook", receiver.addr)
-            .parse()
-            .unwrap()];
+        env.config.notify = vec![receiver.hook().parse().unwrap()];
         World {
             store,
             env,
@@ -82,18 +80,16 @@ impl World {
     }
 
     async fn start(&self) -> Running {
-        server::start(&self.env.config, self.env.browser_parts())
-            .await
-            .unwrap()
+        self.env.start_browser().await
     }
 
-    /// The `event` of every notification received so far.
-    fn told(&self) -> Vec<String> {
-        self.receiver
-            .requests()
-            .iter()
-            .map(|r| r.json()["event"].as_str().unwrap_or("").to_string())
-            .collect()
+    /// `restock verify ID`, run by hand.
+    fn verify_by_hand(&self, id: i64) -> std::process::Output {
+        self.env
+            .command()
+            .args(["verify", &id.to_string()])
+            .output()
+            .unwrap()
     }
 
     /// The body of the first notification with this event.
@@ -103,7 +99,8 @@ impl World {
             .iter()
             .map(|r| r.json())
             .find(|j| j["event"] == event)
-            .unwrap_or_else(|| panic!("no `{event}` notification in {:?}", self.told()))["message"]
+            .unwrap_or_else(|| panic!("no `{event}` notification in {:?}", self.receiver.events()))
+            ["message"]
             .as_str()
             .unwrap()
             .to_string()
@@ -192,7 +189,7 @@ async fn an_order_whose_confirmation_was_hidden_is_found_placed_and_its_pause_li
 
     // The owner heard of the pause, then of the order being found.
     w.receiver.wait_for(2).await;
-    assert_eq!(w.told(), ["paused", "verified"], "{layout}");
+    assert_eq!(w.receiver.events(), ["paused", "verified"], "{layout}");
     let said = w.message("verified");
     assert!(said.contains(&ledger[0].order_number), "{layout}: {said}");
     assert!(said.contains("placed"), "{layout}: {said}");
@@ -256,10 +253,14 @@ async fn an_order_not_in_the_history_stays_needs_review_and_the_owner_is_told_on
     })
     .await;
     assert_eq!(
-        w.told().iter().filter(|e| *e == "not_verified").count(),
+        w.receiver
+            .events()
+            .iter()
+            .filter(|e| *e == "not_verified")
+            .count(),
         1,
         "{:?}",
-        w.told()
+        w.receiver.events()
     );
     w.end(running).await;
 }
@@ -295,7 +296,7 @@ async fn a_store_without_orders_is_left_to_the_owner_as_before() {
     // Only the pause was told, as before verification existed.
     w.receiver.wait_for(1).await;
     running.stop().await;
-    assert_eq!(w.told(), ["paused"]);
+    assert_eq!(w.receiver.events(), ["paused"]);
     assert_no_chromium(w.env.path()).await;
     w.store.shutdown().await;
 }
@@ -359,12 +360,7 @@ async fn a_row_with_another_total_is_not_taken() {
     })
     .await
     .unwrap();
-    let out = w
-        .env
-        .command()
-        .args(["verify", &id.to_string()])
-        .output()
-        .unwrap();
+    let out = w.verify_by_hand(id);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -378,12 +374,7 @@ async fn a_row_with_another_total_is_not_taken() {
     assert_eq!(row.status, Status::Placed);
     assert!(db.paused().await.unwrap().is_none());
     // Asked again: it is no longer needs_review, nothing is done.
-    let out = w
-        .env
-        .command()
-        .args(["verify", &id.to_string()])
-        .output()
-        .unwrap();
+    let out = w.verify_by_hand(id);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(w.store.ledger().len(), 1);
     assert_no_chromium(w.env.path()).await;

@@ -11,7 +11,9 @@ use chromiumoxide::cdp::browser_protocol::emulation::{
 };
 use chromiumoxide::page::ScreenshotParams;
 use restock::purchase::browser::{find_chrome, prepare_profile, BrowserSession, LaunchOptions};
+use restock::server::Running;
 
+use super::chromium::assert_no_chromium;
 use super::wait::PATIENCE;
 
 /// A phone's screen in CSS pixels (an iPhone 12 to 15), and a desktop's.
@@ -171,5 +173,15 @@ impl Viewer {
 
     pub async fn close(self) {
         self.session.close().await;
+    }
+
+    /// How a browser test on a server ends: this viewer closed, the server
+    /// stopped, and no Chromium left under `dir` (the test's own dir, which
+    /// holds this viewer's profile and the store profiles). One sequence,
+    /// so that no test forgets the last check.
+    pub async fn end(self, running: Running, dir: &Path) {
+        self.close().await;
+        running.stop().await;
+        assert_no_chromium(dir).await;
     }
 }

@@ -11,11 +11,12 @@ use reqwest::StatusCode;
 use restock::demo::{DemoStore, StoreOptions, DEMO_EMAIL, DEMO_PASSWORD};
 use restock::model::SessionState;
 use restock::purchase::{BrowserFactory, BrowserSettings, StoreRegistry};
-use restock::server::Parts;
+use restock::server::{self, Parts, Running};
 use serde_json::Value;
 use url::Url;
 
 use super::env::Env;
+use super::receivers::free_addr;
 
 /// The checkout details the purchaser fills in.
 pub const CHECKOUT: [(&str, &str); 4] = [
@@ -94,6 +95,16 @@ pub fn demo_catalog_on(store: &str, base: &str, items: &[(&str, Vec<String>)]) -
     out
 }
 
+/// A demo store and an env pointed at it ([`Env::use_demo`]) with one
+/// item, `soap`, its dish soap: the set-up of the tests of one buy, one
+/// sign-in or one page against the demo store.
+pub async fn soap_env() -> (DemoStore, Env) {
+    let demo = store().await;
+    let mut env = Env::new(&[]);
+    env.use_demo(&demo.base_url(), &[("soap", &["/product/dish-soap"])]);
+    (demo, env)
+}
+
 /// Browser settings with profiles and screenshots under `dir`, the built-in
 /// `demo` store pointed at `store`, the [`CHECKOUT`] details, and `extra`
 /// store definitions `(name, TOML, base URL)`.
@@ -144,6 +155,29 @@ impl Env {
         self.config.dry_run = false;
         self.config.buy_timeout = Duration::from_secs(60);
         self.config.stall_after = Some(Duration::from_secs(60));
+    }
+
+    /// An env whose catalog buys `towels` from the demo store's product
+    /// page at an address nothing answers (nothing is bought), listening on
+    /// a free port: for the reports (`status`, `doctor`) that read the
+    /// demo store's definition but never reach it.
+    pub fn with_unreachable_demo() -> Env {
+        let mut env = Env::new(&[]);
+        std::fs::write(
+            &env.config.catalog,
+            demo_catalog("http://127.0.0.1:9", &[("towels", &["/product/towels"])]),
+        )
+        .unwrap();
+        env.config.listen = free_addr();
+        env
+    }
+
+    /// In-process `restock serve` on this env with the real browser
+    /// purchaser ([`Env::browser_parts`]).
+    pub async fn start_browser(&self) -> Running {
+        server::start(&self.config, self.browser_parts())
+            .await
+            .unwrap()
     }
 
     /// Signs the demo profile in through the store's form.

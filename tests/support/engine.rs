@@ -10,14 +10,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use restock::catalog::{Catalog, Item, SharedCatalog, Source};
 use restock::db::Db;
-use restock::engine::{Engine, Event, Handle, Settings};
+use restock::engine::{Engine, Event, Handle, Probe, Settings};
 use restock::model::{Outcome, SessionCheck, Status};
 use restock::purchase::scripted::{Script, ScriptedFactory};
 use restock::purchase::{BuyProgress, BuyRequest, PurchaseError, Purchaser, PurchaserFactory};
+use restock::server::{self, Parts, Running};
 use tokio::sync::{broadcast, watch, Notify};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use super::env::Env;
 use super::wait::{until, within};
 
 /// Engine settings for a test: a dry run, slow polls (tests wake the
@@ -214,5 +216,53 @@ impl Purchaser for TestPurchaser {
             n.notified().await;
         }
         self.inner.check_session().await
+    }
+}
+
+/// A session probe hook that blocks the engine's loop while `blocked` is
+/// set: the loop enters it, says so on `entered`, and waits there for
+/// `release`. For the tests of what a stalled loop looks like from outside
+/// (`/health`, `restock status`), where the loop must stop turning while
+/// the intake keeps answering.
+pub struct BlockingProbe {
+    pub blocked: AtomicBool,
+    pub entered: Notify,
+    pub release: Notify,
+}
+
+impl BlockingProbe {
+    pub fn new(blocked: bool) -> Arc<BlockingProbe> {
+        Arc::new(BlockingProbe {
+            blocked: AtomicBool::new(blocked),
+            entered: Notify::new(),
+            release: Notify::new(),
+        })
+    }
+
+    /// Lets the loop go on: no longer blocked, and the one waiting in it
+    /// released.
+    pub fn unblock(&self) {
+        self.blocked.store(false, Ordering::SeqCst);
+        self.release.notify_one();
+    }
+}
+
+#[async_trait]
+impl Probe for BlockingProbe {
+    async fn run_if_due(&self, _: &CancellationToken) {
+        if self.blocked.load(Ordering::SeqCst) {
+            self.entered.notify_one();
+            self.release.notified().await;
+        }
+    }
+}
+
+impl Env {
+    /// An in-process server on this env whose purchaser does nothing and
+    /// whose session probe hook is `probe`.
+    pub async fn start_with_probe(&self, probe: Arc<dyn Probe>) -> Running {
+        let mut parts = Parts::new(Arc::new(ScriptedFactory::noop()));
+        parts.probe = probe;
+        server::start(&self.config, parts).await.unwrap()
     }
 }

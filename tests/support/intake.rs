@@ -30,6 +30,11 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
     json_of(client.get(url)).await
 }
 
+/// The status `req` is answered with (the body is not read).
+pub async fn status_of(req: reqwest::RequestBuilder) -> u16 {
+    req.send().await.unwrap().status().as_u16()
+}
+
 /// `POST /reorder` for `item`, which must be queued; its order id.
 pub async fn reorder(addr: SocketAddr, item: &str) -> i64 {
     reorder_with_token(addr, item, None).await
@@ -167,4 +172,18 @@ pub async fn home_act(
         req = req.header("cookie", c);
     }
     Answer::of(req).await
+}
+
+/// Posts `form` to the page with `cookie`, asking for JSON as the page's
+/// script does (no `Origin` header): the door the refusal tests knock on
+/// with wrong actions and missing form tokens.
+pub async fn home_post_json(addr: SocketAddr, cookie: &str, form: &[(&str, &str)]) -> Answer {
+    Answer::of(
+        no_redirects()
+            .post(format!("http://{addr}/"))
+            .header("cookie", cookie)
+            .header("accept", "application/json")
+            .form(form),
+    )
+    .await
 }

@@ -186,6 +186,12 @@ impl Receiver {
         format!("http://{}{path}", self.addr)
     }
 
+    /// A generic webhook notification URL (`RESTOCK_NOTIFY`) that posts
+    /// to this receiver's `/hook`.
+    pub fn hook(&self) -> String {
+        format!("generic+http://{}/hook", self.addr)
+    }
+
     /// Answers every request after the queued ones with `reply`.
     pub fn set_default(&self, reply: Reply) {
         *self.state.default.lock().unwrap() = reply;
@@ -198,6 +204,16 @@ impl Receiver {
 
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.log.lock().unwrap().clone()
+    }
+
+    /// The `event` of every JSON request so far, in order (`""` where it
+    /// has none): what a notification endpoint was told, as the
+    /// notification tests compare it.
+    pub fn events(&self) -> Vec<String> {
+        self.requests()
+            .iter()
+            .map(|r| r.json()["event"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     pub fn count(&self) -> usize {
