@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use restock::model::{
-    parse_placed, HistoryRow, Money, OrderHistory, Outcome, Phase, Status, StoreZone,
+    parse_placed, HistoryRow, Money, OrderHistory, Outcome, Phase, Status, StoreZone, Verdict,
 };
 use restock::purchase::scripted::{Script, ScriptedFactory, Step};
 use restock::purchase::Holder;
@@ -407,6 +407,11 @@ async fn verify_is_refused_while_the_profile_is_in_use_then_finds_the_order_and_
     assert_eq!(
         (order.status, order.order_ref.as_deref()),
         (Status::Placed, Some("S-42"))
+    );
+    assert_eq!(
+        support::wait::verdict(&mut events, id).await.0,
+        Verdict::Placed,
+        "the engine's event tells the owner"
     );
     assert!(running.db.paused().await.unwrap().is_none());
     assert_eq!(factory.history_reads(), 1);

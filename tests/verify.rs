@@ -73,7 +73,12 @@ async fn reorder(running: &Running, item: &str) -> i64 {
 async fn a_matching_row_places_the_order_lifts_its_pause_and_buying_goes_on() {
     let env = env(Duration::from_millis(1500));
     let factory = ScriptedFactory::new(Script::placed(TOTAL));
-    factory.push("demo", unconfirmed());
+    // Soap's buy waits until tea is queued too: once soap pauses the
+    // engine, a reorder is refused.
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let mut soap_buy = unconfirmed();
+    soap_buy.steps.insert(0, Step::WaitFor(gate.clone()));
+    factory.push("demo", soap_buy);
     factory.set_history(
         "demo",
         OrderHistory::Read(vec![
@@ -86,6 +91,7 @@ async fn a_matching_row_places_the_order_lifts_its_pause_and_buying_goes_on() {
     let mut events = running.handle.subscribe();
     let soap = reorder(&running, "soap").await;
     let tea = reorder(&running, "tea").await;
+    gate.notify_one();
     assert_eq!(settled(&mut events, soap).await, Status::NeedsReview);
 
     let (verdict, checks) = verdict(&mut events, soap).await;

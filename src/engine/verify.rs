@@ -110,6 +110,16 @@ pub enum CheckResult {
 }
 
 impl CheckResult {
+    /// The verdict this check reached, if it ended the verification
+    /// (`None`: not found yet, more checks to come).
+    pub fn verdict(&self) -> Option<Verdict> {
+        match self {
+            CheckResult::Found { .. } => Some(Verdict::Placed),
+            CheckResult::NotFound { verdict, .. } => *verdict,
+            CheckResult::Unsupported { .. } => Some(Verdict::Unsupported),
+        }
+    }
+
     /// The result in one line, as `restock verify` prints it and the home
     /// page's Verify button says it.
     pub fn describe(&self, id: i64) -> String {
@@ -516,17 +526,13 @@ impl Engine {
     }
 
     async fn emit_check(&self, id: i64, result: CheckResult, checks: u32) {
-        let verdict = match result {
-            CheckResult::Found { pause_lifted, .. } => {
-                if pause_lifted {
-                    self.read_pause().await;
-                }
-                Some(Verdict::Placed)
-            }
-            CheckResult::NotFound { verdict, .. } => verdict,
-            CheckResult::Unsupported { .. } => Some(Verdict::Unsupported),
-        };
-        match verdict {
+        if let CheckResult::Found {
+            pause_lifted: true, ..
+        } = result
+        {
+            self.read_pause().await;
+        }
+        match result.verdict() {
             Some(verdict) => self.handle.emit(Event::Verified { id, verdict }),
             None => self.handle.emit(Event::VerifyChecked { id, checks }),
         }

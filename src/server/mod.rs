@@ -257,7 +257,7 @@ pub async fn start(config: &Config, parts: Parts) -> Result<Running, ServeError>
         items_cache: Default::default(),
     };
     let checkpointer = Checkpointer::start(&db, checkpoint::EVERY, shutdown.clone()).await?;
-    let verify = home_verify(engine.verifier(), holds.clone());
+    let verify = home_verify(engine.verifier(), holds.clone(), handle.clone());
     let engine = engine
         .spawn_thread(shutdown.clone())
         .map_err(ServeError::EngineThread)?;
@@ -439,12 +439,21 @@ pub async fn run_until_signal(running: Running, config: &Config) -> std::io::Res
 fn home_verify(
     verifier: Arc<crate::engine::Verifier>,
     holds: Arc<crate::purchase::ProfileHolds>,
+    handle: Arc<crate::engine::Handle>,
 ) -> crate::web::Verify {
     Arc::new(move |id| {
         let verifier = verifier.clone();
         let holds = holds.clone();
+        let handle = handle.clone();
         Box::pin(async move {
-            match verifier.verify_held(&holds, id).await {
+            let checked = verifier.verify_held(&holds, id).await;
+            // A verdict reached here is the engine's as much as its own
+            // checks': its event tells the owner (server::verified) and
+            // wakes the page's other viewers, as the loop's would.
+            if let Some(verdict) = checked.as_ref().ok().and_then(|r| r.verdict()) {
+                handle.emit(crate::engine::Event::Verified { id, verdict });
+            }
+            match checked {
                 Ok(found @ crate::engine::CheckResult::Found { .. }) => Ok(found.describe(id)),
                 Ok(other) => Err(other.describe(id)),
                 Err(e) => Err(e.to_string()),
