@@ -59,8 +59,21 @@ pub fn restock_binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
-struct Proc {
-    child: Child,
+/// The built binary with none of this process's `RESTOCK_*` settings:
+/// the caller passes every one it wants.
+pub fn restock_command(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("RESTOCK_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// A child process the benchmark stops itself.
+pub struct Proc {
+    pub child: Child,
 }
 
 impl Proc {
@@ -69,7 +82,7 @@ impl Proc {
     }
 
     /// SIGTERM, then SIGKILL after 10 s.
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         // SAFETY: signalling a child we spawned and have not reaped.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -154,12 +167,7 @@ pub async fn run(window: Duration) -> Result<Vec<Row>> {
     });
 
     let listen = free_port()?;
-    let mut cmd = Command::new(&bin);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("RESTOCK_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = restock_command(&bin);
     cmd.arg("serve")
         .env("RESTOCK_STATE_DIR", dir.path().join("state"))
         .env("RESTOCK_CATALOG", &catalog)

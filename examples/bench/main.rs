@@ -9,10 +9,12 @@
 //!
 //! Runs, in order: engine overhead, intake (POST /reorder, GET /items),
 //! wake latency, idle footprint (builds and spawns the `restock` binary
-//! with `cargo build --bin restock`, same profile), the browser path
-//! (needs Chromium), and the home page (`GET /`, 2,000 items). Each prints its figure next to a raw reference
-//! measured in the same run; the Markdown table goes to stdout and to
-//! `--out` (default: `bench.md` in the target directory).
+//! with `cargo build --bin restock`, same profile), the browser path on
+//! both demo layouts (needs Chromium), the home page (`GET /`, 2,000
+//! items) and the peak memory of one buy (the built binary's `restock
+//! dry-run` and its Chromium). Each prints its figure next to a raw
+//! reference measured in the same run; the Markdown table goes to stdout
+//! and to `--out` (default: `bench.md` in the target directory).
 //!
 //! Everything runs on loopback, every loop is bounded in count and time,
 //! and nothing here is a timed assertion: a missed target is a row that
@@ -22,6 +24,7 @@ mod browser;
 mod engine;
 mod idle;
 mod intake;
+mod memory;
 mod page;
 mod table;
 mod wake;
@@ -52,7 +55,9 @@ fn args() -> Result<Args> {
             "--only" => {
                 a.only = Some(
                     it.next()
-                        .context("--only needs a list: engine,intake,wake,idle,browser,page")?
+                        .context(
+                            "--only needs a list: engine,intake,wake,idle,browser,page,memory",
+                        )?
                         .split(',')
                         .map(str::to_string)
                         .collect(),
@@ -60,7 +65,7 @@ fn args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--quick] [--out PATH] [--only engine,intake,wake,idle,browser,page]"
+                    "usage: bench [--quick] [--out PATH] [--only engine,intake,wake,idle,browser,page,memory]"
                 );
                 std::process::exit(0);
             }
@@ -79,6 +84,7 @@ struct Counts {
     idle_window: Duration,
     browser_runs: usize,
     page_gets: usize,
+    memory_runs: usize,
 }
 
 impl Counts {
@@ -92,6 +98,7 @@ impl Counts {
                 idle_window: Duration::from_secs(10),
                 browser_runs: 2,
                 page_gets: 200,
+                memory_runs: 1,
             }
         } else {
             Counts {
@@ -102,6 +109,7 @@ impl Counts {
                 idle_window: Duration::from_secs(60),
                 browser_runs: 5,
                 page_gets: 2_000,
+                memory_runs: 3,
             }
         }
     }
@@ -181,7 +189,7 @@ fn main() -> Result<()> {
             }
             Err(e) => rows.push(Row::skipped(
                 "2. Intake",
-                ">= 10,000 req/s, p99 < 5 ms (POST); p99 < 20 ms (GET /items)",
+                ">= 10,000 req/s, p99 < 5 ms (POST); p99 < 20 ms (GET /items); p99 < 5 ms (POST, engine draining)",
                 &format!("{e:#}"),
             )),
         }
@@ -211,10 +219,10 @@ fn main() -> Result<()> {
     if wanted("browser") {
         step("browser", &mut loads);
         match runtime.block_on(browser::run(counts.browser_runs)) {
-            Ok(r) => rows.push(r),
+            Ok(r) => rows.extend(r),
             Err(e) => rows.push(Row::skipped(
                 "5. Browser path",
-                "<= 1.3x the minimal program",
+                browser::TARGET,
                 &format!("{e:#}"),
             )),
         }
@@ -229,6 +237,17 @@ fn main() -> Result<()> {
             Err(e) => rows.push(Row::skipped(
                 "6. Home page",
                 "p99 < 20 ms",
+                &format!("{e:#}"),
+            )),
+        }
+    }
+    if wanted("memory") {
+        step("memory", &mut loads);
+        match runtime.block_on(memory::run(counts.memory_runs)) {
+            Ok(r) => rows.push(r),
+            Err(e) => rows.push(Row::skipped(
+                "7. Peak memory of one dry-run buy",
+                memory::TARGET,
                 &format!("{e:#}"),
             )),
         }
