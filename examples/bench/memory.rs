@@ -251,9 +251,12 @@ fn bare_command(argv: &[String], profile: &Path, url: &str) -> Result<Vec<String
         .find(|a| a.starts_with("--user-data-dir="))
         .context("the purchaser's Chromium has no --user-data-dir")?;
     *dir = format!("--user-data-dir={}", profile.display());
-    match argv.last_mut() {
-        Some(last) if last == "about:blank" => *last = url.to_string(),
-        _ => bail!("the purchaser's Chromium does not start on about:blank: {argv:?}"),
+    // Where the start page stands depends on when the command line was
+    // read: Chromium rewrites its own (its switches first) once running.
+    let mut start_pages = argv.iter_mut().filter(|a| *a == "about:blank");
+    match (start_pages.next(), start_pages.next()) {
+        (Some(page), None) => *page = url.to_string(),
+        _ => bail!("the purchaser's Chromium does not start on one about:blank: {argv:?}"),
     }
     Ok(argv)
 }
