@@ -15,7 +15,7 @@
 //! none is reported queued without being written.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use super::checkpoint::Ops;
 use super::connection::Cached;
+use super::lock::SharedConn;
 use super::orders::parse_status;
 use super::state::read_pause;
 use super::{DbError, Enqueued};
@@ -48,7 +49,7 @@ struct Job {
 pub(super) struct Writer(mpsc::Sender<Job>);
 
 impl Writer {
-    pub fn start(conn: Arc<Mutex<Connection>>, ops: Arc<Ops>) -> Writer {
+    pub fn start(conn: Arc<SharedConn>, ops: Arc<Ops>) -> Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("restock-enqueue".into())
@@ -68,7 +69,7 @@ impl Writer {
     }
 }
 
-fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, ops: &Ops) {
+fn run(conn: &SharedConn, rx: &mpsc::Receiver<Job>, ops: &Ops) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -78,7 +79,7 @@ fn run(conn: &Mutex<Connection>, rx: &mpsc::Receiver<Job>, ops: &Ops) {
             }
         }
         ops.add(batch.len() as u64);
-        let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = conn.lock();
         let requests: Vec<&Request> = batch.iter().map(|j| &j.request).collect();
         match decide_all(&mut c, &requests) {
             Ok(answers) => {

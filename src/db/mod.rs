@@ -29,6 +29,7 @@ mod connection;
 mod defer;
 mod enqueue;
 mod histories;
+mod lock;
 mod monitors;
 mod orders;
 mod overview;
@@ -105,7 +106,7 @@ impl DbError {
 
 #[derive(Clone)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<lock::SharedConn>,
     /// Group commit for `enqueue`, started on first use.
     writer: Arc<std::sync::OnceLock<enqueue::Writer>>,
     /// Statements run so far (reads and writes), so the checkpointer can
@@ -121,7 +122,7 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, DbError> {
         let conn = connection::open(path)?;
         Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(lock::SharedConn::new(conn)),
             histories: Arc::default(),
             writer: Arc::default(),
             ops: Arc::default(),
@@ -159,12 +160,12 @@ impl Db {
     {
         self.ops.add(1);
         if INLINE.get() {
-            let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = self.conn.lock_after_waiters();
             return f(&mut guard);
         }
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = conn.lock();
             f(&mut guard)
         })
         .await?
