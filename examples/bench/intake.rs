@@ -236,23 +236,7 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
     // The answer's cost when nothing is cached: one GET right after a
     // write (which changes the database, so the histories are reread and
     // the body rendered again), one at a time.
-    let client = reqwest::Client::new();
-    let mut cold = Vec::new();
-    for i in 0..20 {
-        running
-            .db
-            .enqueue(&format!("bench-cold-{i}"), Some("bench"), Duration::ZERO)
-            .await?;
-        let t = Instant::now();
-        client
-            .get(format!("http://{}/items", running.addr))
-            .send()
-            .await?
-            .bytes()
-            .await?;
-        cold.push(t.elapsed());
-    }
-    let cold = Samples::new(cold);
+    let cold = after_writes(&running, &format!("http://{}/items", running.addr)).await?;
     running.stop().await;
 
     // The same POSTs with the engine draining no-op orders meanwhile: it
@@ -324,6 +308,24 @@ pub async fn run(rounds: usize, gets: usize) -> Result<(Vec<Row>, Vec<String>)> 
 }
 
 /// A `POST /reorder` per catalog item from `from` on.
+/// `url` fetched 20 times, one at a time, each right after a write (an
+/// order queued), so nothing cached from before the write can answer: what
+/// a fresh answer costs.
+pub async fn after_writes(running: &server::Running, url: &str) -> Result<Samples> {
+    let client = reqwest::Client::new();
+    let mut cold = Vec::new();
+    for i in 0..20 {
+        running
+            .db
+            .enqueue(&format!("bench-cold-{i}"), Some("bench"), Duration::ZERO)
+            .await?;
+        let t = Instant::now();
+        client.get(url).send().await?.bytes().await?;
+        cold.push(t.elapsed());
+    }
+    Ok(Samples::new(cold))
+}
+
 pub fn post_requests(from: usize) -> Arc<Vec<Request>> {
     Arc::new(
         (from..CATALOG_ITEMS)

@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use restock::purchase::scripted::ScriptedFactory;
 use restock::server::{self, Parts};
 
-use crate::intake::{config, load, post_requests, trivial, Method, CATALOG_ITEMS};
+use crate::intake::{after_writes, config, load, post_requests, trivial, Method, CATALOG_ITEMS};
 use crate::table::{dur, ratio, Row, Samples};
 
 pub async fn run(gets: usize) -> Result<(Row, Vec<String>)> {
@@ -76,17 +76,7 @@ pub async fn run(gets: usize) -> Result<(Row, Vec<String>)> {
     let alone = Samples::new(alone);
     // Right after a write (the histories change, so the rows are rendered
     // again), one at a time.
-    let mut cold = Vec::new();
-    for i in 0..20 {
-        running
-            .db
-            .enqueue(&format!("bench-cold-{i}"), Some("bench"), Duration::ZERO)
-            .await?;
-        let t = Instant::now();
-        client.get(&home).send().await?.bytes().await?;
-        cold.push(t.elapsed());
-    }
-    let cold = Samples::new(cold);
+    let cold = after_writes(&running, &home).await?;
     running.stop().await;
 
     let (taddr, ttask) = trivial().await?;
