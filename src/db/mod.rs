@@ -19,8 +19,9 @@
 //!
 //! Each call holds the one connection for one short transaction, on
 //! tokio's blocking pool so the async workers never wait on disk, or inline
-//! on the engine's own thread (see [`run_statements_inline_on_this_thread`]).
-//! WAL mode lets the CLI read and write while a server runs; every state
+//! on the engine's own thread (see [`run_statements_inline_on_this_thread`]),
+//! which steps aside while another caller waits for the connection
+//! ([`lock`]). WAL mode lets the CLI read and write while a server runs; every state
 //! change that must be atomic (debounce + insert, claim, settle + pause) is
 //! a single statement or a single `IMMEDIATE` transaction.
 
