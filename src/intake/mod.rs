@@ -217,8 +217,10 @@ impl Intake {
         }
         let enqueued = self.db.enqueue(item, requester, self.debounce).await?;
         if let Enqueued::Queued { id } = enqueued {
-            self.handle.wake();
+            // Told before the engine is woken: a fast buy's `claimed` and
+            // `settled` must never reach an observer before its `queued`.
             self.handle.queued(id, item);
+            self.handle.wake();
             tracing::info!(
                 order = id,
                 item,
