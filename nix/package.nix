@@ -15,12 +15,15 @@ rustPlatform.buildRustPackage {
   inherit (cargoToml.package) version;
 
   # Only what the build reads: a README or test edit does not rebuild.
-  # examples/ is in because store definitions there are compiled in.
+  # examples/ is in because store definitions there are compiled in;
+  # build.rs and link/ lay the binary out (probed, see build.rs).
   src = lib.fileset.toSource {
     root = ../.;
     fileset = lib.fileset.unions [
       ../Cargo.toml
       ../Cargo.lock
+      ../build.rs
+      ../link
       ../src
       ../examples
     ];
