@@ -197,8 +197,8 @@ pub async fn act(
     let said = match verb {
         "reorder" => reorder(&web, arg).await,
         "resume" => resume(&web).await,
-        "retry" => retry(&web, arg).await,
-        "cancel" => cancel(&web, arg).await,
+        "retry" => change_order(&web, arg, OrderChange::Retry).await,
+        "cancel" => change_order(&web, arg, OrderChange::Cancel).await,
         "signin" => signin(&web, arg, peer).await,
         "verify" => verify(&web, arg).await,
         "signout" => signout(&web, &headers),
@@ -301,34 +301,29 @@ async fn resume(web: &Web) -> Said {
     }
 }
 
-async fn retry(web: &Web, arg: &str) -> Said {
-    let id = match order_id(arg) {
-        Ok(id) => id,
-        Err(said) => return said,
-    };
-    match web.intake.db.retry(id).await {
-        Ok(o) => {
-            web.intake.handle.wake();
-            Said::ok(
-                StatusCode::OK,
-                format!("order {} ({}) is pending again", o.id, o.item),
-            )
-        }
-        Err(e) => db_said(e),
-    }
+/// Retry and Cancel: one order, one database change, the engine woken to
+/// see it.
+#[derive(Clone, Copy)]
+enum OrderChange {
+    Retry,
+    Cancel,
 }
 
-async fn cancel(web: &Web, arg: &str) -> Said {
+async fn change_order(web: &Web, arg: &str, change: OrderChange) -> Said {
     let id = match order_id(arg) {
         Ok(id) => id,
         Err(said) => return said,
     };
-    match web.intake.db.cancel(id).await {
+    let (changed, done) = match change {
+        OrderChange::Retry => (web.intake.db.retry(id).await, "is pending again"),
+        OrderChange::Cancel => (web.intake.db.cancel(id).await, "cancelled"),
+    };
+    match changed {
         Ok(o) => {
             web.intake.handle.wake();
             Said::ok(
                 StatusCode::OK,
-                format!("order {} ({}) cancelled", o.id, o.item),
+                format!("order {} ({}) {done}", o.id, o.item),
             )
         }
         Err(e) => db_said(e),
