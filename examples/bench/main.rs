@@ -55,22 +55,29 @@ fn args() -> Result<Args> {
             "--only" => {
                 a.only = Some(
                     it.next()
-                        .context(
-                            "--only needs a list: engine,intake,wake,idle,browser,page,memory",
-                        )?
+                        .with_context(|| format!("--only needs a list: {}", names()))?
                         .split(',')
                         .map(str::to_string)
                         .collect(),
                 )
             }
             "-h" | "--help" => {
-                println!(
-                    "usage: bench [--quick] [--out PATH] [--only engine,intake,wake,idle,browser,page,memory]"
-                );
+                println!("usage: bench [--quick] [--out PATH] [--only {}]", names());
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument `{other}`; try --help"),
         }
+    }
+    if let Some(unknown) = a
+        .only
+        .iter()
+        .flatten()
+        .find(|n| !BENCHES.iter().any(|b| b.name == n.as_str()))
+    {
+        anyhow::bail!(
+            "--only: no benchmark named `{unknown}`; the names are {}",
+            names()
+        );
     }
     Ok(a)
 }
@@ -149,6 +156,91 @@ fn default_out() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/bench.md"))
 }
 
+/// What one benchmark gives the table: its rows and notes under it.
+struct Ran {
+    rows: Vec<Row>,
+    notes: Vec<String>,
+}
+
+impl Ran {
+    fn rows(rows: Vec<Row>) -> Ran {
+        Ran {
+            rows,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// One benchmark: its `--only` name, the row title and target shown when
+/// it cannot run, and how it runs. The table is the order they run in.
+struct Bench {
+    name: &'static str,
+    title: &'static str,
+    target: &'static str,
+    run: fn(&tokio::runtime::Runtime, &Counts) -> Result<Ran>,
+}
+
+const BENCHES: &[Bench] = &[
+    Bench {
+        name: "engine",
+        title: "1. Engine overhead",
+        target: ">= 5,000 orders/s and >= 50% of raw",
+        run: |rt, c| {
+            let (rows, notes) = rt.block_on(engine::run(c.engine_orders))?;
+            Ok(Ran { rows, notes })
+        },
+    },
+    Bench {
+        name: "intake",
+        title: "2. Intake",
+        target: ">= 10,000 req/s, p99 < 5 ms (POST); p99 < 20 ms (GET /items); p99 < 5 ms (POST, engine draining)",
+        run: |rt, c| {
+            let (rows, notes) = rt.block_on(intake::run(c.post_rounds, c.gets))?;
+            Ok(Ran { rows, notes })
+        },
+    },
+    Bench {
+        name: "wake",
+        title: "3. Wake latency",
+        target: "p99 < 50 ms",
+        run: |rt, c| Ok(Ran::rows(vec![rt.block_on(wake::run(c.wake_samples))?])),
+    },
+    Bench {
+        name: "idle",
+        title: "4. Idle footprint",
+        target: "RSS < 15 MB, CPU < 0.1% of one core",
+        run: |rt, c| Ok(Ran::rows(rt.block_on(idle::run(c.idle_window))?)),
+    },
+    Bench {
+        name: "browser",
+        title: "5. Browser path",
+        target: browser::TARGET,
+        run: |rt, c| Ok(Ran::rows(rt.block_on(browser::run(c.browser_runs))?)),
+    },
+    Bench {
+        name: "page",
+        title: "6. Home page",
+        target: "p99 < 20 ms",
+        run: |rt, c| {
+            let (row, notes) = rt.block_on(page::run(c.page_gets))?;
+            Ok(Ran {
+                rows: vec![row],
+                notes,
+            })
+        },
+    },
+    Bench {
+        name: "memory",
+        title: "7. Peak memory of one dry-run buy",
+        target: memory::TARGET,
+        run: |rt, c| Ok(Ran::rows(vec![rt.block_on(memory::run(c.memory_runs))?])),
+    },
+];
+
+fn names() -> String {
+    BENCHES.iter().map(|b| b.name).collect::<Vec<_>>().join(",")
+}
+
 fn main() -> Result<()> {
     let args = args()?;
     let counts = Counts::new(args.quick);
@@ -166,90 +258,14 @@ fn main() -> Result<()> {
         loads.push(format!("{} before {name}", load1()));
     };
 
-    if wanted("engine") {
-        step("engine", &mut loads);
-        match runtime.block_on(engine::run(counts.engine_orders)) {
-            Ok((r, n)) => {
+    for bench in BENCHES.iter().filter(|b| wanted(b.name)) {
+        step(bench.name, &mut loads);
+        match (bench.run)(&runtime, &counts) {
+            Ok(Ran { rows: r, notes: n }) => {
                 rows.extend(r);
                 notes.extend(n);
             }
-            Err(e) => rows.push(Row::skipped(
-                "1. Engine overhead",
-                ">= 5,000 orders/s and >= 50% of raw",
-                &format!("{e:#}"),
-            )),
-        }
-    }
-    if wanted("intake") {
-        step("intake", &mut loads);
-        match runtime.block_on(intake::run(counts.post_rounds, counts.gets)) {
-            Ok((r, n)) => {
-                rows.extend(r);
-                notes.extend(n);
-            }
-            Err(e) => rows.push(Row::skipped(
-                "2. Intake",
-                ">= 10,000 req/s, p99 < 5 ms (POST); p99 < 20 ms (GET /items); p99 < 5 ms (POST, engine draining)",
-                &format!("{e:#}"),
-            )),
-        }
-    }
-    if wanted("wake") {
-        step("wake", &mut loads);
-        match runtime.block_on(wake::run(counts.wake_samples)) {
-            Ok(r) => rows.push(r),
-            Err(e) => rows.push(Row::skipped(
-                "3. Wake latency",
-                "p99 < 50 ms",
-                &format!("{e:#}"),
-            )),
-        }
-    }
-    if wanted("idle") {
-        step("idle", &mut loads);
-        match runtime.block_on(idle::run(counts.idle_window)) {
-            Ok(r) => rows.extend(r),
-            Err(e) => rows.push(Row::skipped(
-                "4. Idle footprint",
-                "RSS < 15 MB, CPU < 0.1% of one core",
-                &format!("{e:#}"),
-            )),
-        }
-    }
-    if wanted("browser") {
-        step("browser", &mut loads);
-        match runtime.block_on(browser::run(counts.browser_runs)) {
-            Ok(r) => rows.extend(r),
-            Err(e) => rows.push(Row::skipped(
-                "5. Browser path",
-                browser::TARGET,
-                &format!("{e:#}"),
-            )),
-        }
-    }
-    if wanted("page") {
-        step("page", &mut loads);
-        match runtime.block_on(page::run(counts.page_gets)) {
-            Ok((r, n)) => {
-                rows.push(r);
-                notes.extend(n);
-            }
-            Err(e) => rows.push(Row::skipped(
-                "6. Home page",
-                "p99 < 20 ms",
-                &format!("{e:#}"),
-            )),
-        }
-    }
-    if wanted("memory") {
-        step("memory", &mut loads);
-        match runtime.block_on(memory::run(counts.memory_runs)) {
-            Ok(r) => rows.push(r),
-            Err(e) => rows.push(Row::skipped(
-                "7. Peak memory of one dry-run buy",
-                memory::TARGET,
-                &format!("{e:#}"),
-            )),
+            Err(e) => rows.push(Row::skipped(bench.title, bench.target, &format!("{e:#}"))),
         }
     }
     loads.push(format!("{} at the end", load1()));
