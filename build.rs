@@ -49,21 +49,23 @@ fn main() {
         return;
     };
     let order = Path::new(env!("CARGO_MANIFEST_DIR")).join(ORDER);
-    let layouts: [(&str, Vec<String>); 2] = [
-        (
+    let mut layouts = vec![(
+        "packed relocations",
+        vec!["-Wl,-z,pack-relative-relocs".to_string()],
+    )];
+    if order.exists() {
+        layouts.push((
             "function order",
             vec![
                 format!("-Wl,--symbol-ordering-file={}", order.display()),
                 "-Wl,--no-warn-symbol-ordering".to_string(),
             ],
-        ),
-        (
-            "packed relocations",
-            vec!["-Wl,-z,pack-relative-relocs".to_string()],
-        ),
-    ];
+        ));
+    } else {
+        println!("cargo:warning=restock: {ORDER} is missing (link/order-symbols writes it); the binary works, with a larger idle footprint");
+    }
     for (what, args) in layouts {
-        if order.exists() && links_and_runs(&out, &args) {
+        if links_and_runs(&out, &args) {
             for arg in args {
                 println!("cargo:rustc-link-arg-bins={arg}");
             }

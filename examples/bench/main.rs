@@ -162,12 +162,29 @@ struct Ran {
     notes: Vec<String>,
 }
 
-impl Ran {
-    fn rows(rows: Vec<Row>) -> Ran {
-        Ran {
-            rows,
-            notes: Vec::new(),
-        }
+/// Each benchmark's `run` returns its rows in the shape it has; these make
+/// them all a `Ran`.
+impl From<(Vec<Row>, Vec<String>)> for Ran {
+    fn from((rows, notes): (Vec<Row>, Vec<String>)) -> Ran {
+        Ran { rows, notes }
+    }
+}
+
+impl From<(Row, Vec<String>)> for Ran {
+    fn from((row, notes): (Row, Vec<String>)) -> Ran {
+        Ran::from((vec![row], notes))
+    }
+}
+
+impl From<Vec<Row>> for Ran {
+    fn from(rows: Vec<Row>) -> Ran {
+        Ran::from((rows, Vec::new()))
+    }
+}
+
+impl From<Row> for Ran {
+    fn from(row: Row) -> Ran {
+        Ran::from(vec![row])
     }
 }
 
@@ -185,55 +202,43 @@ const BENCHES: &[Bench] = &[
         name: "engine",
         title: "1. Engine overhead",
         target: ">= 5,000 orders/s and >= 50% of raw",
-        run: |rt, c| {
-            let (rows, notes) = rt.block_on(engine::run(c.engine_orders))?;
-            Ok(Ran { rows, notes })
-        },
+        run: |rt, c| rt.block_on(engine::run(c.engine_orders)).map(Ran::from),
     },
     Bench {
         name: "intake",
         title: "2. Intake",
         target: ">= 10,000 req/s, p99 < 5 ms (POST); p99 < 20 ms (GET /items); p99 < 5 ms (POST, engine draining)",
-        run: |rt, c| {
-            let (rows, notes) = rt.block_on(intake::run(c.post_rounds, c.gets))?;
-            Ok(Ran { rows, notes })
-        },
+        run: |rt, c| rt.block_on(intake::run(c.post_rounds, c.gets)).map(Ran::from),
     },
     Bench {
         name: "wake",
         title: "3. Wake latency",
         target: "p99 < 50 ms",
-        run: |rt, c| Ok(Ran::rows(vec![rt.block_on(wake::run(c.wake_samples))?])),
+        run: |rt, c| rt.block_on(wake::run(c.wake_samples)).map(Ran::from),
     },
     Bench {
         name: "idle",
         title: "4. Idle footprint",
         target: "RSS < 15 MB, CPU < 0.1% of one core",
-        run: |rt, c| Ok(Ran::rows(rt.block_on(idle::run(c.idle_window))?)),
+        run: |rt, c| rt.block_on(idle::run(c.idle_window)).map(Ran::from),
     },
     Bench {
         name: "browser",
         title: "5. Browser path",
         target: browser::TARGET,
-        run: |rt, c| Ok(Ran::rows(rt.block_on(browser::run(c.browser_runs))?)),
+        run: |rt, c| rt.block_on(browser::run(c.browser_runs)).map(Ran::from),
     },
     Bench {
         name: "page",
         title: "6. Home page",
         target: "p99 < 20 ms",
-        run: |rt, c| {
-            let (row, notes) = rt.block_on(page::run(c.page_gets))?;
-            Ok(Ran {
-                rows: vec![row],
-                notes,
-            })
-        },
+        run: |rt, c| rt.block_on(page::run(c.page_gets)).map(Ran::from),
     },
     Bench {
         name: "memory",
         title: "7. Peak memory of one dry-run buy",
         target: memory::TARGET,
-        run: |rt, c| Ok(Ran::rows(vec![rt.block_on(memory::run(c.memory_runs))?])),
+        run: |rt, c| rt.block_on(memory::run(c.memory_runs)).map(Ran::from),
     },
 ];
 
